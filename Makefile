@@ -1,0 +1,36 @@
+# living-hta — every entry point.  `make demo` and `make test` set up what
+# they need (a .venv in the repo, Debian packages, images) on first use.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help setup system demo demo-down test bench image clean
+
+help:
+	@echo "make demo       set up and run the main job"
+	@echo "make demo-down  stop and remove everything the demo started"
+	@echo "make test       set up and run every test"
+	@echo "make bench      run the benchmarks, figures into bench/RESULTS.md"
+	@echo "make image      build the Docker image and print its tag"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/constraints.txt scripts/setup-venv.sh
+	scripts/setup-venv.sh
+	@touch $@
+
+system:
+	scripts/setup-system.sh
+
+demo: setup
+	$(PY) -m model run --seed 1 --summary
+
+test: setup system
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) bench/bench_model.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -1,0 +1,108 @@
+"""Errors a user of the model can act on.
+
+The R original stops with an R error (and its API with a bare 500) in every
+one of these situations.  Here each has its own type, and every message names
+the parameter, the value and what to change.  All derive from `ModelError`,
+so a caller (the command line, the HTTP service) can catch them in one place
+and never show a traceback.
+"""
+
+from __future__ import annotations
+
+# R's own words, kept so that users of the original recognise them.
+R_NOT_EDITABLE = "This value is not editable, please contact the data owner"
+R_INVALID_MATRIX = (
+    "This is not a valid transition matrix (entries are not between 0 and 1"
+)
+
+
+class ModelError(ValueError):
+    """Base class: bad input to the model, never a bug in it."""
+
+
+class ParameterTableError(ModelError):
+    """The parameter table (CSV) is malformed: missing columns, duplicates…"""
+
+
+class NotEditableError(ModelError):
+    """An update names a parameter the data owner marked as not editable."""
+
+    def __init__(self, parameter: str, message: str | None = None):
+        self.parameter = parameter
+        super().__init__(
+            message
+            or f"parameter {parameter!r} is not editable: {R_NOT_EDITABLE}"
+        )
+
+
+class UnknownParameterError(NotEditableError):
+    """An update names a parameter that is not in the table.
+
+    A subclass of `NotEditableError` because the original treats both the
+    same way (same message), so code written against it keeps working.
+    """
+
+    def __init__(self, parameter: str, editable: list[str]):
+        self.editable = editable
+        super().__init__(
+            parameter,
+            f"unknown parameter {parameter!r}: not in the parameter table "
+            f"({R_NOT_EDITABLE}); editable parameters are: {', '.join(editable)}",
+        )
+
+
+class UpdateFormatError(ModelError):
+    """An update record is not a {parameter, distribution, v1, v2} record."""
+
+
+class DistributionError(ModelError):
+    """A parameter's distribution cannot be sampled."""
+
+    def __init__(self, parameter: str, message: str):
+        self.parameter = parameter
+        super().__init__(f"parameter {parameter!r}: {message}")
+
+
+class UnknownDistributionError(DistributionError):
+    """The distribution name is not one the model supports."""
+
+
+class DistributionParameterError(DistributionError):
+    """v1/v2 are missing, not numbers, or impossible for the distribution."""
+
+
+class SamplesError(ModelError):
+    """A table of samples cannot be evaluated (non-numeric, missing values…)."""
+
+
+class InvalidTransitionMatrixError(ModelError):
+    """A sample produced a transition probability outside [0, 1].
+
+    `sample` is the 1-based row of the samples table (as R and spreadsheets
+    count), `strategy` and `transition` say which entry, and `values` the
+    parameter values that entry was computed from.
+    """
+
+    def __init__(
+        self,
+        sample: int,
+        strategy: str,
+        transition: str,
+        probability: float,
+        values: dict[str, float],
+        n_invalid: int,
+    ):
+        self.sample = sample
+        self.strategy = strategy
+        self.transition = transition
+        self.probability = probability
+        self.values = values
+        self.n_invalid = n_invalid
+        shown = ", ".join(f"{name}={value:.6g}" for name, value in values.items())
+        others = (
+            f" ({n_invalid - 1} other sample(s) also invalid)" if n_invalid > 1 else ""
+        )
+        super().__init__(
+            f"{R_INVALID_MATRIX}): sample {sample}, strategy {strategy}: "
+            f"P({transition}) = {probability:.6g} from {shown}{others}"
+        )

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Create .venv and install the project (editable) with its dev/test tools,
+# pinned by requirements/constraints.txt so every machine gets the same set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    echo "==> creating .venv with $($PYTHON --version)"
+    "$PYTHON" -m venv .venv
+fi
+echo "==> installing the project and its tools into .venv (first run: ~1-2 min)"
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet --progress-bar off \
+    -c requirements/constraints.txt -e ".[dev]"
