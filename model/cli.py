@@ -24,7 +24,7 @@ class CommandError(Exception):
 
 
 def _read_samples(path: str) -> pd.DataFrame:
-    source = sys.stdin if path == "-" else path
+    source = sys.stdin.buffer if path == "-" else path
     try:
         return pd.read_csv(source, encoding="utf-8-sig")
     except FileNotFoundError:

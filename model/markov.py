@@ -219,7 +219,10 @@ def discounted_state_time(
         np.multiply(s2[t], s2_stay, out=s2_scratch)
         np.add(s2[t + 1], s2_scratch, out=s2[t + 1])
     weights = discount_weights(n_cycles, rate)
-    time_alive = np.tensordot(weights, trace, axes=1)  # (3, n)
+    # einsum, not tensordot: BLAS may round the same sample differently
+    # depending on its position in the batch; identical samples must give
+    # identical results.
+    time_alive = np.einsum("t,tsn->sn", weights, trace)  # (3, n)
     time_dead = weights.sum() - time_alive.sum(axis=0)
     return np.vstack([time_alive, time_dead])
 

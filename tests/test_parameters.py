@@ -1,0 +1,135 @@
+"""The parameter table: loading, validation and the original's updates."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+import model
+
+HEADER = "parameter,distribution,v1,v2,editable\n"
+
+
+def write(tmp_path, body, name="table.csv"):
+    path = tmp_path / name
+    path.write_text(HEADER + body, encoding="utf-8")
+    return path
+
+
+def test_shipped_table_is_the_original_byte_for_byte(reference):
+    with open(model.default_table_path(), "rb") as ours:
+        assert ours.read() == (reference / "parameter_distributions.csv").read_bytes()
+
+
+def test_byte_order_mark_is_handled():
+    table = model.load_parameters()
+    assert list(table.columns) == ["parameter", "distribution", "v1", "v2", "editable"]
+    assert table["parameter"].iloc[0] == "p_HS1"
+    assert len(table) == 20
+    c_d = table.set_index("parameter").loc["c_D"]
+    assert c_d["distribution"] == "fixed" and c_d["v1"] == 0 and math.isnan(c_d["v2"])
+    assert table.set_index("parameter").loc["hr_S1S2_trtB", "editable"] == False  # noqa: E712
+
+
+def test_update_replaces_three_fields_of_an_editable_row_only():
+    table = model.load_parameters()
+    updated = model.apply_updates(
+        table, [{"parameter": "p_HS1", "distribution": "normal", "v1": "0.2", "v2": 0.01}]
+    )
+    row = updated.set_index("parameter").loc["p_HS1"]
+    assert (row["distribution"], row["v1"], row["v2"], row["editable"]) == ("normal", 0.2, 0.01, True)
+    pd.testing.assert_frame_equal(updated.drop(index=0), table.drop(index=0))
+    assert table.loc[0, "distribution"] == "beta"  # the input table is not modified
+
+
+def test_updates_keep_15_significant_digits_as_r_does():
+    updated = model.apply_updates(
+        model.load_parameters(),
+        [{"parameter": "c_H", "distribution": "fixed", "v1": 0.12345678901234567, "v2": None}],
+    )
+    assert updated.set_index("parameter").loc["c_H", "v1"] == 0.123456789012346
+
+
+def test_updates_accept_a_data_frame():
+    updates = pd.DataFrame({"parameter": ["p_HS1"], "distribution": ["beta"], "v1": [25], "v2": [150]})
+    updated = model.apply_updates(model.load_parameters(), updates)
+    assert updated.set_index("parameter").loc["p_HS1", "v2"] == 150
+
+
+@pytest.mark.parametrize(
+    "update, error, message",
+    [
+        ({"parameter": "p_HS1", "distribution": "weibull", "v1": 1, "v2": 1},
+         model.UnknownDistributionError, "unknown distribution 'weibull'"),
+        ({"parameter": "p_HS1", "distribution": "beta", "v1": None, "v2": 1},
+         model.DistributionParameterError, "needs v1"),
+        ({"parameter": "p_HS1", "distribution": "beta", "v1": 2},
+         model.DistributionParameterError, "needs v2"),
+        ({"parameter": "p_HS1", "distribution": "beta", "v1": "two", "v2": 1},
+         model.DistributionParameterError, "v1 must be a number, got 'two'"),
+        ({"parameter": "p_HS1", "distribution": "beta", "v1": True, "v2": 1},
+         model.DistributionParameterError, "v1 must be a number"),
+        ({"parameter": "p_HS1", "distribution": "beta", "v1": 0, "v2": 1},
+         model.DistributionParameterError, "beta shapes must be > 0"),
+        ({"parameter": "p_HS1", "distribution": "beta", "v1": 2, "v2": -1},
+         model.DistributionParameterError, "beta shapes must be > 0"),
+        ({"parameter": "c_H", "distribution": "gamma", "v1": 2, "v2": 0},
+         model.DistributionParameterError, "gamma shape and scale must be > 0"),
+        ({"parameter": "c_H", "distribution": "normal", "v1": 2, "v2": -0.1},
+         model.DistributionParameterError, "sd must be >= 0"),
+        ({"parameter": "c_H", "distribution": "rlnorm", "v1": 2, "v2": -0.1},
+         model.DistributionParameterError, "sdlog must be >= 0"),
+        ({"parameter": "c_H", "distribution": "random uniform", "v1": 5, "v2": 1},
+         model.DistributionParameterError, "min <= max"),
+        ({"parameter": "c_H", "distribution": "fixed", "v1": "inf", "v2": None},
+         model.DistributionParameterError, "must be finite"),
+        ({"parameter": "c_H", "v1": 1, "v2": 1},
+         model.UpdateFormatError, "lacks field"),
+        ({"parameter": 3, "distribution": "beta", "v1": 1, "v2": 1},
+         model.UpdateFormatError, "must be strings"),
+    ],
+)
+def test_bad_updates_name_the_problem(update, error, message):
+    with pytest.raises(error, match=message):
+        model.apply_updates(model.load_parameters(), [update])
+
+
+@pytest.mark.parametrize("updates", [{"parameter": "p_HS1"}, "p_HS1", [1, 2]])
+def test_updates_must_be_a_list_of_records(updates):
+    with pytest.raises(model.UpdateFormatError):
+        model.apply_updates(model.load_parameters(), updates)
+
+
+def test_no_updates_is_the_table_itself():
+    table = model.load_parameters()
+    assert model.apply_updates(table, []) is table
+    assert model.apply_updates(table, None) is table
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("p_HS1,beta,1,1,T\np_HS1,beta,1,1,T\n", "listed twice"),
+        ("p_HS1,beta,1,1,yes\n", "editable must be T or F"),
+        ("p_HS1,bogus,1,1,T\n", "unknown distribution"),
+        (",beta,1,1,T\n", "no parameter name"),
+        ("", "no rows"),
+    ],
+)
+def test_bad_tables_are_refused(tmp_path, body, message):
+    with pytest.raises(model.ModelError, match=message):
+        model.load_parameters(write(tmp_path, body))
+
+
+def test_table_missing_a_column(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("parameter,distribution,v1\np_HS1,beta,1\n")
+    with pytest.raises(model.ParameterTableError, match="lacks column"):
+        model.load_parameters(path)
+
+
+def test_table_accepts_true_false_words(tmp_path):
+    table = model.load_parameters(write(tmp_path, "p_HS1,beta,1,1,TRUE\nc_H,fixed,3,,FALSE\n"))
+    assert list(table["editable"]) == [True, False]
