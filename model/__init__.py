@@ -32,7 +32,13 @@ from .errors import (
     UpdateFormatError,
 )
 from .markov import BASE_CASE, RESULT_COLUMNS, STRATEGIES, evaluate
-from .parameters import DISTRIBUTIONS, apply_updates, default_table_path, load_parameters
+from .parameters import (
+    DISTRIBUTIONS,
+    apply_updates,
+    default_table_path,
+    load_parameters,
+    validate_table,
+)
 from .results import format_csv
 from .sampling import DEFAULT_SAMPLES, sample
 
@@ -59,6 +65,7 @@ __all__ = [
     "load_parameters",
     "run",
     "sample",
+    "validate_table",
 ]
 
 

@@ -278,4 +278,11 @@ def evaluate(samples: pd.DataFrame) -> pd.DataFrame:
         "Treatment_B": value(t_b, p["u_H"], p["u_S2"], p["u_S1"], p["u_D"]),
     }
     data = np.column_stack([costs[s] for s in STRATEGIES] + [qalys[s] for s in STRATEGIES])
+    overflow = ~np.isfinite(data)
+    if overflow.any():  # finite inputs near the float limit (e.g. a cost of 1e307)
+        row, col = np.unravel_index(int(overflow.argmax()), data.shape)
+        raise SamplesError(
+            f"sample {row + 1}: {RESULT_COLUMNS[col]} is not a finite number; "
+            "the sample's costs or utilities are too large"
+        )
     return pd.DataFrame(data, columns=list(RESULT_COLUMNS))
