@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures of servers the tests start: `moto_endpoint` (the AWS emulator).
+pytest_plugins = ["tests.support.moto"]
+
 ROOT = Path(__file__).resolve().parent.parent
 # CI checks the project out with ../shared beside it.
 REFERENCE = Path(os.environ.get("LIVING_HTA_REFERENCE", ROOT.parent / "shared" / "reference"))

@@ -1,0 +1,1 @@
+"""Test helpers shared across test modules (servers the tests start and stop)."""
