@@ -1,0 +1,275 @@
+"""The arguments of POST /runDARTHmodel, wherever the client put them.
+
+The original (plumber) took its arguments from the query string and the
+body alike; clients send them as a query string, an urlencoded form, a
+multipart form (R's httr does: see the reference httr_request.txt) or a
+JSON object.  `read_arguments` accepts all four and returns one
+`RunArguments`, or raises an `ApiError` that says what to fix:
+
+* 400 — the request cannot be read: malformed JSON, an unknown or repeated
+  argument, a bad seed, a refused `model_functions` / `path_to_psa_inputs`;
+* 413 — the body is over the configured limit;
+* 415 — the body is in a media type not listed above;
+* 422 — `param_updates` is well-formed JSON but not a list of
+  {parameter, distribution, v1, v2} records with the right types.
+
+In a form or the query string every value is text, so `param_updates` is
+JSON text there (jsonlite's records); in a JSON body it may be real JSON
+or JSON text.  ``null`` or no `param_updates` means the original's default
+updates; ``[]`` means none.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import falcon
+from falcon.media.multipart import MultipartFormHandler, MultipartParseError
+from falcon.util.mediatypes import parse_header
+from falcon.util.uri import parse_query_string
+
+from .errors import ApiError, bad_request
+
+# The original's default updates (API.md), applied when none are sent.
+DEFAULT_UPDATES = (
+    {"parameter": "p_HS1", "distribution": "beta", "v1": 25, "v2": 150},
+    {"parameter": "p_S1H", "distribution": "beta", "v1": 50, "v2": 70},
+)
+# The original's default model_functions; accepted as a name of the built-in model.
+ORIGINAL_MODEL_URL = "https://raw.githubusercontent.com/BresMed/plumberHE/main/R/darth_funcs.R"
+ARGUMENTS = ("param_updates", "model_functions", "path_to_psa_inputs", "seed")
+MAX_UPDATES = 200
+MAX_SEED = 2**63 - 1
+BODY_MEDIA_TYPES = (
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+)
+_DIGITS = re.compile(r"[0-9]{1,19}")
+_MULTIPART = MultipartFormHandler()
+
+
+@dataclass(frozen=True)
+class RunArguments:
+    updates: list[dict[str, Any]]
+    dataset: str | None  # None: the configured default
+    seed: int | None
+
+
+def read_arguments(req: falcon.Request, max_body_bytes: int) -> RunArguments:
+    values: dict[str, Any] = {}
+    for source in (_query_arguments(req), _body_arguments(req, max_body_bytes)):
+        for name, value in source:
+            if name not in ARGUMENTS:
+                raise bad_request(
+                    f"unknown argument {name!r}; accepted: {', '.join(ARGUMENTS)}",
+                    argument=name,
+                )
+            if name in values:
+                raise bad_request(
+                    f"argument {name!r} is given more than once (query string and body "
+                    "count together): give it once",
+                    argument=name,
+                )
+            values[name] = value
+    _check_model_functions(values.get("model_functions"))
+    dataset = values.get("path_to_psa_inputs")
+    if dataset is not None and not isinstance(dataset, str):
+        raise bad_request("path_to_psa_inputs must be a string (a dataset name)")
+    return RunArguments(
+        updates=_updates(values.get("param_updates")),
+        dataset=dataset,
+        seed=_seed(values.get("seed")),
+    )
+
+
+def _query_arguments(req: falcon.Request):
+    for name, value in parse_query_string(req.query_string, keep_blank=True).items():
+        for item in value if isinstance(value, list) else [value]:
+            yield name, item  # a repeated name is reported as given twice
+
+
+def read_body(req: falcon.Request, limit: int) -> bytes:
+    if req.content_length is not None and req.content_length > limit:
+        raise _too_large(limit)
+    body = req.bounded_stream.read(limit + 1)
+    if len(body) > limit:  # chunked bodies have no Content-Length to check first
+        raise _too_large(limit)
+    return body
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        falcon.HTTP_413, f"request body is larger than this service accepts ({limit} bytes)",
+        limit=limit,
+    )
+
+
+def _body_arguments(req: falcon.Request, limit: int):
+    body = read_body(req, limit)
+    if not body:
+        return []
+    media_type, options = parse_header(req.content_type or "")
+    media_type = media_type.lower()
+    if media_type == "application/json":
+        document = _json(body, "the request body")
+        if not isinstance(document, dict):
+            raise bad_request(
+                "the JSON body must be an object, e.g. "
+                '{"param_updates": [{"parameter": "p_HS1", "distribution": "beta", '
+                '"v1": 25, "v2": 150}]}'
+            )
+        return list(document.items())
+    if media_type == "application/x-www-form-urlencoded":
+        text = _text(body, "the form body")
+        return list(_pairs(parse_query_string(text, keep_blank=True)))
+    if media_type == "multipart/form-data":
+        return _multipart(body, req.content_type)
+    raise ApiError(
+        falcon.HTTP_415,
+        f"unsupported media type {media_type or '(no Content-Type)'!r}: send "
+        + ", ".join(BODY_MEDIA_TYPES),
+        accepted=list(BODY_MEDIA_TYPES),
+    )
+
+
+def _pairs(parsed: dict[str, Any]):
+    for name, value in parsed.items():
+        for item in value if isinstance(value, list) else [value]:
+            yield name, item
+
+
+def _multipart(body: bytes, content_type: str) -> list[tuple[str, str]]:
+    pairs = []
+    try:
+        form = _MULTIPART.deserialize(io.BytesIO(body), content_type, len(body))
+        for part in form:
+            if not part.name:
+                raise bad_request("a multipart part has no name: name it as the argument")
+            pairs.append((part.name, _text(part.get_data(), f"multipart part {part.name!r}")))
+    except (MultipartParseError, falcon.HTTPInvalidHeader) as exc:
+        raise bad_request(f"malformed multipart body: {exc.description}") from None
+    return pairs
+
+
+def _text(data: bytes, what: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad_request(f"{what} is not UTF-8 text") from None
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _json(data: bytes | str, what: str) -> Any:
+    try:
+        text = data if isinstance(data, str) else data.decode("utf-8")
+        return json.loads(text, parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise bad_request(f"{what} is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise bad_request(
+            f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise bad_request(f"{what} is not valid JSON: {exc}"[:300]) from None
+
+
+def _check_model_functions(value: Any) -> None:
+    if value is None or value == "" or value == ORIGINAL_MODEL_URL:
+        return
+    shown = value if isinstance(value, str) else json.dumps(value)
+    raise bad_request(
+        f"model_functions {shown[:200]!r} refused: remote model code is not executed. "
+        "This service runs its built-in model only; omit model_functions (or send the "
+        "original's default URL, accepted as its name)",
+        accepted=[ORIGINAL_MODEL_URL],
+    )
+
+
+def _seed(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise bad_request(
+            f"seed must be a whole number from 0 to {MAX_SEED}, got {json.dumps(value)[:50]}"
+        )
+    return value
+
+
+def _updates(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return [dict(record) for record in DEFAULT_UPDATES]
+    if isinstance(value, str):
+        if not value.strip():
+            raise bad_request(
+                "param_updates is empty: send [] for no updates, or leave it out for the "
+                "default updates"
+            )
+        value = _json(value, "param_updates")
+        if value is None:
+            return [dict(record) for record in DEFAULT_UPDATES]
+    if not isinstance(value, list):
+        raise _update_error(
+            "param_updates must be a list of {parameter, distribution, v1, v2} records "
+            '(e.g. [{"parameter": "p_HS1", "distribution": "beta", "v1": 25, "v2": 150}])'
+        )
+    if len(value) > MAX_UPDATES:
+        raise _update_error(f"param_updates has {len(value)} records; at most {MAX_UPDATES}")
+    for position, record in enumerate(value, start=1):
+        _check_record(position, record)
+    return value
+
+
+def _check_record(position: int, record: Any) -> None:
+    where = f"param_updates record {position}"
+    if not isinstance(record, dict):
+        raise _update_error(
+            f"{where} must be an object with parameter, distribution, v1 and v2",
+            update=position,
+        )
+    missing = [f for f in ("parameter", "distribution", "v1") if f not in record]
+    if missing:
+        raise _update_error(
+            f"{where} lacks {', '.join(missing)}; each record needs parameter, "
+            "distribution, v1 and v2 (v2 may be null or left out for 'fixed')",
+            update=position,
+        )
+    for field in ("parameter", "distribution"):
+        if not isinstance(record[field], str):
+            raise _update_error(f"{where}: {field} must be a string", update=position)
+    for field in ("v1", "v2"):
+        number = record.get(field)
+        if field == "v2" and number is None:
+            continue
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            problem = f"must be a number, got {json.dumps(number)[:50]}"
+        elif not _finite(number):
+            problem = f"must be a finite number, got {str(number)[:50]}"
+        else:
+            continue
+        raise _update_error(
+            f"{where} ({record['parameter'][:100]}): {field} {problem}",
+            update=position,
+            parameter=record["parameter"][:100],
+        )
+
+
+def _finite(number: int | float) -> bool:
+    try:
+        return math.isfinite(float(number))
+    except OverflowError:  # an int beyond the range of a double
+        return False
+
+
+def _update_error(message: str, **detail: Any) -> ApiError:
+    return ApiError(falcon.HTTP_422, message, **detail)

@@ -1,0 +1,86 @@
+"""Parameter tables a client may name with `path_to_psa_inputs`.
+
+The original read any path or URL the client sent.  Here a name is a file
+inside the configured data folder, and nothing else: URLs, absolute paths,
+``..`` and anything whose real path (symlinks resolved) leaves the folder are
+refused before the file system is touched beyond `realpath`.
+
+Parsed tables are cached by real path, modification time and size, so a
+request costs a `stat`, not a CSV parse, and a table the data owner replaces
+is picked up on the next request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+
+import pandas as pd
+
+import model
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # http:, file:, s3:, C:…
+CACHE_SIZE = 16
+
+
+class DatasetError(Exception):
+    """The name is not a dataset the client may use (a client error)."""
+
+
+class BadDatasetError(Exception):
+    """The named dataset exists but is not a valid parameter table (the data
+    owner's problem; the detail is logged, not shown to the client)."""
+
+
+class DatasetStore:
+    def __init__(self, data_dir: str | os.PathLike):
+        self._root = os.path.realpath(data_dir)
+        self._cache: dict[str, tuple[tuple[int, int], pd.DataFrame]] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, name: str) -> str:
+        """The real path of dataset `name`, or DatasetError saying why not."""
+        if not name or not name.strip():
+            raise DatasetError("path_to_psa_inputs is empty: give a dataset name")
+        if "\x00" in name:
+            raise DatasetError("path_to_psa_inputs contains a NUL character")
+        if _SCHEME.match(name) or name.startswith("//"):
+            raise DatasetError(
+                f"path_to_psa_inputs {name!r} looks like a URL: only the name of a "
+                "dataset in the service's data folder is accepted, nothing is fetched"
+            )
+        parts = re.split(r"[\\/]", name)
+        if name.startswith(("/", "\\", "~")) or ".." in parts:
+            raise DatasetError(
+                f"path_to_psa_inputs {name!r} is not a dataset name: absolute paths, "
+                "'~' and '..' are not accepted; give a name inside the data folder, "
+                "e.g. parameter_distributions.csv"
+            )
+        path = os.path.realpath(os.path.join(self._root, name))
+        if os.path.commonpath([self._root, path]) != self._root:
+            raise DatasetError(f"path_to_psa_inputs {name!r} leads outside the data folder")
+        if not os.path.isfile(path):
+            raise DatasetError(f"no dataset named {name!r} in the data folder")
+        return path
+
+    def load(self, name: str) -> pd.DataFrame:
+        path = self.resolve(name)
+        try:
+            stat = os.stat(path)
+        except OSError:
+            raise DatasetError(f"no dataset named {name!r} in the data folder") from None
+        version = (stat.st_mtime_ns, stat.st_size)
+        cached = self._cache.get(path)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        try:
+            table = model.load_parameters(path)
+        except (ValueError, OSError) as exc:  # ModelError is a ValueError
+            raise BadDatasetError(f"dataset {name!r}: {exc}") from None
+        with self._lock:
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[path] = (version, table)
+        return table

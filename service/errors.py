@@ -1,0 +1,60 @@
+"""One error shape for every failure: ``{"error": "<message>", ...detail}``.
+
+`ApiError` is the service's own `falcon.HTTPError`: a status, a message a
+client can act on, and optional detail fields (the parameter at fault, the
+editable parameters…).  Falcon's own errors (404, 405, bad headers) are
+rendered the same way by `serialize_error`.  Anything else that escapes a
+responder is a bug: `handle_unexpected` answers 500 without detail and
+writes the traceback to stderr, never to the client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import falcon
+
+log = logging.getLogger("service")
+
+# The original's texts (API.md); clients may match on them.
+KEY_MISSING = (
+    "Authentication required. Please add your API key to the HEADER object using the "
+    "'key' value and/or contact API administrator."
+)
+KEY_INVALID = (
+    "Authentication failed. Please make sure you have authorisation to access the API "
+    "and/or contact API administrator."
+)
+INTERNAL = "internal server error: the failure has been logged"
+
+
+class ApiError(falcon.HTTPError):
+    def __init__(self, status: str | int, message: str, **detail: Any):
+        super().__init__(status, description=message)
+        self.detail = detail
+
+
+def bad_request(message: str, **detail: Any) -> ApiError:
+    return ApiError(falcon.HTTP_400, message, **detail)
+
+
+def error_body(error: falcon.HTTPError) -> dict[str, Any]:
+    message = error.description or error.title or str(error.status)
+    body = {"error": message}
+    body.update(getattr(error, "detail", None) or {})
+    return body
+
+
+def serialize_error(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError):
+    """Always JSON, whatever the Accept header: the contract has one error shape."""
+    resp.content_type = falcon.MEDIA_JSON
+    resp.text = json.dumps(error_body(error))
+
+
+def handle_unexpected(req, resp, ex, params):
+    """Registered for `Exception`; Falcon's more specific HTTPError handler wins."""
+    log.exception("unhandled error in %s %s", req.method, req.path)
+    req.context.error = f"unhandled {ex.__class__.__name__}"
+    raise ApiError(falcon.HTTP_500, INTERNAL)

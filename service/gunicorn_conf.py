@@ -1,0 +1,52 @@
+"""gunicorn configuration, from the environment (the service's runtime contract).
+
+    gunicorn --config python:service.gunicorn_conf service.wsgi:application
+
+| variable                   | meaning                               | default          |
+|----------------------------|---------------------------------------|------------------|
+| `GUNICORN_BIND`            | address(es) to listen on              | `0.0.0.0:$PORT`  |
+| `PORT`                     | port when GUNICORN_BIND is not set    | 8000             |
+| `WEB_CONCURRENCY`          | worker processes                      | 2                |
+| `GUNICORN_TIMEOUT`         | seconds before a silent worker is killed | 30            |
+| `GUNICORN_GRACEFUL_TIMEOUT`| seconds to finish requests on SIGTERM | 20               |
+
+Sync workers: a model run is CPU-bound for ~5 ms, so one request per
+process at a time is the fastest arrangement; concurrency comes from
+processes.  The app is loaded before forking (`preload_app`), so a missing
+key stops the master at once with one line, and workers share the
+imported NumPy/pandas pages.  gunicorn's access log is off: the service
+writes its own JSON request log to stdout (service/request_log.py).
+"""
+
+import os
+
+
+def _int(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise SystemExit(f"living-hta service: cannot start: {name} must be a whole number, got {text!r}")
+    if value < 1:
+        raise SystemExit(f"living-hta service: cannot start: {name} must be >= 1, got {value}")
+    return value
+
+
+bind = [os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', 8000)}"]
+workers = _int("WEB_CONCURRENCY", 2)
+worker_class = "sync"
+timeout = _int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 20)
+preload_app = True
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# Heartbeat files on tmpfs: a container's overlay file system can stall them.
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"
+# One BLAS/OpenMP thread per worker: the matrices are tiny and the workers
+# already use every core; more threads only contend.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")

@@ -1,0 +1,65 @@
+"""Request log: one JSON line per request on stdout (the original's logger
+filter, made machine-readable for CloudWatch and friends).
+
+Fields: time (UTC, ISO 8601), method, path, status, duration_ms, user_agent,
+remote_addr, forwarded_for (when a proxy set it), auth (open / ok / missing /
+invalid / none: the request never reached the key check) and, when the
+service refused or failed a request, error (the server-side reason).
+
+Never logged: the key header, any other header, the request body, and the
+query string (a client may well paste a key or a data path into it).  The
+path is logged as Falcon routed it.  Each line is written with one call and
+flushed, so lines from several workers sharing stdout do not interleave.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import TextIO
+
+import falcon
+
+MAX_FIELD = 256  # user agents and paths are client-controlled: cap them
+
+
+class RequestLog:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ):
+        self._stream = stream
+        self._clock = clock
+        self._wall_clock = wall_clock
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.started = self._clock()
+        req.context.auth = "none"
+        req.context.error = None
+
+    def process_response(self, req, resp, resource, req_succeeded: bool) -> None:
+        context = req.context
+        started = context.get("started", self._clock())
+        entry = {
+            "time": self._wall_clock().isoformat(timespec="milliseconds"),
+            "method": req.method,
+            "path": req.path[:MAX_FIELD],
+            "status": int(falcon.code_to_http_status(resp.status)[:3]),
+            "duration_ms": round((self._clock() - started) * 1000, 2),
+            "user_agent": (req.user_agent or "")[:MAX_FIELD],
+            "remote_addr": req.remote_addr,
+            "auth": context.get("auth", "none"),
+        }
+        forwarded = req.get_header("X-Forwarded-For")
+        if forwarded:
+            entry["forwarded_for"] = forwarded[:MAX_FIELD]
+        if context.get("error"):
+            entry["error"] = context.error
+        stream = self._stream or sys.stdout
+        stream.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        stream.flush()

@@ -1,0 +1,1 @@
+"""HTTP resources: each translates a request into a call and back."""

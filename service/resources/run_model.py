@@ -1,0 +1,165 @@
+"""POST /runDARTHmodel: run the PSA and return its 1000 × 6 results.
+
+CSV (the original's header and format) unless the client prefers JSON
+(records, one object per sample): an Accept header that ranks
+application/json above text/csv.  R's httr sends
+``application/json, text/xml, application/xml, */*``, which ranks them
+equal, and gets CSV as from the original (httr turns it into a data frame).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import falcon
+from falcon.util.mediatypes import quality
+import numpy as np
+import pandas as pd
+
+import model
+from model.errors import R_INVALID_MATRIX
+
+from ..arguments import read_arguments
+from ..datasets import BadDatasetError, DatasetError, DatasetStore
+from ..errors import ApiError, bad_request
+
+CSV = "text/csv; charset=UTF-8"
+Runner = Callable[[pd.DataFrame, list, "int | None"], pd.DataFrame]
+
+
+def run_builtin_model(table: pd.DataFrame, updates: list, seed: int | None) -> pd.DataFrame:
+    return model.run(table, updates, seed=seed)
+
+
+class RunModel:
+    def __init__(
+        self,
+        datasets: DatasetStore,
+        default_dataset: str,
+        max_body_bytes: int,
+        runner: Runner = run_builtin_model,
+    ):
+        self._datasets = datasets
+        self._default_dataset = default_dataset
+        self._max_body_bytes = max_body_bytes
+        self._runner = runner
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        as_json = wants_json(req.accept)
+        arguments = read_arguments(req, self._max_body_bytes)
+        name = arguments.dataset if arguments.dataset is not None else self._default_dataset
+        try:
+            table = self._datasets.load(name)
+        except DatasetError as exc:
+            raise bad_request(str(exc)) from None
+        except BadDatasetError as exc:
+            req.context.error = str(exc)
+            raise ApiError(
+                falcon.HTTP_422,
+                f"dataset {name!r} is not a valid parameter table; contact the data owner",
+            ) from None
+        try:
+            results = self._runner(table, arguments.updates, arguments.seed)
+        except model.ModelError as exc:
+            raise model_error(exc, table) from None
+        values = guard_results(req, results, table)
+        if as_json:
+            resp.content_type = falcon.MEDIA_JSON
+            resp.text = json_records(values)
+        else:
+            resp.content_type = CSV
+            resp.text = model.format_csv(results)
+
+
+def wants_json(accept: str) -> bool:
+    """True if Accept ranks JSON above CSV; 406 if it accepts neither."""
+    try:
+        csv = quality("text/csv", accept)
+        json_ = quality("application/json", accept)
+    except ValueError:  # a malformed Accept header: treat it as absent
+        return False
+    if csv == 0 and json_ == 0:
+        raise ApiError(
+            falcon.HTTP_406,
+            f"cannot answer in any type the Accept header lists ({accept[:100]!r}): "
+            "results come as text/csv or application/json",
+            available=["text/csv", "application/json"],
+        )
+    return json_ > csv
+
+
+def guard_results(req: falcon.Request, results: Any, table: pd.DataFrame) -> np.ndarray:
+    """The original's leak guard, and a shape check: only the six result
+    columns ever leave the service, never a parameter (the client's data)."""
+    columns = [str(c) for c in getattr(results, "columns", [])]
+    leaked = sorted(set(columns) & set(table["parameter"]))
+    if leaked or tuple(columns) != model.RESULT_COLUMNS:
+        req.context.error = (
+            f"leak guard: result withheld, columns {columns[:30]} "
+            + (f"include parameter(s) {leaked}" if leaked else "are not the result columns")
+        )
+        raise ApiError(
+            falcon.HTTP_500,
+            "internal server error: the result failed a safety check and was withheld; "
+            "the failure has been logged",
+        )
+    values = results.to_numpy(dtype=float)
+    if not np.isfinite(values).all():
+        raise ApiError(
+            falcon.HTTP_422,
+            "the model's costs or QALYs overflowed to infinity or NaN for these updates: "
+            "check the updated distributions' parameters (v1, v2)",
+        )
+    return values
+
+
+_RECORD = "{" + ",".join(f'"{c}":%r' for c in model.RESULT_COLUMNS) + "}"
+
+
+def json_records(values: np.ndarray) -> str:
+    """[{column: value, …}, …]; repr is the shortest text that reads back to
+    the same double, and valid JSON for the finite values allowed here."""
+    n_rows = values.shape[0]
+    if n_rows == 0:
+        return "[]"
+    return "[" + ",".join([_RECORD] * n_rows) % tuple(values.ravel().tolist()) + "]"
+
+
+def model_error(exc: model.ModelError, table: pd.DataFrame) -> ApiError:
+    """422 with a message that names what to change, and detail fields."""
+    detail: dict[str, Any] = {"kind": type(exc).__name__}
+    message = str(exc)
+    if isinstance(exc, model.UnknownParameterError):
+        detail.update(parameter=exc.parameter, editable=exc.editable)
+    elif isinstance(exc, (model.NotEditableError, model.DistributionError)):
+        detail["parameter"] = exc.parameter
+    elif isinstance(exc, model.InvalidTransitionMatrixError):
+        # The sampled values of non-editable parameters are the data owner's
+        # to keep: show only those the client controls.
+        editable = set(table.loc[table["editable"], "parameter"])
+        shown = {k: _finite_or_none(v) for k, v in exc.values.items() if k in editable}
+        withheld = sorted(set(exc.values) - editable)
+        message = (
+            f"{R_INVALID_MATRIX}): sample {exc.sample}, strategy {exc.strategy}: "
+            f"P({exc.transition}) = {exc.probability:.6g}"
+            + (" from " + ", ".join(f"{k}={v:.6g}" for k, v in exc.values.items() if k in shown)
+               if shown else "")
+            + (f" (values of non-editable {', '.join(withheld)} withheld)" if withheld else "")
+            + f"; {exc.n_invalid} sample(s) invalid in all. Change the updated "
+            "distributions so that every transition probability stays within [0, 1]"
+        )
+        detail.update(
+            sample=exc.sample,
+            strategy=exc.strategy,
+            transition=exc.transition,
+            probability=_finite_or_none(exc.probability),
+            values=shown,
+            invalid_samples=exc.n_invalid,
+        )
+    return ApiError(falcon.HTTP_422, message, **detail)
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
