@@ -95,10 +95,15 @@ def _query_arguments(req: falcon.Request):
 
 
 def read_body(req: falcon.Request, limit: int) -> bytes:
-    if req.content_length is not None and req.content_length > limit:
-        raise _too_large(limit)
-    body = req.bounded_stream.read(limit + 1)
-    if len(body) > limit:  # chunked bodies have no Content-Length to check first
+    if req.content_length is not None:
+        if req.content_length > limit:
+            raise _too_large(limit)
+        return req.bounded_stream.read()
+    if not req.env.get("wsgi.input_terminated"):
+        return b""  # no length and a server that cannot delimit the body: none
+    # A chunked body (gunicorn delimits it): read one byte past the limit.
+    body = req.stream.read(limit + 1)
+    if len(body) > limit:
         raise _too_large(limit)
     return body
 

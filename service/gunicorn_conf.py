@@ -43,6 +43,9 @@ preload_app = True
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# gunicorn 23+ opens a control socket under $HOME; not needed here, and two
+# servers on one machine (tests, a read-only container) must not share it.
+control_socket_disable = True
 # Heartbeat files on tmpfs: a container's overlay file system can stall them.
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"

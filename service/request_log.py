@@ -44,13 +44,14 @@ class RequestLog:
 
     def process_response(self, req, resp, resource, req_succeeded: bool) -> None:
         context = req.context
-        started = context.get("started", self._clock())
+        now = self._clock()
+        started = context.get("started", now)
         entry = {
             "time": self._wall_clock().isoformat(timespec="milliseconds"),
             "method": req.method,
             "path": req.path[:MAX_FIELD],
             "status": int(falcon.code_to_http_status(resp.status)[:3]),
-            "duration_ms": round((self._clock() - started) * 1000, 2),
+            "duration_ms": round((now - started) * 1000, 2),
             "user_agent": (req.user_agent or "")[:MAX_FIELD],
             "remote_addr": req.remote_addr,
             "auth": context.get("auth", "none"),

@@ -1,0 +1,105 @@
+"""The real service for tests and benchmarks: gunicorn on 127.0.0.1.
+
+    with gunicorn_server(tmp_path, api_keys="k1") as server:
+        urllib.request.urlopen(server.url + "/health")
+        server.log_lines()          # the JSON request log (stdout)
+
+Started exactly as in the container (`--config python:service.gunicorn_conf
+service.wsgi:application`) on a free loopback port, waited for until
+/health answers, stopped with SIGTERM (then SIGKILL) on exit.  stdout and
+stderr go to files in the given folder, never to pipes that could fill up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf",
+            "service.wsgi:application"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    stdout: Path
+    stderr: Path
+
+    def log_lines(self) -> list[str]:
+        return self.stdout.read_text().splitlines()
+
+    def log_entries(self) -> list[dict]:
+        return [json.loads(line) for line in self.log_lines()]
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+
+def service_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("API_KEYS", "API_KEY_FILE")}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(overrides)
+    return env
+
+
+@contextlib.contextmanager
+def gunicorn_server(folder: Path, startup_timeout: float = 30, **env: str):
+    """Run gunicorn with the given environment variables (API_KEYS=…, …)."""
+    port = free_port()
+    env.setdefault("GUNICORN_BIND", f"127.0.0.1:{port}")
+    stdout, stderr = Path(folder) / "gunicorn.out", Path(folder) / "gunicorn.err"
+    with open(stdout, "wb") as out, open(stderr, "wb") as err:
+        process = subprocess.Popen(GUNICORN, cwd=ROOT, env=service_env(**env),
+                                   stdout=out, stderr=err, start_new_session=True)
+    server = Server(f"http://127.0.0.1:{port}", process, stdout, stderr)
+    try:
+        _wait_for_health(server, startup_timeout)
+        yield server
+    finally:
+        stop(process)
+
+
+def _wait_for_health(server: Server, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(
+                f"gunicorn exited with {server.process.returncode}: "
+                + server.stderr.read_text()[-2000:]
+            )
+        try:
+            with urllib.request.urlopen(server.url + "/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"gunicorn did not answer on {server.url} within {timeout} s")
+
+
+def stop(process: subprocess.Popen, timeout: float = 15) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # its own session: master and workers
+        process.wait(5)

@@ -1,0 +1,152 @@
+"""The real server: gunicorn with the checked-in configuration, on loopback."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import model
+from tests.support.service import ROOT, free_port, gunicorn_server, service_env, stop
+
+KEY = "gunicorn-test-key-93x"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gunicorn")
+    key_file = folder / "keys"
+    key_file.write_text(f"# test keys\n{KEY}\n")
+    with gunicorn_server(folder, API_KEY_FILE=str(key_file), MAX_BODY_BYTES="4096",
+                         WEB_CONCURRENCY="2") as running:
+        yield running
+
+
+def post(server, path="/runDARTHmodel", body=b"", headers=None):
+    connection = http.client.HTTPConnection("127.0.0.1", int(server.url.rsplit(":", 1)[1]), timeout=30)
+    try:
+        connection.request("POST", path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type"), response.read()
+    finally:
+        connection.close()
+
+
+def readme_curl_example() -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## The API", 1)[1]
+    blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    examples = [block for block in blocks if block.lstrip().startswith("curl")]
+    assert len(examples) == 1, "expected one curl example in README's API section"
+    return examples[0]
+
+
+def test_readme_curl_example_runs_verbatim(server, tmp_path):
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", readme_curl_example()], cwd=tmp_path,
+                          env={**os.environ, "LIVING_HTA_URL": server.url, "LIVING_HTA_KEY": KEY},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert results.shape == (1000, 6) and tuple(results.columns) == model.RESULT_COLUMNS
+    expected = model.run(updates=[{"parameter": "p_HS1", "distribution": "beta",
+                                   "v1": 25, "v2": 150}], seed=1)
+    assert (tmp_path / "results.csv").read_text() == model.format_csv(expected)
+
+
+def test_health_and_auth_over_http(server):
+    with urllib.request.urlopen(server.url + "/health", timeout=10) as response:
+        assert json.load(response) == {"status": "ok"}
+    status, content_type, body = post(server)
+    assert status == 401 and json.loads(body)["error"].startswith("Authentication required")
+    status, _, body = post(server, headers={"key": "not-" + KEY})
+    assert status == 403 and json.loads(body)["error"].startswith("Authentication failed")
+
+
+def test_chunked_body_over_the_limit_is_413(server):
+    port = int(server.url.rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    chunks = (b'{"param_updates": "' + b"x" * 1000 for _ in range(10))  # no Content-Length
+    connection.request("POST", "/runDARTHmodel", body=chunks, encode_chunked=True,
+                       headers={"key": KEY, "Content-Type": "application/json"})
+    response = connection.getresponse()
+    assert response.status == 413
+    assert "4096 bytes" in json.loads(response.read())["error"]
+    connection.close()
+
+
+def test_chunked_body_within_the_limit_is_read(server):
+    port = int(server.url.rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    body = json.dumps({"param_updates": [], "seed": 6}).encode()
+    connection.request("POST", "/runDARTHmodel", body=iter([body[:10], body[10:]]),
+                       encode_chunked=True, headers={"key": KEY, "Content-Type": "application/json"})
+    response = connection.getresponse()
+    assert response.status == 200
+    assert response.read().decode() == model.format_csv(model.run(updates=[], seed=6))
+    connection.close()
+
+
+def test_request_log_one_line_per_request_without_the_key(server):
+    before = len(server.log_lines())
+    post(server, headers={"key": KEY, "Content-Type": "application/json"},
+         body=json.dumps({"param_updates": [], "seed": 3}).encode())
+    post(server, "/runDARTHmodel?path_to_psa_inputs=/etc/passwd", headers={"key": KEY})
+    post(server, headers={"key": KEY + "-wrong"})
+    urllib.request.urlopen(server.url + "/paper", timeout=10).read()
+    deadline = time.monotonic() + 5
+    while len(server.log_lines()) < before + 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = server.log_lines()[before:]
+    assert len(lines) == 4
+    entries = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert [(e["status"], e["auth"]) for e in entries] == [
+        (200, "ok"), (400, "ok"), (403, "invalid"), (200, "open")]
+    assert all(e["path"] in ("/runDARTHmodel", "/paper") for e in entries)
+    stdout = server.stdout.read_text()
+    assert KEY not in stdout and "/etc/passwd" not in stdout
+    assert KEY not in server.stderr.read_text()
+
+
+def test_workers_and_graceful_stop(tmp_path):
+    with gunicorn_server(tmp_path, API_KEYS=KEY, WEB_CONCURRENCY="3") as server:
+        deadline = time.monotonic() + 20
+        while len(server.worker_pids()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(server.worker_pids()) == 3
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(30) == 0
+    assert "Shutting down: Master" in server.stderr.read_text()
+
+
+def test_python_m_service_quick_start(tmp_path):
+    port = free_port()
+    env = service_env(API_KEYS=KEY, PORT=str(port))
+    with open(tmp_path / "out", "wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "service", "--workers", "1"], cwd=ROOT,
+                                   env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                    assert r.status == 200
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                assert process.poll() is None, (tmp_path / "out").read_text()
+                assert time.monotonic() < deadline, "python -m service did not answer"
+                time.sleep(0.1)
+    finally:
+        stop(process)
+    assert f"Listening at: http://127.0.0.1:{port}" in (tmp_path / "out").read_text()

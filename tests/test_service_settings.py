@@ -1,0 +1,67 @@
+"""Settings from the environment, and refusing to start without a key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import model
+from service.settings import DEFAULT_MAX_BODY_BYTES, Settings, SettingsError
+from tests.support.service import ROOT, service_env
+
+
+def test_keys_from_api_keys_and_key_file(tmp_path):
+    key_file = tmp_path / "keys"
+    key_file.write_text("# rotated 2024-01\nfile-key-1\n\n  file-key-2  \nshared\n")
+    settings = Settings.from_env({"API_KEYS": " env-1, ,shared,env-2 ", "API_KEY_FILE": str(key_file)})
+    assert settings.api_keys == ("env-1", "shared", "env-2", "file-key-1", "file-key-2")
+    assert settings.data_dir == Path(model.default_table_path()).parent
+    assert settings.max_body_bytes == DEFAULT_MAX_BODY_BYTES
+
+
+def test_keys_never_appear_in_a_repr():
+    settings = Settings.from_env({"API_KEYS": "very-secret-key"})
+    assert "very-secret-key" not in repr(settings) and "very-secret-key" not in str(settings)
+
+
+@pytest.mark.parametrize("environ, fragment", [
+    ({}, "no API key configured"),
+    ({"API_KEYS": " , ,"}, "no API key configured"),
+    ({"API_KEY_FILE": "/nonexistent/keys"}, "cannot be read"),
+    ({"API_KEYS": "k", "DATA_DIR": "/nonexistent/data"}, "is not a directory"),
+    ({"API_KEYS": "k", "MAX_BODY_BYTES": "1MB"}, "whole number of bytes"),
+    ({"API_KEYS": "k", "MAX_BODY_BYTES": "0"}, ">= 1"),
+])
+def test_bad_environments_are_refused_with_a_clear_message(environ, fragment):
+    with pytest.raises(SettingsError, match=fragment):
+        Settings.from_env(environ)
+
+
+def test_empty_key_file_is_no_key(tmp_path):
+    (tmp_path / "keys").write_text("# nothing yet\n\n")
+    with pytest.raises(SettingsError, match="no API key"):
+        Settings.from_env({"API_KEY_FILE": str(tmp_path / "keys")})
+
+
+def test_other_settings(tmp_path):
+    settings = Settings.from_env({"API_KEYS": "k", "DATA_DIR": str(tmp_path), "MAX_BODY_BYTES": "2048"})
+    assert settings.data_dir == tmp_path and settings.max_body_bytes == 2048
+
+
+@pytest.mark.parametrize("command", [
+    [sys.executable, "-c", "import service.wsgi"],
+    [sys.executable, "-m", "service", "--port", "1"],
+    [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf",
+     "--bind", "127.0.0.1:1", "service.wsgi:application"],
+])
+def test_the_service_does_not_start_without_a_key(command):
+    done = subprocess.run(command, cwd=ROOT, env=service_env(), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2
+    message = [line for line in done.stderr.splitlines() if "cannot start" in line]
+    assert message == ["living-hta service: cannot start: no API key configured: set API_KEYS "
+                       "(comma-separated) or API_KEY_FILE (one key per line)"]
+    assert "Traceback" not in done.stderr
