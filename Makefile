@@ -5,13 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup system demo demo-down test bench image clean
+.PHONY: help setup system demo demo-down test bench bench-service image clean
 
 help:
 	@echo "make demo       set up and run the main job"
 	@echo "make demo-down  stop and remove everything the demo started"
 	@echo "make test       set up and run every test"
 	@echo "make bench      run the benchmarks, figures into bench/RESULTS.md"
+	@echo "make bench-service  the service benchmark only (gunicorn + wrk)"
 	@echo "make image      build the Docker image and print its tag"
 
 setup: $(STAMP)
@@ -29,8 +30,11 @@ demo: setup
 test: setup system
 	$(PY) -m pytest
 
-bench: setup
+bench: setup bench-service
 	$(PY) bench/bench_model.py
+
+bench-service: setup system
+	$(PY) bench/bench_service.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
