@@ -61,14 +61,18 @@ class RunArguments:
     seed: int | None
 
 
+class _Text(str):
+    """A value that arrived as text (query string, form): seeds may be digits."""
+
+
 def read_arguments(req: falcon.Request, max_body_bytes: int) -> RunArguments:
     values: dict[str, Any] = {}
     for source in (_query_arguments(req), _body_arguments(req, max_body_bytes)):
         for name, value in source:
             if name not in ARGUMENTS:
                 raise bad_request(
-                    f"unknown argument {name!r}; accepted: {', '.join(ARGUMENTS)}",
-                    argument=name,
+                    f"unknown argument {name[:100]!r}; accepted: {', '.join(ARGUMENTS)}",
+                    argument=name[:100],
                 )
             if name in values:
                 raise bad_request(
@@ -76,6 +80,8 @@ def read_arguments(req: falcon.Request, max_body_bytes: int) -> RunArguments:
                     "count together): give it once",
                     argument=name,
                 )
+            if value is None and name != "param_updates":
+                raise bad_request(f"{name} must not be null: leave it out for the default")
             values[name] = value
     _check_model_functions(values.get("model_functions"))
     dataset = values.get("path_to_psa_inputs")
@@ -91,7 +97,7 @@ def read_arguments(req: falcon.Request, max_body_bytes: int) -> RunArguments:
 def _query_arguments(req: falcon.Request):
     for name, value in parse_query_string(req.query_string, keep_blank=True).items():
         for item in value if isinstance(value, list) else [value]:
-            yield name, item  # a repeated name is reported as given twice
+            yield name, _Text(item)  # a repeated name is reported as given twice
 
 
 def read_body(req: falcon.Request, limit: int) -> bytes:
@@ -146,7 +152,7 @@ def _body_arguments(req: falcon.Request, limit: int):
 def _pairs(parsed: dict[str, Any]):
     for name, value in parsed.items():
         for item in value if isinstance(value, list) else [value]:
-            yield name, item
+            yield name, _Text(item)
 
 
 def _multipart(body: bytes, content_type: str) -> list[tuple[str, str]]:
@@ -156,7 +162,8 @@ def _multipart(body: bytes, content_type: str) -> list[tuple[str, str]]:
         for part in form:
             if not part.name:
                 raise bad_request("a multipart part has no name: name it as the argument")
-            pairs.append((part.name, _text(part.get_data(), f"multipart part {part.name!r}")))
+            text = _text(part.get_data(), f"multipart part {part.name[:100]!r}")
+            pairs.append((part.name, _Text(text)))
     except (MultipartParseError, falcon.HTTPInvalidHeader) as exc:
         raise bad_request(f"malformed multipart body: {exc.description}") from None
     return pairs
@@ -202,7 +209,7 @@ def _check_model_functions(value: Any) -> None:
 def _seed(value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, str) and _DIGITS.fullmatch(value):
+    if isinstance(value, _Text) and _DIGITS.fullmatch(value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
         raise bad_request(

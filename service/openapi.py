@@ -87,7 +87,8 @@ def build_document(version: str = "1.0.0") -> dict:
                 "Runs the Sick-Sicker cohort model's probabilistic sensitivity analysis "
                 "(1000 samples, three strategies) on the client's data, with the "
                 "consultant's updates to the editable parameters. Every error is JSON "
-                '{"error": "<what to fix>", ...detail}. Send the API key in the `key` header.'
+                '`{"error": "what to fix", ...detail}`. Send the API key in the `key` header. '
+                "Swagger UI: /__docs__/."
             ),
         },
         "security": [{"apiKey": []}],

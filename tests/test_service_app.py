@@ -327,7 +327,11 @@ def test_a_broken_dataset_is_422_without_its_content(data_dir, log):
     ({"params": {"seed": "abc"}}, "seed must be a whole number"),
     ({"json": {"seed": 1.5}}, "seed must be a whole number"),
     ({"json": {"seed": True}}, "seed must be a whole number"),
-    ({"json": {"seed": "7"}}, None),  # text is fine: forms only carry text
+    ({"json": {"seed": "7"}}, "seed must be a whole number"),  # JSON has numbers
+    ({"body": "seed=7", "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+     None),  # forms carry text
+    ({"json": {"path_to_psa_inputs": None}}, "must not be null"),
+    ({"json": {"x" * 5000: 1}}, "unknown argument 'xxxxx"),
     ({"json": {"seed": 2**63}}, "seed must be a whole number"),
     ({"json": {"path_to_psa_inputs": 5}}, "must be a string"),
     ({"json": {"model_functions": ["x"]}}, "remote model code is not executed"),
