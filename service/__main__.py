@@ -15,7 +15,7 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000),
+    parser.add_argument("--port", type=int, default=os.environ.get("PORT") or "8000",
                         help="port (default $PORT or 8000)")
     parser.add_argument("--workers", type=int, help="worker processes (default $WEB_CONCURRENCY or 2)")
     args = parser.parse_args(argv)
