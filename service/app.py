@@ -22,16 +22,20 @@ from .resources.docs import OpenApiDocument, SwaggerUi
 from .resources.info import Health, Paper
 from .resources.run_model import RunModel, Runner, run_builtin_model
 from .settings import Settings
+from .throttle import FailedKeyThrottle
+from .timeout import RequestTimedOut, TimeBudget, handle_timed_out
 
 
 class NotFound:
     """Sink for paths that match no route: the key check still runs first,
     so without a key an unknown path answers 401, as in the original."""
 
-    def __init__(self, auth: KeyAuth):
+    def __init__(self, auth: KeyAuth, throttle: FailedKeyThrottle):
         self._auth = auth
+        self._throttle = throttle
 
     def __call__(self, req: falcon.Request, resp: falcon.Response, **kwargs) -> None:
+        self._throttle.check(req)
         self._auth.require_key(req)
         raise falcon.HTTPNotFound(description=f"no such endpoint: {req.method} {req.path[:200]}")
 
@@ -42,10 +46,12 @@ def create_app(
     datasets: DatasetStore | None = None,
     log_stream: TextIO | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    throttle_clock: Callable[[], float] = time.monotonic,
 ) -> falcon.App:
     """The WSGI app.  `runner(table, updates, seed)` runs the model (default:
     the built-in one); `log_stream` receives the request log (default:
-    stdout at the time of each write); `clock` times requests."""
+    stdout at the time of each write); `clock` times requests;
+    `throttle_clock` ages the failed-key counts (service/throttle.py)."""
     run_model = RunModel(
         datasets or DatasetStore(settings.data_dir),
         default_dataset=settings.default_dataset,
@@ -53,18 +59,35 @@ def create_app(
         runner=runner,
     )
     health, paper = Health(), Paper()
-    openapi, docs = OpenApiDocument(build_document()), SwaggerUi()
+    openapi = OpenApiDocument(build_document(
+        auth_failure_limit=settings.auth_failure_limit,
+        auth_failure_window=settings.auth_failure_window,
+        request_timeout=settings.request_timeout,
+    ))
+    docs = SwaggerUi()
     # The open resources, declared once: everything else needs a key.
     open_resources = {health, paper, openapi, docs}
     auth = KeyAuth(settings.api_keys, open_resources)
+    throttle = FailedKeyThrottle(
+        settings.auth_failure_limit, settings.auth_failure_window, open_resources,
+        clock=throttle_clock, proxy_hops=settings.trusted_proxy_hops,
+    )
 
+    # Order matters: the log sees every outcome; the time budget covers the
+    # rest (body included); the throttle refuses before the key is looked at.
     app = falcon.App(
-        middleware=[RequestLog(stream=log_stream, clock=clock), auth],
+        middleware=[
+            RequestLog(stream=log_stream, clock=clock),
+            TimeBudget(settings.request_timeout),
+            throttle,
+            auth,
+        ],
         media_type=falcon.MEDIA_JSON,
     )
     app.req_options.strip_url_path_trailing_slash = False
     app.set_error_serializer(serialize_error)
     app.add_error_handler(Exception, handle_unexpected)
+    app.add_error_handler(RequestTimedOut, handle_timed_out)
 
     app.add_route("/runDARTHmodel", run_model)
     app.add_route("/paper", paper)
@@ -73,5 +96,5 @@ def create_app(
     app.add_route("/__docs__", docs, suffix="redirect")
     app.add_route("/__docs__/", docs)
     app.add_route("/__docs__/{asset}", docs, suffix="asset")
-    app.add_sink(NotFound(auth), prefix="/")
+    app.add_sink(NotFound(auth, throttle), prefix="/")
     return app

@@ -9,7 +9,12 @@ import model
 from .arguments import MAX_SEED, MAX_UPDATES, ORIGINAL_MODEL_URL
 from .errors import KEY_INVALID, KEY_MISSING
 from .resources.info import PAPER
-from .settings import DEFAULT_DATASET
+from .settings import (
+    DEFAULT_AUTH_FAILURE_LIMIT,
+    DEFAULT_AUTH_FAILURE_WINDOW,
+    DEFAULT_DATASET,
+    DEFAULT_GUNICORN_TIMEOUT,
+)
 
 
 def _error(description: str, example: str) -> dict:
@@ -23,6 +28,12 @@ def _error(description: str, example: str) -> dict:
         },
     }
 
+
+_RETRY_AFTER = {
+    "description": "Seconds to wait before trying again",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
 
 _ARGUMENTS = {
     "param_updates": {
@@ -68,7 +79,26 @@ def _form_schema() -> dict:
     }
 
 
-def build_document(version: str = "1.0.0") -> dict:
+def _throttle_description(limit: int, window: float) -> str:
+    if limit <= 0:
+        return "Not sent: the failed-key limit is switched off (AUTH_FAILURE_LIMIT=0)"
+    return (
+        f"Too many wrong keys from this client address: after {limit} requests answered "
+        f"403 within {window:g} s, every request from that address that needs a key is "
+        "answered 429, whatever its key, until the oldest failure leaves the window "
+        "(`Retry-After` says when, in seconds). Requests without a key (401) are not "
+        "counted, a valid key clears the count, open endpoints are never limited, other "
+        "addresses are not affected. Counted per worker process"
+    )
+
+
+def build_document(
+    version: str = "1.0.0",
+    auth_failure_limit: int = DEFAULT_AUTH_FAILURE_LIMIT,
+    auth_failure_window: float = DEFAULT_AUTH_FAILURE_WINDOW,
+    request_timeout: float = 0.8 * DEFAULT_GUNICORN_TIMEOUT,
+) -> dict:
+    """The document; the limits are the running service's (they are quoted)."""
     json_body = _form_schema()
     json_body["properties"]["param_updates"] = {
         "description": _ARGUMENTS["param_updates"]["description"],
@@ -178,6 +208,24 @@ def build_document(version: str = "1.0.0") -> dict:
                             "A fault of the service (never of the request), logged; includes "
                             "the leak guard refusing a result that would reveal parameters",
                             "internal server error: the failure has been logged",
+                        ),
+                        "429": dict(
+                            _error(
+                                _throttle_description(auth_failure_limit, auth_failure_window),
+                                "too many requests with a wrong API key from this address "
+                                "(10 within 60 s): try again in 42 s with a valid key",
+                            ),
+                            headers={"Retry-After": _RETRY_AFTER},
+                        ),
+                        "503": dict(
+                            _error(
+                                f"The request took longer than the service allows "
+                                f"({request_timeout:g} s, REQUEST_TIMEOUT) and was stopped; "
+                                "the worker goes on serving",
+                                f"the request took longer than this service allows "
+                                f"({request_timeout:g} s) and was stopped; ...",
+                            ),
+                            headers={"Retry-After": _RETRY_AFTER},
                         ),
                     },
                 }

@@ -3,7 +3,8 @@ filter, made machine-readable for CloudWatch and friends).
 
 Fields: time (UTC, ISO 8601), method, path, status, duration_ms, user_agent,
 remote_addr, forwarded_for (when a proxy set it), auth (open / ok / missing /
-invalid / none: the request never reached the key check) and, when the
+invalid / throttled: refused by service/throttle.py / none: the request
+never reached the key check) and, when the
 service refused or failed a request, error (the server-side reason).
 
 Never logged: the key header, any other header, the request body, and the

@@ -6,6 +6,10 @@
 | `API_KEY_FILE`  | a file with one key per line (`#` comments allowed)   | —       |
 | `DATA_DIR`      | folder of the parameter tables clients may name       | the `model` package's data folder |
 | `MAX_BODY_BYTES`| largest request body accepted (413 above it)          | 1048576 |
+| `REQUEST_TIMEOUT` | seconds a request may take before a JSON 503 (must be below `GUNICORN_TIMEOUT`) | 0.8 × `GUNICORN_TIMEOUT` (24) |
+| `AUTH_FAILURE_LIMIT` | wrong keys from one address within the window before 429 (0: off) | 10 |
+| `AUTH_FAILURE_WINDOW` | the window, seconds                                | 60 |
+| `TRUSTED_PROXY_HOPS` | proxies in front of the service whose X-Forwarded-For entry names the client (1 behind an ALB) | 0 |
 
 At least one key must be configured (from either source, or both): the
 service refuses to start without one rather than fall back to a default, as
@@ -14,6 +18,7 @@ the original's hard-coded key did.  Keys never appear in a repr or a log.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +28,9 @@ import model
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_DATASET = "parameter_distributions.csv"
+DEFAULT_GUNICORN_TIMEOUT = 30  # as in service/gunicorn_conf.py
+DEFAULT_AUTH_FAILURE_LIMIT = 10
+DEFAULT_AUTH_FAILURE_WINDOW = 60.0
 
 
 class SettingsError(Exception):
@@ -35,6 +43,10 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(model.default_table_path()).parent)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     default_dataset: str = DEFAULT_DATASET
+    request_timeout: float = 0.8 * DEFAULT_GUNICORN_TIMEOUT
+    auth_failure_limit: int = DEFAULT_AUTH_FAILURE_LIMIT
+    auth_failure_window: float = DEFAULT_AUTH_FAILURE_WINDOW
+    trusted_proxy_hops: int = 0
 
     def __post_init__(self):
         if not self.api_keys:
@@ -46,6 +58,15 @@ class Settings:
             raise SettingsError(f"DATA_DIR {str(self.data_dir)!r} is not a directory")
         if self.max_body_bytes < 1:
             raise SettingsError(f"MAX_BODY_BYTES must be >= 1, got {self.max_body_bytes}")
+        if not 0 < self.request_timeout < math.inf:
+            raise SettingsError(f"REQUEST_TIMEOUT must be > 0 seconds, got {self.request_timeout}")
+        if self.auth_failure_limit < 0:
+            raise SettingsError(f"AUTH_FAILURE_LIMIT must be >= 0, got {self.auth_failure_limit}")
+        if not 0 < self.auth_failure_window < math.inf:
+            raise SettingsError(
+                f"AUTH_FAILURE_WINDOW must be > 0 seconds, got {self.auth_failure_window}")
+        if self.trusted_proxy_hops < 0:
+            raise SettingsError(f"TRUSTED_PROXY_HOPS must be >= 0, got {self.trusted_proxy_hops}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -63,15 +84,42 @@ class Settings:
         options = {"api_keys": tuple(dict.fromkeys(keys))}
         if env.get("DATA_DIR", "").strip():
             options["data_dir"] = Path(env["DATA_DIR"].strip())
-        if env.get("MAX_BODY_BYTES", "").strip():
-            text = env["MAX_BODY_BYTES"].strip()
-            try:
-                options["max_body_bytes"] = int(text)
-            except ValueError:
-                raise SettingsError(
-                    f"MAX_BODY_BYTES must be a whole number of bytes, got {text!r}"
-                ) from None
+        for name, option, kind, what in _NUMBERS:
+            text = env.get(name, "").strip()
+            if text:
+                options[option] = _number(name, text, kind, what)
+        # The time budget stays below gunicorn's timeout, which kills the
+        # worker and drops the connection: the budget answers first, cleanly.
+        worker_timeout = _number("GUNICORN_TIMEOUT", env.get("GUNICORN_TIMEOUT", "").strip()
+                                 or str(DEFAULT_GUNICORN_TIMEOUT), int,
+                                 "a whole number of seconds")
+        options.setdefault("request_timeout", 0.8 * worker_timeout)
+        if options["request_timeout"] >= worker_timeout:
+            raise SettingsError(
+                f"REQUEST_TIMEOUT ({options['request_timeout']:g} s) must be below "
+                f"GUNICORN_TIMEOUT ({worker_timeout} s), so that a slow request gets an "
+                "answer before gunicorn kills its worker"
+            )
         return cls(**options)
+
+
+_NUMBERS = (  # environment variable, Settings field, type, what it must be
+    ("MAX_BODY_BYTES", "max_body_bytes", int, "a whole number of bytes"),
+    ("REQUEST_TIMEOUT", "request_timeout", float, "a number of seconds"),
+    ("AUTH_FAILURE_LIMIT", "auth_failure_limit", int, "a whole number"),
+    ("AUTH_FAILURE_WINDOW", "auth_failure_window", float, "a number of seconds"),
+    ("TRUSTED_PROXY_HOPS", "trusted_proxy_hops", int, "a whole number"),
+)
+
+
+def _number(name: str, text: str, kind: type, what: str) -> int | float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be {what}, got {text!r}") from None
+    if not math.isfinite(value):
+        raise SettingsError(f"{name} must be a finite number, got {text!r}")
+    return value
 
 
 def _split_keys(candidates) -> list[str]:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-# Fixtures of servers the tests start: `moto_endpoint` (the AWS emulator).
-pytest_plugins = ["tests.support.moto"]
+# Fixtures of servers the tests start: `moto_endpoint` (the AWS emulator);
+# the session's test key and the audit of where keys went (runs last).
+pytest_plugins = ["tests.support.moto", "tests.support.secret_audit"]
 
 ROOT = Path(__file__).resolve().parent.parent
 # CI checks the project out with ../shared beside it.

@@ -18,9 +18,10 @@ import pandas as pd
 import pytest
 
 import model
+from tests.support.secret_audit import TEST_KEY
 from tests.support.service import ROOT, free_port, gunicorn_server, service_env, stop
 
-KEY = "gunicorn-test-key-93x"
+KEY = TEST_KEY  # made up per session: see tests/support/secret_audit.py
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,10 @@ import subprocess
 
 import pytest
 
+from tests.support.secret_audit import TEST_KEY
 from tests.support.service import ROOT, gunicorn_server
 
-KEY = "r-client-key-5f2"
+KEY = TEST_KEY  # made up per session: see tests/support/secret_audit.py
 
 
 def test_original_httr_client_gets_a_1000_by_6_data_frame(tmp_path):

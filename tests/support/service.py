@@ -7,7 +7,10 @@
 Started exactly as in the container (`--config python:service.gunicorn_conf
 service.wsgi:application`) on a free loopback port, waited for until
 /health answers, stopped with SIGTERM (then SIGKILL) on exit.  stdout and
-stderr go to files in the given folder, never to pipes that could fill up.
+stderr go to files in the given folder, never to pipes that could fill up;
+both files and the keys the server was given are recorded with
+`tests.support.secret_audit`, whose last test checks no log holds a key.
+`app=` serves another WSGI module (test-only apps under tests/support/).
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support import secret_audit
+
 ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf",
-            "service.wsgi:application"]
+APP = "service.wsgi:application"
+GUNICORN = [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf", APP]
 
 
 def free_port() -> int:
@@ -61,13 +66,14 @@ def service_env(**overrides: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def gunicorn_server(folder: Path, startup_timeout: float = 30, **env: str):
+def gunicorn_server(folder: Path, startup_timeout: float = 30, app: str = APP, **env: str):
     """Run gunicorn with the given environment variables (API_KEYS=…, …)."""
     port = free_port()
     env.setdefault("GUNICORN_BIND", f"127.0.0.1:{port}")
-    stdout, stderr = Path(folder) / "gunicorn.out", Path(folder) / "gunicorn.err"
+    stdout, stderr = _log_paths(Path(folder))
+    secret_audit.record_server([stdout, stderr], env)
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
-        process = subprocess.Popen(GUNICORN, cwd=ROOT, env=service_env(**env),
+        process = subprocess.Popen(GUNICORN[:-1] + [app], cwd=ROOT, env=service_env(**env),
                                    stdout=out, stderr=err, start_new_session=True)
     server = Server(f"http://127.0.0.1:{port}", process, stdout, stderr)
     try:
@@ -75,6 +81,16 @@ def gunicorn_server(folder: Path, startup_timeout: float = 30, **env: str):
         yield server
     finally:
         stop(process)
+
+
+def _log_paths(folder: Path) -> tuple[Path, Path]:
+    """gunicorn.out/.err, numbered when the folder already holds a server's logs
+    (the audit at the end of the session reads every one)."""
+    stem, number = "gunicorn", 1
+    while (folder / f"{stem}.out").exists() or (folder / f"{stem}.err").exists():
+        number += 1
+        stem = f"gunicorn-{number}"
+    return folder / f"{stem}.out", folder / f"{stem}.err"
 
 
 def _wait_for_health(server: Server, timeout: float) -> None:

@@ -1,0 +1,114 @@
+"""Slow down key guessing: too many wrong keys from one address → 429.
+
+Policy (settings `AUTH_FAILURE_LIMIT`, `AUTH_FAILURE_WINDOW`): once a client
+address has sent `limit` wrong keys (403) within `window` seconds, every
+request it makes that needs a key is answered 429 with `Retry-After` (the
+seconds until its oldest counted failure leaves the window), without looking
+at the key, so a correct guess cannot be told from a wrong one while
+blocked.  Its failures then age out one by one: a guesser gets at most
+`limit` tries per window.  A request without a key (401) guesses nothing
+and is not counted; a request with a valid key forgets the address's
+failures; open endpoints (/health, /openapi.json, …) are never limited.
+Other addresses are not affected.
+
+The count lives in each worker process (no shared store to run or to
+fail): with W workers an address gets at most W × limit tries per window.
+Behind a proxy or load balancer every request comes from the proxy's
+address, so set `TRUSTED_PROXY_HOPS` to the number of proxies in front of
+the service (1 behind an AWS ALB): the client is then the address those
+proxies appended to X-Forwarded-For, which a client cannot forge.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Iterable
+
+import falcon
+
+from .auth import INVALID, OK
+from .errors import ApiError
+
+THROTTLED = "throttled"  # req.context.auth of a request refused here
+MAX_TRACKED = 10_000  # addresses remembered per worker (memory bound)
+
+
+class TooManyFailures(ApiError):
+    def __init__(self, retry_after: int, limit: int, window: float):
+        super().__init__(
+            falcon.HTTP_429,
+            f"too many requests with a wrong API key from this address ({limit} within "
+            f"{window:g} s): try again in {retry_after} s with a valid key",
+            retry_after=retry_after,
+        )
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class FailedKeyThrottle:
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        open_resources: Iterable[object],
+        clock: Callable[[], float],
+        proxy_hops: int = 0,
+        max_tracked: int = MAX_TRACKED,
+    ):
+        self._limit = limit
+        self._window = window
+        self._open = frozenset(id(resource) for resource in open_resources)
+        self._clock = clock
+        self._proxy_hops = proxy_hops
+        self._max_tracked = max_tracked
+        self._failures: dict[str, deque[float]] = {}
+
+    def client_address(self, req: falcon.Request) -> str:
+        if self._proxy_hops:
+            # Each trusted proxy appended the address it got the request from:
+            # the Nth entry from the right is the client's, as our proxies saw it.
+            route = [a.strip() for a in (req.get_header("X-Forwarded-For") or "").split(",")]
+            if len(route) >= self._proxy_hops and route[-self._proxy_hops]:
+                return route[-self._proxy_hops][:100]
+        return req.remote_addr or "-"
+
+    def process_resource(self, req: falcon.Request, resp, resource, params) -> None:
+        if id(resource) not in self._open:
+            self.check(req)
+
+    def check(self, req: falcon.Request) -> None:
+        """Raise 429 if the client's address is blocked (also called by the
+        not-found sink: Falcon runs no process_resource for sinks)."""
+        if self._limit <= 0:
+            return
+        failures = self._failures.get(self.client_address(req))
+        if failures is None or len(failures) < self._limit:
+            return
+        wait = failures[0] + self._window - self._clock()
+        if wait > 0:
+            req.context.auth = THROTTLED
+            raise TooManyFailures(max(1, math.ceil(wait)), self._limit, self._window)
+
+    def process_response(self, req, resp, resource, req_succeeded: bool) -> None:
+        if self._limit <= 0:
+            return
+        outcome = req.context.get("auth")
+        if outcome == INVALID:
+            self._record_failure(self.client_address(req))
+        elif outcome == OK:
+            self._failures.pop(self.client_address(req), None)
+
+    def _record_failure(self, address: str) -> None:
+        failures = self._failures.get(address)
+        if failures is None:
+            if len(self._failures) >= self._max_tracked:
+                self._forget_stale()
+            failures = self._failures[address] = deque(maxlen=self._limit)
+        failures.append(self._clock())
+
+    def _forget_stale(self) -> None:
+        horizon = self._clock() - self._window
+        for address in [a for a, f in self._failures.items() if f[-1] <= horizon]:
+            del self._failures[address]
+        while len(self._failures) >= self._max_tracked:  # all recent: drop the oldest entries
+            del self._failures[next(iter(self._failures))]

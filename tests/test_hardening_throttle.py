@@ -1,0 +1,156 @@
+"""Repeated wrong keys from one address are refused with 429 (service/throttle.py),
+without slowing other clients; through falcon.testing with a fake clock, and
+over the real gunicorn server from two loopback addresses."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+
+import falcon.testing
+import pytest
+
+from service import create_app
+from service.settings import Settings
+from tests.support.secret_audit import TEST_KEY
+from tests.support.service import gunicorn_server
+
+RUN = "/runDARTHmodel"
+BODY = json.dumps({"param_updates": [], "seed": 1})
+JSON = {"Content-Type": "application/json"}
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_client(clock, log=None, **settings):
+    app = create_app(Settings(api_keys=(TEST_KEY,), **settings), log_stream=log or io.StringIO(),
+                     throttle_clock=clock)
+    return falcon.testing.TestClient(app)
+
+
+def post(client, key=None, addr="10.0.0.1", **headers):
+    if key is not None:
+        headers["key"] = key
+    return client.simulate_post(RUN, body=BODY, headers={**JSON, **headers}, remote_addr=addr)
+
+
+def test_after_the_limit_an_address_gets_429_until_its_failures_age_out():
+    clock, log = FakeClock(), io.StringIO()
+    client = make_client(clock, log, auth_failure_limit=3, auth_failure_window=60)
+    for second in range(3):
+        clock.now += 1
+        assert post(client, "wrong").status_code == 403
+    blocked = post(client, TEST_KEY)  # even the right key: no oracle while blocked
+    assert blocked.status_code == 429
+    assert blocked.headers["Retry-After"] == "58"  # the first failure leaves at +61 s
+    assert "too many requests with a wrong API key" in blocked.json["error"]
+    assert blocked.json["retry_after"] == 58
+    assert post(client, "wrong").status_code == 429  # not checked, not counted
+    clock.now += 57.5
+    assert post(client, TEST_KEY).status_code == 429
+    assert post(client, TEST_KEY).headers["Retry-After"] == "1"
+    clock.now += 0.5  # the oldest failure is out: one more try
+    assert post(client, TEST_KEY).status_code == 200
+    entries = [json.loads(line) for line in log.getvalue().splitlines()]
+    assert [e["auth"] for e in entries] == ["invalid"] * 3 + ["throttled"] * 4 + ["ok"]
+
+
+def test_other_addresses_open_endpoints_and_missing_keys_are_not_affected():
+    clock = FakeClock()
+    client = make_client(clock, auth_failure_limit=2)
+    for _ in range(2):
+        assert post(client, "wrong", addr="10.0.0.1").status_code == 403
+    assert post(client, TEST_KEY, addr="10.0.0.1").status_code == 429
+    assert post(client, TEST_KEY, addr="10.0.0.2").status_code == 200
+    assert client.simulate_get("/health", remote_addr="10.0.0.1").status_code == 200
+    assert client.simulate_get("/openapi.json", remote_addr="10.0.0.1").status_code == 200
+    # No key at all guesses nothing: never counted.
+    for _ in range(5):
+        assert post(client, addr="10.0.0.3").status_code == 401
+    assert post(client, TEST_KEY, addr="10.0.0.3").status_code == 200
+
+
+def test_a_valid_key_clears_the_count():
+    clock = FakeClock()
+    client = make_client(clock, auth_failure_limit=2)
+    assert post(client, "wrong").status_code == 403
+    assert post(client, TEST_KEY).status_code == 200
+    assert post(client, "wrong").status_code == 403
+    assert post(client, TEST_KEY).status_code == 200  # 2 failures, but not in a row
+
+
+def test_unknown_paths_are_limited_too():
+    client = make_client(FakeClock(), auth_failure_limit=1)
+    assert client.simulate_get("/admin", headers={"key": "x"}, remote_addr="10.0.0.9").status_code == 403
+    assert client.simulate_get("/admin", headers={"key": "x"}, remote_addr="10.0.0.9").status_code == 429
+
+
+def test_limit_zero_switches_the_throttle_off():
+    client = make_client(FakeClock(), auth_failure_limit=0)
+    for _ in range(30):
+        assert post(client, "wrong").status_code == 403
+    assert post(client, TEST_KEY).status_code == 200
+    responses = client.simulate_get("/openapi.json").json["paths"][RUN]["post"]["responses"]
+    assert "switched off" in responses["429"]["description"]
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_is_counted():
+    client = make_client(FakeClock(), auth_failure_limit=2, trusted_proxy_hops=1)
+    alb = "10.1.1.1"  # every request arrives from the load balancer
+    for _ in range(2):  # the client forges a first entry; the ALB appends the real one
+        assert post(client, "wrong", addr=alb, **{"X-Forwarded-For": "1.2.3.4, 203.0.113.7"}).status_code == 403
+    assert post(client, TEST_KEY, addr=alb, **{"X-Forwarded-For": "203.0.113.7"}).status_code == 429
+    assert post(client, TEST_KEY, addr=alb, **{"X-Forwarded-For": "1.2.3.4, 198.51.100.2"}).status_code == 200
+    assert post(client, TEST_KEY, addr=alb).status_code == 200  # no header: the proxy itself
+
+
+def test_the_table_of_addresses_is_bounded():
+    from service.throttle import FailedKeyThrottle
+
+    clock = FakeClock()
+    throttle = FailedKeyThrottle(3, 60, [], clock=clock, max_tracked=100)
+    for n in range(1000):
+        clock.now += 0.01
+        throttle._record_failure(f"10.0.{n // 256}.{n % 256}")
+    assert len(throttle._failures) <= 100
+    assert "10.0.3.231" in throttle._failures  # the latest are kept
+
+
+def test_the_openapi_document_states_the_policy():
+    client = make_client(FakeClock(), auth_failure_limit=7, auth_failure_window=30)
+    response = client.simulate_get("/openapi.json").json["paths"][RUN]["post"]["responses"]["429"]
+    assert "after 7 requests answered 403 within 30 s" in response["description"]
+    assert response["headers"]["Retry-After"]["schema"]["type"] == "integer"
+
+
+@pytest.mark.slow
+def test_real_server_limits_one_loopback_address_and_not_another(tmp_path):
+    with gunicorn_server(tmp_path, API_KEYS=TEST_KEY, WEB_CONCURRENCY="1",
+                         AUTH_FAILURE_LIMIT="5", AUTH_FAILURE_WINDOW="60") as server:
+        port = int(server.url.rsplit(":", 1)[1])
+
+        def status(source: str, key: str) -> tuple[int, str | None]:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30,
+                                                    source_address=(source, 0))
+            try:
+                connection.request("POST", RUN, body=BODY, headers={**JSON, "key": key})
+                response = connection.getresponse()
+                response.read()
+                return response.status, response.getheader("Retry-After")
+            finally:
+                connection.close()
+
+        assert [status("127.0.0.1", "wrong")[0] for _ in range(5)] == [403] * 5
+        code, retry_after = status("127.0.0.1", TEST_KEY)
+        assert code == 429 and 1 <= int(retry_after) <= 60
+        assert status("127.0.0.2", TEST_KEY) == (200, None)  # another client: served
+        lines = [e for e in server.log_entries() if e["path"] == RUN]
+        assert [(e["remote_addr"], e["auth"]) for e in lines[-2:]] == [
+            ("127.0.0.1", "throttled"), ("127.0.0.2", "ok")]

@@ -1,0 +1,72 @@
+"""The per-request time budget (service/timeout.py), in process: a request that
+runs too long gets a JSON 503 instead of a killed worker; nothing else changes.
+The same over real gunicorn: tests/test_hardening_faults.py."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import time
+
+import falcon.testing
+import pytest
+
+from service import create_app
+from service.resources.run_model import run_builtin_model
+from service.settings import Settings, SettingsError
+from tests.support.secret_audit import TEST_KEY
+
+RUN = "/runDARTHmodel"
+HEADERS = {"key": TEST_KEY, "Content-Type": "application/json"}
+BODY = json.dumps({"param_updates": [], "seed": 2})
+
+
+def sleeping(table, updates, seed):
+    time.sleep(10)
+    return run_builtin_model(table, updates, seed)
+
+
+def spinning(table, updates, seed):
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pass
+    return run_builtin_model(table, updates, seed)
+
+
+@pytest.mark.parametrize("runner", [sleeping, spinning], ids=["blocked", "cpu-bound"])
+def test_a_slow_run_is_stopped_with_a_json_503(runner):
+    log = io.StringIO()
+    app = create_app(Settings(api_keys=(TEST_KEY,), request_timeout=0.3), runner=runner,
+                     log_stream=log)
+    client = falcon.testing.TestClient(app)
+    started = time.monotonic()
+    result = client.simulate_post(RUN, body=BODY, headers=HEADERS)
+    elapsed = time.monotonic() - started
+    assert result.status_code == 503 and elapsed < 2
+    assert result.headers["Content-Type"] == "application/json"
+    assert result.headers["Retry-After"] == "1"
+    assert result.json["error"].startswith("the request took longer than this service allows (0.3 s)")
+    assert result.json["limit_seconds"] == 0.3
+    entry = json.loads(log.getvalue().splitlines()[-1])
+    assert (entry["status"], entry["error"]) == (503, "time budget of 0.3 s exceeded")
+
+
+def test_a_fast_request_disarms_the_budget():
+    app = create_app(Settings(api_keys=(TEST_KEY,), request_timeout=0.2), log_stream=io.StringIO())
+    client = falcon.testing.TestClient(app)
+    assert client.simulate_post(RUN, body=BODY, headers=HEADERS).status_code == 200
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    time.sleep(0.4)  # no late alarm goes off outside a request
+    assert client.simulate_get("/health").status_code == 200
+
+
+def test_the_budget_must_stay_below_gunicorns_timeout():
+    assert Settings.from_env({"API_KEYS": "k"}).request_timeout == 24
+    assert Settings.from_env({"API_KEYS": "k", "GUNICORN_TIMEOUT": "10"}).request_timeout == 8
+    assert Settings.from_env({"API_KEYS": "k", "REQUEST_TIMEOUT": "2.5"}).request_timeout == 2.5
+    with pytest.raises(SettingsError, match=r"REQUEST_TIMEOUT \(30 s\) must be below GUNICORN_TIMEOUT"):
+        Settings.from_env({"API_KEYS": "k", "REQUEST_TIMEOUT": "30"})
+    for bad in ("0", "-1", "nan", "soon"):
+        with pytest.raises(SettingsError, match="REQUEST_TIMEOUT"):
+            Settings.from_env({"API_KEYS": "k", "REQUEST_TIMEOUT": bad})
