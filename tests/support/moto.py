@@ -6,18 +6,23 @@
 The server runs on a free port on 127.0.0.1 with the AWS managed IAM policies
 loaded (``MOTO_IAM_LOAD_MANAGED_POLICIES=true``), is waited for until it
 answers, and is stopped at the end of the session.  ``reset(url)`` empties it
-(moto's ``/moto-api/reset``) for tests that need a clean account.  This module
-and ``scripts/moto-server`` are the only places moto is started.
+(moto's ``/moto-api/reset``) for tests that need a clean account;
+``recorded_requests(url)`` collects the API requests made meanwhile (what
+would have been sent to AWS, including settings moto accepts but does not
+keep).  This module and ``scripts/moto-server`` are the only places moto is
+started.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,11 +52,15 @@ def _answers(url: str) -> bool:
         return False
 
 
-def start_moto(port: int | None = None, log_path: Path | None = None) -> tuple[subprocess.Popen, str]:
+def start_moto(
+    port: int | None = None, log_path: Path | None = None, recording_path: Path | None = None
+) -> tuple[subprocess.Popen, str]:
     """Start a moto server on 127.0.0.1 and wait until it answers."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, **DUMMY_CREDENTIALS, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+    if recording_path:
+        env["MOTO_RECORDER_FILEPATH"] = str(recording_path)
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
         [str(_MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
@@ -78,11 +87,34 @@ def stop_moto(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+def _post(url: str) -> bytes:
+    req = urllib.request.Request(url, data=b"", method="POST")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.read()
+
+
 def reset(url: str) -> None:
     """Empty the emulator: every resource in every region is forgotten."""
-    req = urllib.request.Request(url + "/moto-api/reset", method="POST")
-    with urllib.request.urlopen(req, timeout=10):
-        pass
+    _post(url + "/moto-api/reset")
+
+
+@contextmanager
+def recorded_requests(url: str):
+    """Collect the requests the emulator receives inside the ``with`` block.
+
+    Yields a list, filled when the block ends, of dicts with ``method``,
+    ``url``, ``headers`` and ``body`` (str).  Needs the fixture's server
+    (it sets where moto writes the recording)."""
+    _post(url + "/moto-api/recorder/reset-recording")
+    _post(url + "/moto-api/recorder/start-recording")
+    entries: list[dict] = []
+    try:
+        yield entries
+    finally:
+        _post(url + "/moto-api/recorder/stop-recording")
+        with urllib.request.urlopen(url + "/moto-api/recorder/download-recording", timeout=30) as resp:
+            text = resp.read().decode()
+        entries.extend(json.loads(line) for line in text.splitlines() if line.strip())
 
 
 def aws_client(service: str, url: str, region: str = REGION):
@@ -102,8 +134,8 @@ def aws_client(service: str, url: str, region: str = REGION):
 @pytest.fixture(scope="session")
 def moto_endpoint(tmp_path_factory) -> str:
     """URL of a moto server running for the whole test session."""
-    log_path = tmp_path_factory.mktemp("moto") / "moto-server.log"
-    proc, url = start_moto(log_path=log_path)
+    folder = tmp_path_factory.mktemp("moto")
+    proc, url = start_moto(log_path=folder / "moto-server.log", recording_path=folder / "recording.jsonl")
     try:
         yield url
     finally:

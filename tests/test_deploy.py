@@ -1,0 +1,295 @@
+"""site.yml against the AWS emulator: deploy, re-deploy with no change,
+--check with no change, bad variables stopped before any AWS call, teardown
+twice (and on a half-built stack) leaving nothing tagged.
+
+The image role pushes to the local registry (tests/support/registry.py);
+everything else goes to the moto server of tests/support/moto.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.moto import DUMMY_CREDENTIALS, REGION, aws_client, recorded_requests, reset
+from tests.support.registry import local_registry  # noqa: F401  (fixture)
+
+ROOT = Path(__file__).resolve().parent.parent
+ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+PROJECT, ENV = "living-hta", "local"
+NAME = f"{PROJECT}-{ENV}"
+TAGS = {"Project": PROJECT, "Environment": ENV}
+API_KEY = "lhta-test-" + secrets.token_hex(16)
+RECAP = re.compile(r"localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
+
+pytestmark = pytest.mark.slow
+
+
+def ansible_playbook(endpoint: str, *args: str, check: bool = True, inventory: str = "inventory/local", **extra_env):
+    """Run ansible-playbook from the repo root, quietly; print its output on failure."""
+    env = {
+        **os.environ,
+        **DUMMY_CREDENTIALS,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "AWS_ENDPOINT_URL": endpoint,
+        "API_KEY": API_KEY,
+        "PATH": f"{ANSIBLE_PLAYBOOK.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        **extra_env,
+    }
+    proc = subprocess.run(
+        [str(ANSIBLE_PLAYBOOK), "-i", inventory, *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )
+    output = proc.stdout + proc.stderr
+    if check and proc.returncode != 0:
+        pytest.fail(f"ansible-playbook {' '.join(args)} failed ({proc.returncode}):\n{output[-15000:]}")
+    return proc.returncode, output
+
+
+def recap(output: str) -> dict[str, int]:
+    match = RECAP.search(output)
+    assert match, f"no PLAY RECAP in:\n{output[-3000:]}"
+    return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups())))
+
+
+def request_body(entry: dict) -> str:
+    body = entry.get("body") or ""
+    return base64.b64decode(body).decode() if entry.get("body_encoded") else body
+
+
+def live_tagged_resources(endpoint: str) -> list[str]:
+    """Everything still alive that carries the project's tags, asked service by service.
+
+    Deleted clusters and services stay listed as INACTIVE for a while,
+    terminated instances likewise, deregistered task definition revisions
+    for good (INACTIVE: free, cannot run): those are not "left"."""
+    left = []
+    tagging = aws_client("resourcegroupstaggingapi", endpoint)
+    filters = [{"Key": k, "Values": [v]} for k, v in TAGS.items()]
+    arns = [r["ResourceARN"] for r in tagging.get_resources(TagFilters=filters)["ResourceTagMappingList"]]
+    ec2, ecs = aws_client("ec2", endpoint), aws_client("ecs", endpoint)
+    for arn in arns:
+        kind = arn.split(":")[5].split("/")[0]
+        if kind == "instance":
+            instance = ec2.describe_instances(InstanceIds=[arn.split("/")[-1]])["Reservations"][0]["Instances"][0]
+            if instance["State"]["Name"] == "terminated":
+                continue
+        elif kind == "cluster":
+            if ecs.describe_clusters(clusters=[arn])["clusters"][0]["status"] == "INACTIVE":
+                continue
+        elif kind == "service":
+            cluster = arn.split("/")[1]
+            found = ecs.describe_services(cluster=cluster, services=[arn])["services"]
+            if not found or found[0]["status"] == "INACTIVE":
+                continue
+        elif kind == "task-definition":
+            if ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["status"] == "INACTIVE":
+                continue
+        left.append(arn)
+    ecr = aws_client("ecr", endpoint)
+    for repo in ecr.describe_repositories()["repositories"]:
+        tags = {t["Key"]: t["Value"] for t in ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]}
+        if tags.items() >= TAGS.items():
+            left.append(repo["repositoryArn"])
+    iam = aws_client("iam", endpoint)
+    for role in iam.list_roles()["Roles"]:
+        tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role["RoleName"])["Tags"]}
+        if tags.items() >= TAGS.items():
+            left.append(role["Arn"])
+    for profile in iam.list_instance_profiles()["InstanceProfiles"]:
+        left += [profile["Arn"]] if profile["InstanceProfileName"].startswith(NAME) else []
+    return left
+
+
+@pytest.fixture(scope="module")
+def deployed(moto_endpoint, local_registry):  # noqa: F811
+    """site.yml run once on an empty emulator; yields its output, time and requests."""
+    reset(moto_endpoint)
+    start = time.monotonic()
+    with recorded_requests(moto_endpoint) as requests:
+        _, output = ansible_playbook(moto_endpoint, "site.yml", "-e", f"image_registry={local_registry}")
+    seconds = time.monotonic() - start
+    return {"output": output, "seconds": seconds, "requests": requests, "registry": local_registry}
+
+
+def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_endpoint):
+    assert recap(deployed["output"])["failed"] == 0
+    ecr, ec2, ecs = (aws_client(s, moto_endpoint) for s in ("ecr", "ec2", "ecs"))
+    iam, logs, ssm = (aws_client(s, moto_endpoint) for s in ("iam", "logs", "ssm"))
+
+    repo = ecr.describe_repositories(repositoryNames=[NAME])["repositories"][0]
+    assert repo["imageScanningConfiguration"]["scanOnPush"] is True
+    lifecycle = json.loads(ecr.get_lifecycle_policy(repositoryName=NAME)["lifecyclePolicyText"])
+    assert lifecycle["rules"][0]["selection"]["countNumber"] == 10
+    assert {t["Key"]: t["Value"] for t in ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]} == TAGS
+
+    group = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [NAME]}])["SecurityGroups"][0]
+    assert {t["Key"]: t["Value"] for t in group["Tags"]} == TAGS
+    [rule] = group["IpPermissions"]
+    assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 8080, 8080)
+    assert [r["CidrIp"] for r in rule["IpRanges"]] == ["0.0.0.0/0"]
+    assert [r["CidrIpv6"] for r in rule["Ipv6Ranges"]] == ["::/0"]
+
+    reservations = ec2.describe_instances(
+        Filters=[{"Name": "tag:Project", "Values": [PROJECT]}, {"Name": "instance-state-name", "Values": ["running"]}]
+    )["Reservations"]
+    [instance] = [i for r in reservations for i in r["Instances"]]
+    assert instance["InstanceType"] == "t2.micro"
+    assert instance["PublicDnsName"] and instance["PublicIpAddress"]
+    assert [g["GroupId"] for g in instance["SecurityGroups"]] == [group["GroupId"]]
+    assert instance["IamInstanceProfile"]["Arn"].endswith(f":instance-profile/{NAME}-ecs-instance")
+    assert {t["Key"]: t["Value"] for t in instance["Tags"]}.items() >= TAGS.items()
+    user_data = ec2.describe_instance_attribute(InstanceId=instance["InstanceId"], Attribute="userData")
+    assert f"ECS_CLUSTER={NAME}" in base64.b64decode(user_data["UserData"]["Value"]).decode()
+    ami = ssm.get_parameter(Name="/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id")
+    assert instance["ImageId"] == ami["Parameter"]["Value"]
+
+    for role, policy in ((f"{NAME}-ecs-instance", "AmazonEC2ContainerServiceforEC2Role"),
+                         (f"{NAME}-task-execution", "AmazonECSTaskExecutionRolePolicy")):
+        assert {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role)["Tags"]} == TAGS
+        attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+        assert [p["PolicyName"] for p in attached] == [policy]
+
+    cluster = ecs.describe_clusters(clusters=[NAME], include=["TAGS"])["clusters"][0]
+    assert cluster["status"] == "ACTIVE" and cluster["registeredContainerInstancesCount"] == 1
+    assert {t["key"]: t["value"] for t in cluster["tags"]} == TAGS
+
+    [group_info] = logs.describe_log_groups(logGroupNamePrefix=f"/ecs/{NAME}")["logGroups"]
+    assert logs.list_tags_log_group(logGroupName=group_info["logGroupName"])["tags"] == TAGS
+
+    parameter = ssm.get_parameter(Name=f"/{PROJECT}/{ENV}/api-keys", WithDecryption=True)["Parameter"]
+    assert parameter["Type"] == "SecureString" and parameter["Value"] == API_KEY
+
+    [service] = ecs.describe_services(cluster=NAME, services=[NAME])["services"]
+    assert service["desiredCount"] == 1 and service["launchType"] == "EC2"
+    described = ecs.describe_task_definition(taskDefinition=service["taskDefinition"], include=["TAGS"])
+    assert {t["key"]: t["value"] for t in described["tags"]} == TAGS
+    [container] = described["taskDefinition"]["containerDefinitions"]
+    assert container["memory"] == 900
+    assert container["portMappings"] == [{"containerPort": 8000, "hostPort": 8080, "protocol": "tcp"}]
+    assert re.fullmatch(rf"\d+\.dkr\.ecr\.{REGION}\.amazonaws\.com/{NAME}@sha256:[0-9a-f]{{64}}", container["image"])
+    assert container["logConfiguration"]["logDriver"] == "awslogs"
+    assert container["secrets"] == [{"name": "API_KEYS", "valueFrom": parameter["ARN"]}]
+    assert API_KEY not in json.dumps(described, default=str)
+    assert described["taskDefinition"]["executionRoleArn"].endswith(f":role/{NAME}-task-execution")
+
+    # moto accepts but does not keep deploymentConfiguration: check what was sent.
+    [create] = [r for r in deployed["requests"] if "CreateService" in r["headers"].get("X-Amz-Target", "")]
+    sent = json.loads(request_body(create))
+    assert sent["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    assert sent["taskDefinition"] == f"{NAME}:1"
+
+
+def test_deploy_prints_the_url_and_never_the_key(deployed, moto_endpoint):
+    ec2 = aws_client("ec2", moto_endpoint)
+    running = [{"Name": "tag:Project", "Values": [PROJECT]}, {"Name": "instance-state-name", "Values": ["running"]}]
+    dns = ec2.describe_instances(Filters=running)["Reservations"][0]["Instances"][0]["PublicDnsName"]
+    assert f"http://{dns}:8080" in deployed["output"]
+    assert API_KEY not in deployed["output"]
+    for entry in deployed["requests"]:
+        if API_KEY in request_body(entry):
+            assert "AmazonSSM.PutParameter" in entry["headers"].get("X-Amz-Target", ""), entry["url"]
+
+
+def test_redeploy_changes_nothing(deployed, moto_endpoint):
+    _, output = ansible_playbook(moto_endpoint, "site.yml", "-e", f"image_registry={deployed['registry']}")
+    assert recap(output)["changed"] == 0, output[-8000:]
+
+
+def test_check_mode_on_the_deployed_stack_reports_no_change(deployed, moto_endpoint):
+    _, output = ansible_playbook(moto_endpoint, "site.yml", "--check", "-e", f"image_registry={deployed['registry']}")
+    assert recap(output)["changed"] == 0, output[-8000:]
+
+
+def test_teardown_twice_leaves_nothing_tagged(deployed, moto_endpoint):
+    assert live_tagged_resources(moto_endpoint), "the stack should be there before the teardown"
+    _, first = ansible_playbook(moto_endpoint, "playbooks/teardown.yml")
+    assert recap(first)["changed"] > 0
+    assert "Nothing tagged" in first
+    assert live_tagged_resources(moto_endpoint) == []
+    _, second = ansible_playbook(moto_endpoint, "playbooks/teardown.yml")
+    assert recap(second)["changed"] == 0, second[-8000:]
+    assert live_tagged_resources(moto_endpoint) == []
+
+
+HALF_STACK = textwrap.dedent("""\
+    - name: Half a stack (repository and security group only)
+      hosts: localhost
+      gather_facts: false
+      module_defaults:
+        group/amazon.aws.aws: &aws
+          region: "{{ aws_region }}"
+          endpoint_url: "{{ aws_endpoint_url }}"
+          access_key: "{{ aws_access_key }}"
+          secret_key: "{{ aws_secret_key }}"
+        group/community.aws.aws: *aws
+        group/living_hta.aws.aws: *aws
+      roles:
+        - ecr
+        - security_group
+    """)
+
+
+def test_teardown_of_a_half_built_stack(moto_endpoint, tmp_path):
+    reset(moto_endpoint)
+    playbook = tmp_path / "half.yml"
+    playbook.write_text(HALF_STACK)
+    ansible_playbook(moto_endpoint, str(playbook))
+    assert len(live_tagged_resources(moto_endpoint)) == 2
+    _, output = ansible_playbook(moto_endpoint, "playbooks/teardown.yml")
+    assert "Nothing tagged" in output
+    assert live_tagged_resources(moto_endpoint) == []
+
+
+def test_teardown_fails_when_something_tagged_is_left(moto_endpoint):
+    reset(moto_endpoint)
+    ssm = aws_client("ssm", moto_endpoint)
+    ssm.put_parameter(Name="/stray", Value="x", Type="String",
+                      Tags=[{"Key": k, "Value": v} for k, v in TAGS.items()])
+    code, output = ansible_playbook(moto_endpoint, "playbooks/teardown.yml", check=False)
+    assert code != 0
+    assert "parameter/stray" in output and "still there" in output
+    ssm.delete_parameter(Name="/stray")
+
+
+@pytest.mark.parametrize(
+    ("extra", "variable"),
+    [
+        (["-e", "task_host_port=70000"], "task_host_port"),
+        (["-e", "security_group_port=0"], "security_group_port"),
+        (["-e", "task_memory=lots"], "task_memory"),
+        (["-e", "ecs_cluster_launch_type=EKS"], "ecs_cluster_launch_type"),
+    ],
+)
+def test_bad_variables_stop_before_any_aws_call(moto_endpoint, extra, variable):
+    with recorded_requests(moto_endpoint) as requests:
+        code, output = ansible_playbook(moto_endpoint, "site.yml", *extra, check=False)
+    assert code != 0
+    assert variable in output, output[-5000:]
+    assert "Traceback" not in output
+    assert requests == [], [r["url"] for r in requests]
+
+
+def test_missing_region_stops_before_any_aws_call(moto_endpoint, tmp_path):
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+        "      ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n"
+        f"      aws_endpoint_url: {moto_endpoint}\n      api_key: {API_KEY}\n"
+    )
+    with recorded_requests(moto_endpoint) as requests:
+        code, output = ansible_playbook(moto_endpoint, "site.yml", inventory=str(inventory), check=False)
+    assert code != 0
+    assert "aws_region" in output, output[-5000:]
+    assert requests == []
