@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup system demo demo-down test bench bench-service image clean
+.PHONY: help setup system demo demo-down test bench bench-service image base-image clean
 
 help:
 	@echo "make demo       set up and run the main job"
@@ -27,7 +27,7 @@ system:
 demo: setup
 	$(PY) -m model run --seed 1 --summary
 
-test: setup system
+test: setup system base-image
 	$(PY) -m pytest
 
 bench: setup bench-service
@@ -35,6 +35,14 @@ bench: setup bench-service
 
 bench-service: setup system
 	$(PY) bench/bench_service.py
+
+# The API's image (scripts/image.sh): prints its tag.  base-image: only the
+# base (python:3.11-slim if it can be pulled, else the cached Debian stand-in).
+image: setup system
+	@scripts/image.sh
+
+base-image: system
+	@scripts/image.sh --base >/dev/null
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -1,0 +1,67 @@
+# The living-hta API: the NumPy model behind gunicorn, as a non-root user.
+#
+#   make image                     # wheels + base image + this build; prints the tag
+#   docker run --rm -p 127.0.0.1:8000:8000 -e API_KEYS=<key> living-hta:latest
+#
+# The build context holds only build/wheels/*.whl (.dockerignore), made on the
+# host by scripts/build-wheels.sh: the build installs from them with
+# --no-index and needs no network.  BASE_IMAGE is any Debian-based image with
+# Python 3.11 and its venv module: the official python:3.11-slim, or, where no
+# image can be pulled, the stand-in from scripts/base-image.sh.
+# No key, token or password is ever passed to this build: keys arrive at run
+# time (API_KEYS, or API_KEY_FILE naming a mounted file).
+ARG BASE_IMAGE=python:3.11-slim
+
+# --- build: a virtual environment in /opt/venv, from wheels only ------------
+FROM ${BASE_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_ROOT_USER_ACTION=ignore
+COPY build/wheels/ /tmp/wheels/
+# Then trim what a server never runs (the libraries' own test suites, source
+# maps of the Swagger UI, pip and setuptools), and compile the byte code once,
+# checked by hash rather than by file times, so workers start without
+# compiling and a read-only root file system costs nothing.
+RUN python3 -m venv /opt/venv \
+ && /opt/venv/bin/python -m pip install --no-index --find-links /tmp/wheels --no-compile living-hta \
+ && /opt/venv/bin/python -m pip uninstall --yes --quiet pip setuptools \
+ && site=$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') \
+ && rm -rf "$site"/pandas/tests "$site"/numpy/*/tests "$site"/numpy/tests "$site"/numpy/_pyinstaller \
+    "$site"/numpy/f2py "$site"/numpy/distutils \
+ && find "$site" -name '*.pyi' -delete \
+ && find "$site"/swagger_ui_bundle -name '*.map' -delete \
+ && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} + \
+ && /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv/lib \
+ && /opt/venv/bin/python -c 'import numpy, pandas, falcon, gunicorn, service.app'
+
+# --- runtime ------------------------------------------------------------------
+FROM ${BASE_IMAGE}
+# A fixed, numeric non-root user (orchestrators can check runAsNonRoot) that
+# owns nothing in the image: the code and the data are read-only to it.
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin app
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PORT=8000
+USER 10001:10001
+WORKDIR /tmp
+EXPOSE 8000
+# Python's own urllib (the image has no curl); PORT as the server uses it.
+# Every probe is a line in the request log and a Python start (~30 ms CPU),
+# hence 10 s, not 1 s; the service answers ~1.2 s after `docker run` and
+# `docker run --health-interval=1s` reports it healthy that soon (bench/RESULTS.md).
+# (ECS ignores this and uses the task definition's health check.)
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["python3", "-I", "-c", "import os, sys, urllib.request as u; sys.exit(0 if u.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8000'), timeout=2).status == 200 else 1)"]
+# Settings come from the environment (API_KEYS / API_KEY_FILE, DATA_DIR,
+# WEB_CONCURRENCY, ...); arguments after the image name are added to gunicorn's.
+ENTRYPOINT ["gunicorn", "--config", "python:service.gunicorn_conf", "service.wsgi:application"]
+# Last, so a new commit changes only this metadata, never a cached layer.
+ARG VCS_REF=unknown
+LABEL org.opencontainers.image.title="living-hta" \
+      org.opencontainers.image.description="The DARTH Sick-Sicker PSA model as a private HTTP API (Falcon + gunicorn)" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.revision="${VCS_REF}"

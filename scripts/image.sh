@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Build the API's image (what `make image` runs); prints the tag it built.
+#   scripts/image.sh            build; prints e.g. living-hta:1a2b3c4
+#   scripts/image.sh --base     only choose (and if need be build) the base; print it
+# Base: the official python:3.11-slim when it can be pulled (or is already
+# here), otherwise the stand-in from scripts/base-image.sh; BASE_IMAGE
+# overrides.  Wheels from scripts/build-wheels.sh.  Tags IMAGE_NAME
+# (default living-hta) with the commit (git describe: <sha>, or <sha>-dirty
+# with uncommitted changes; IMAGE_TAG overrides) and `latest`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OFFICIAL=python:3.11-slim
+IMAGE_NAME=${IMAGE_NAME:-living-hta}
+IMAGE_TAG=${IMAGE_TAG:-$(git describe --always --dirty --abbrev=7 --exclude='*' 2>/dev/null || echo dev)}
+
+log() { echo "==> $*" >&2; }
+
+if [ -z "${BASE_IMAGE:-}" ]; then
+    if timeout 120 docker pull -q "$OFFICIAL" >/dev/null 2>&1 \
+        || docker image inspect "$OFFICIAL" >/dev/null 2>&1; then
+        BASE_IMAGE=$OFFICIAL
+    else
+        log "$OFFICIAL cannot be pulled here: using the stand-in base image"
+        BASE_IMAGE=$(scripts/base-image.sh)
+    fi
+fi
+if [ "${1:-}" = --base ]; then
+    echo "$BASE_IMAGE"
+    exit 0
+fi
+
+scripts/build-wheels.sh >&2
+
+log "docker build ($IMAGE_NAME:$IMAGE_TAG on $BASE_IMAGE)"
+build_log=$(mktemp /tmp/lhta-image-build.XXXXXX)
+trap 'rm -f "$build_log"' EXIT
+if ! docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "VCS_REF=$IMAGE_TAG" \
+        -t "$IMAGE_NAME:$IMAGE_TAG" -t "$IMAGE_NAME:latest" . >"$build_log" 2>&1; then
+    cat "$build_log" >&2
+    echo "error: docker build failed" >&2
+    exit 1
+fi
+log "$(docker image inspect -f '{{.Size}}' "$IMAGE_NAME:$IMAGE_TAG" | awk '{printf "%.0f MB", $1 / 1e6}')"
+echo "$IMAGE_NAME:$IMAGE_TAG"
