@@ -19,6 +19,9 @@ writes its own JSON request log to stdout (service/request_log.py).
 """
 
 import os
+import re
+
+from gunicorn.glogging import Logger
 
 
 def _int(name: str, default: int) -> int:
@@ -40,6 +43,8 @@ worker_class = "sync"
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 20)
 preload_app = True
+# gunicorn's default, stated because the OpenAPI document quotes it (414 above).
+limit_request_line = 4094
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
@@ -53,3 +58,23 @@ if os.path.isdir("/dev/shm"):
 # already use every core; more threads only contend.
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, minus what a client sent in a malformed request.
+
+    gunicorn logs a request it cannot parse with the offending text
+    ("Invalid HTTP request line: 'GET /<whatever> ...'", a bad header with its
+    value): a client's key could be in it.  Keep the reason, drop the text.
+    """
+
+    _INVALID = re.compile(r"^(Invalid request from ip=\S*: [^:']*)[:'].*$", re.S)
+
+    def warning(self, msg, *args, **kwargs):
+        if isinstance(msg, str) and msg.startswith("Invalid request from ip="):
+            msg = self._INVALID.sub(r"\1 (request text not logged)", msg % args if args else msg)
+            args = ()
+        super().warning(msg, *args, **kwargs)
+
+
+logger_class = RedactingLogger

@@ -29,6 +29,10 @@ def _error(description: str, example: str) -> dict:
     }
 
 
+# gunicorn's limit_request_line, as set in service/gunicorn_conf.py (a test
+# checks they agree; the config is not imported here: it reads the environment).
+REQUEST_LINE_LIMIT = 4094
+
 _RETRY_AFTER = {
     "description": "Seconds to wait before trying again",
     "required": True,
@@ -54,18 +58,40 @@ _ARGUMENTS = {
     "path_to_psa_inputs": {
         "description": (
             "Name of a parameter table in the service's data folder (no URL, absolute path "
-            "or '..')."
+            "or '..'). The pattern describes a file name; `sub/name.csv` names a table in a "
+            "subfolder."
         ),
     },
     "seed": {"description": "Makes the run reproducible; without it every run draws fresh samples."},
 }
 
+_NOT_BLANK = r"\S"  # a JSON Schema pattern matches anywhere: at least one non-space
+
+# A file name: no NUL, no separator, no scheme or drive colon, no '~', not
+# blank and not only dots ('.', '..').  The service also takes sub/name.csv.
+_DATASET_NAME = r"^[^\x00/\\:~]*[^\x00/\\:~\s.][^\x00/\\:~]*$"
+
 _STRING_SCHEMAS = {
-    "param_updates": {"type": "string", "example": '[{"parameter":"p_HS1","distribution":"beta","v1":25,"v2":150}]'},
+    "param_updates": {"type": "string", "pattern": _NOT_BLANK, "example": '[{"parameter":"p_HS1","distribution":"beta","v1":25,"v2":150}]'},
     "model_functions": {"type": "string", "enum": ["", ORIGINAL_MODEL_URL]},
-    "path_to_psa_inputs": {"type": "string", "default": DEFAULT_DATASET},
+    "path_to_psa_inputs": {"type": "string", "default": DEFAULT_DATASET, "pattern": _DATASET_NAME},
     "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
 }
+
+
+def _query_parameter(name: str) -> dict:
+    parameter = {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": _ARGUMENTS[name]["description"],
+    }
+    if name == "param_updates":
+        # JSON text in the query string: `content` says what the text holds.
+        parameter["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/ParamUpdates"}}}
+    else:
+        parameter["schema"] = _STRING_SCHEMAS[name]
+    return parameter
 
 
 def _form_schema() -> dict:
@@ -105,7 +131,7 @@ def build_document(
         "nullable": True,
         "oneOf": [
             {"$ref": "#/components/schemas/ParamUpdates"},
-            {"type": "string", "description": "JSON text of the records"},
+            {"type": "string", "pattern": _NOT_BLANK, "description": "JSON text of the records"},
         ],
     }
     return {
@@ -131,18 +157,16 @@ def build_document(
                         "Arguments may come in the query string or the body (JSON object, "
                         "urlencoded or multipart form), each at most once in all. Returns the "
                         "1000 x 6 results as CSV, or as JSON records when the Accept header "
-                        "ranks application/json above text/csv."
+                        "ranks application/json above text/csv. Rules this schema cannot "
+                        "state: an argument in both the query string and the body is refused "
+                        "(400); which datasets exist is the data folder's business, not this "
+                        "public document's (an unknown name is refused, 400); which "
+                        "parameters are editable, and which distribution values give valid "
+                        "transition probabilities, depend on the dataset (422, with detail); "
+                        "JSON text sent in a string (a form field, or a string in a JSON "
+                        "body) must hold the ParamUpdates records (400 or 422 otherwise)."
                     ),
-                    "parameters": [
-                        {
-                            "name": name,
-                            "in": "query",
-                            "required": False,
-                            "description": _ARGUMENTS[name]["description"],
-                            "schema": _STRING_SCHEMAS[name],
-                        }
-                        for name in _ARGUMENTS
-                    ],
+                    "parameters": [_query_parameter(name) for name in _ARGUMENTS],
                     "requestBody": {
                         "required": False,
                         "content": {
@@ -209,6 +233,15 @@ def build_document(
                             "the leak guard refusing a result that would reveal parameters",
                             "internal server error: the failure has been logged",
                         ),
+                        "414": {
+                            "description": (
+                                f"The request line (path and query string) is over "
+                                f"{REQUEST_LINE_LIMIT} bytes: send long arguments in the body. "
+                                "Answered by the HTTP server (gunicorn) before the service "
+                                "sees the request, so as a short HTML page, not JSON"
+                            ),
+                            "content": {"text/html": {"schema": {"type": "string"}}},
+                        },
                         "429": dict(
                             _error(
                                 _throttle_description(auth_failure_limit, auth_failure_window),

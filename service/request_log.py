@@ -9,7 +9,9 @@ service refused or failed a request, error (the server-side reason).
 
 Never logged: the key header, any other header, the request body, and the
 query string (a client may well paste a key or a data path into it).  The
-path is logged as Falcon routed it.  Each line is written with one call and
+path is the route's template (`/runDARTHmodel`, `/__docs__/{asset}`), or
+"(no route)": a path no route matched is the client's text, and may be a
+pasted key too (tests/test_secrets_logs.py checks it).  Each line is written with one call and
 flushed, so lines from several workers sharing stdout do not interleave.
 """
 
@@ -24,7 +26,8 @@ from typing import TextIO
 
 import falcon
 
-MAX_FIELD = 256  # user agents and paths are client-controlled: cap them
+MAX_FIELD = 256  # user agents are client-controlled: cap them
+UNROUTED = "(no route)"
 
 
 class RequestLog:
@@ -50,7 +53,7 @@ class RequestLog:
         entry = {
             "time": self._wall_clock().isoformat(timespec="milliseconds"),
             "method": req.method,
-            "path": req.path[:MAX_FIELD],
+            "path": req.uri_template or UNROUTED,
             "status": int(falcon.code_to_http_status(resp.status)[:3]),
             "duration_ms": round((now - started) * 1000, 2),
             "user_agent": (req.user_agent or "")[:MAX_FIELD],

@@ -1,0 +1,109 @@
+"""A bounded load generator and per-worker memory readings, for the hardening
+tests and bench/bench_hardening.py.
+
+    result = run_load(server.url, total=10_000, concurrency=32)
+    result.failed            # non-2xx answers + socket errors: should be 0
+
+`total` requests exactly, from `concurrency` threads, each request on its own
+connection (gunicorn's sync workers close every connection after one
+response anyway), then it stops: no run-for-a-duration generator (wrk runs
+by time; a count-bounded run is what the fault tests need, and every
+failure comes back with the moment it happened, to match it with a kill).
+The client threads spend most of their time waiting on sockets; on a small
+machine they still take some CPU from the server, so this measures
+robustness, not speed (bench/bench_service.py measures speed with wrk).
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+BODY = json.dumps({"param_updates": [
+    {"parameter": "p_HS1", "distribution": "beta", "v1": 25, "v2": 150},
+    {"parameter": "p_S1H", "distribution": "beta", "v1": 50, "v2": 100},
+]}).encode()
+
+
+@dataclass
+class LoadResult:
+    sent: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    errors: list[tuple[float, str]] = field(default_factory=list)  # (monotonic time, what)
+    bad_statuses: list[tuple[float, int]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return len(self.errors) + len(self.bad_statuses)
+
+    @property
+    def ok(self) -> int:
+        return self.sent - self.failed
+
+
+def run_load(url: str, key: str, total: int, concurrency: int, path: str = "/runDARTHmodel",
+             body: bytes = BODY, timeout: float = 30) -> LoadResult:
+    parts = urlsplit(url)
+    headers = {"key": key, "Content-Type": "application/json", "Connection": "close"}
+    numbers = itertools.count()
+    lock = threading.Lock()
+    result = LoadResult()
+
+    def client() -> None:
+        while next(numbers) < total:
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+            try:
+                connection.request("POST", path, body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read()
+                status = response.status
+                problem = None if status == 200 and data else status
+            except (OSError, http.client.HTTPException) as exc:
+                status, problem = None, f"{type(exc).__name__}: {exc}"
+            finally:
+                connection.close()
+            with lock:
+                result.sent += 1
+                if status is not None:
+                    result.statuses[status] += 1
+                if isinstance(problem, str):
+                    result.errors.append((time.monotonic(), problem))
+                elif problem is not None:
+                    result.bad_statuses.append((time.monotonic(), problem))
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def memory_mib(pid: int) -> dict[str, float]:
+    """RSS and PSS of a process, MiB (PSS shares the pages workers inherited
+    from the preloading master fairly between them)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":", 1)
+        fields[name] = int(value.split()[0])
+    return {"rss": fields["Rss"] / 1024, "pss": fields["Pss"] / 1024}
+
+
+def wait_for_workers(server, count: int, timeout: float = 20, exclude=()) -> list[int]:
+    """The server's worker pids, once there are `count` of them (none in `exclude`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = [pid for pid in server.worker_pids() if pid not in exclude]
+        if len(pids) >= count or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.05)

@@ -1,0 +1,155 @@
+"""Property-based fuzzing of the RUNNING service (gunicorn on 127.0.0.1) from its
+own /openapi.json, with schemathesis: schema-valid (positive) and schema-invalid
+(negative) requests to every operation, with a valid key, without a key and with
+a wrong one.
+
+Every built-in schemathesis check runs (no 5xx, documented status codes,
+response bodies, content types and headers that match the document, invalid
+data rejected, auth enforced, ...), plus two of ours:
+
+* without a valid key, /runDARTHmodel answers 401, 403 or 429 with a JSON error
+  (or gunicorn's 414 for an over-long URL) and never a line of model output;
+* `positive_data_acceptance` is configured to let schema-valid requests get 400
+  or 422, because the document cannot state some rules (see the operation's
+  description): an argument in both query string and body, dataset names (the
+  public document must not list the data folder), which parameters are
+  editable and which values give valid transition probabilities (both depend
+  on the dataset), and the content of JSON text sent in a string; and a 414
+  (documented) when the query string is over gunicorn's request-line limit,
+  a length JSON Schema cannot bound across parameters.  So that
+  this is not a blanket exclusion, `rejection_has_a_documented_reason` fails
+  any such 400/422 whose message is not one of exactly those rules.
+
+The number of cases is bounded (LIVING_HTA_FUZZ_EXAMPLES per run, default 60:
+6 runs, a few hundred cases, about half a minute); the count is written to
+$LIVING_HTA_FIGURES/fuzz.json when that is set (bench/bench_hardening.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.config import SchemathesisConfig
+from schemathesis.config._checks import NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES
+
+import model
+from tests.support.secret_audit import TEST_KEY
+from tests.support.service import gunicorn_server
+
+EXAMPLES = int(os.environ.get("LIVING_HTA_FUZZ_EXAMPLES", "60"))
+RUN = "/runDARTHmodel"
+# Statuses a schema-valid request may get: schemathesis' defaults, 400 and 422
+# for the rules the document cannot state (narrowed by the check below), and
+# 414 for a query string over gunicorn's request-line limit (JSON Schema has
+# no way to bound the length of a whole URL; the 414 is documented).
+POSITIVE_STATUSES = ["2xx", "400", "401", "403", "414", "422", "429"]
+STATE_RULES = (  # messages of rules that depend on the server's data, or span locations
+    r"argument '\w+' is given more than once \(query string and body count together\)",
+    r"no dataset named .* in the data folder",
+)
+TEXT_RULES = (  # JSON text inside a string: OpenAPI 3.0 has no schema for it
+    r"param_updates is not valid JSON",
+    r"param_updates must be a list of",
+    r"param_updates record \d+",
+    r"param_updates has \d+ records",
+)
+# Invalid data may be refused by gunicorn too: 414, its request-line limit.
+NEGATIVE_STATUSES = [*NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES, "414"]
+CASES: dict[str, int] = {}
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    """Two servers: wrong keys get an address throttled (429), which must not
+    spill into the valid-key runs."""
+    with gunicorn_server(tmp_path_factory.mktemp("fuzz-keyed"), API_KEYS=TEST_KEY) as keyed, \
+            gunicorn_server(tmp_path_factory.mktemp("fuzz-closed"), API_KEYS=TEST_KEY) as closed:
+        yield {"valid": keyed, "missing": closed, "wrong": closed}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_figures():
+    yield
+    folder = os.environ.get("LIVING_HTA_FIGURES")
+    if folder:
+        Path(folder, "fuzz.json").write_text(json.dumps(
+            {"cases": sum(CASES.values()), "runs": CASES, "examples_per_run": EXAMPLES}))
+
+
+def test_the_documented_request_line_limit_is_gunicorns():
+    import service.gunicorn_conf as conf
+    from service.openapi import REQUEST_LINE_LIMIT, build_document
+
+    assert conf.limit_request_line == REQUEST_LINE_LIMIT
+    responses = build_document()["paths"][RUN]["post"]["responses"]
+    assert f"over {REQUEST_LINE_LIMIT} bytes" in responses["414"]["description"]
+
+
+def load_schema(server):
+    config = SchemathesisConfig.from_dict(
+        {"checks": {"positive_data_acceptance": {"expected-statuses": POSITIVE_STATUSES},
+                    "negative_data_rejection": {"expected-statuses": NEGATIVE_STATUSES}}})
+    return schemathesis.openapi.from_url(server.url + "/openapi.json", config=config)
+
+
+def rejection_has_a_documented_reason(case, response) -> None:
+    if response.status_code not in (400, 422) or case.path != RUN:
+        return
+    body = response.json()
+    message = body["error"]
+    if any(re.match(rule, message) for rule in STATE_RULES):
+        return
+    if response.status_code == 422 and ("kind" in body or "overflowed" in message):
+        return  # the model refused these updates for this dataset (detail says where)
+    sent_as_text = isinstance(case.body, dict) and isinstance(case.body.get("param_updates"), str)
+    if sent_as_text and any(re.match(rule, message) for rule in TEXT_RULES):
+        return
+    raise AssertionError(
+        f"a schema-valid request was refused for a reason the document could state: "
+        f"{response.status_code} {message!r}\n{case.as_curl_command()}")
+
+
+def no_output_without_a_valid_key(case, response) -> None:
+    if case.path != RUN:
+        return
+    assert response.status_code in (401, 403, 414, 429), (response.status_code, response.text[:300])
+    if response.status_code != 414:  # gunicorn's, before the service: HTML
+        assert response.headers["content-type"][0].startswith("application/json")
+        assert isinstance(response.json()["error"], str)
+    assert not any(column in response.text for column in model.RESULT_COLUMNS), response.text[:300]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+                         ids=["positive", "negative"])
+@pytest.mark.parametrize("key", ["valid", "missing", "wrong"])
+def test_running_service_conforms_to_its_openapi_document(servers, key, mode):
+    schema = load_schema(servers[key])
+    run_id = f"{key}-{mode.value}"
+    CASES[run_id] = 0
+
+    @given(case=schema.as_strategy(mode))
+    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    def fuzz(case):
+        CASES[run_id] += 1
+        if key == "valid":
+            headers = {"key": TEST_KEY}
+        else:
+            case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "key"}
+            headers = {"key": "wrong-" + TEST_KEY[::-1]} if key == "wrong" else {}
+        response = case.call_and_validate(headers=headers, timeout=30)
+        if key == "valid" and mode == GenerationMode.POSITIVE:
+            rejection_has_a_documented_reason(case, response)
+        if key != "valid":
+            no_output_without_a_valid_key(case, response)
+
+    fuzz()
+    assert CASES[run_id] >= min(EXAMPLES, 20)  # the run really ran
