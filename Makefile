@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup system demo demo-down test bench bench-service image base-image clean
+.PHONY: help setup system demo demo-down test bench bench-service bench-hardening image base-image clean
 
 help:
 	@echo "make demo       set up and run the main job"
@@ -13,6 +13,7 @@ help:
 	@echo "make test       set up and run every test"
 	@echo "make bench      run the benchmarks, figures into bench/RESULTS.md"
 	@echo "make bench-service  the service benchmark only (gunicorn + wrk)"
+	@echo "make bench-hardening  fuzz/load/fault figures (the hardening tests) only"
 	@echo "make image      build the Docker image and print its tag"
 
 setup: $(STAMP)
@@ -30,11 +31,14 @@ demo: setup
 test: setup system base-image
 	$(PY) -m pytest
 
-bench: setup bench-service
+bench: setup bench-service bench-hardening
 	$(PY) bench/bench_model.py
 
 bench-service: setup system
 	$(PY) bench/bench_service.py
+
+bench-hardening: setup
+	$(PY) bench/bench_hardening.py
 
 # The API's image (scripts/image.sh): prints its tag.  base-image: only the
 # base (python:3.11-slim if it can be pulled, else the cached Debian stand-in).
