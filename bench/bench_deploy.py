@@ -1,0 +1,90 @@
+"""Wall time of the Ansible deployment against the AWS emulator: deploy
+(site.yml on an empty moto), re-deploy (no change) and teardown.
+
+    .venv/bin/python bench/bench_deploy.py --registry 127.0.0.1:5001 [--no-write]
+
+Starts its own moto server on a free port (tests/support/moto.py) and pushes
+the image to the registry given (scripts/registry start).  Targets: deploy
+≤ 60 s, re-deploy ≤ 30 s, teardown ≤ 30 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _results import update_section  # noqa: E402
+from tests.support.moto import DUMMY_CREDENTIALS, start_moto, stop_moto  # noqa: E402
+
+TARGETS_S = {"deploy": 60.0, "re-deploy": 30.0, "teardown": 30.0}
+RECAP = re.compile(r"localhost\s+: ok=(\d+)\s+changed=(\d+)")
+
+
+def run(endpoint: str, *args: str) -> tuple[float, int]:
+    env = {
+        **os.environ,
+        **DUMMY_CREDENTIALS,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "AWS_ENDPOINT_URL": endpoint,
+        "API_KEY": os.environ.get("API_KEY") or secrets.token_urlsafe(24),
+    }
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-playbook")), "-i", "inventory/local", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"error: ansible-playbook {' '.join(args)} failed:\n{proc.stdout[-5000:]}{proc.stderr[-2000:]}")
+    return seconds, int(RECAP.search(proc.stdout).group(2))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--registry", default=os.environ.get("IMAGE_REGISTRY", ""),
+                        help="registry host:port the image role pushes to (default: $IMAGE_REGISTRY)")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+    extra = ["-e", f"image_registry={args.registry}"] if args.registry else []
+
+    proc, endpoint = start_moto()
+    try:
+        rows = []
+        for name, playbook in (("deploy", "site.yml"), ("re-deploy", "site.yml"), ("teardown", "playbooks/teardown.yml")):
+            seconds, changed = run(endpoint, playbook, *(extra if playbook == "site.yml" else []))
+            target = TARGETS_S[name]
+            verdict = "met" if seconds <= target else "MISSED"
+            rows.append(f"| {name} | {seconds:.1f} | {changed} | ≤ {target:g} | {verdict} |")
+            print(rows[-1])
+    finally:
+        stop_moto(proc)
+
+    command = "`.venv/bin/python bench/bench_deploy.py" + (f" --registry {args.registry}`" if args.registry else "`")
+    body = "\n".join([
+        "## Deployment",
+        "",
+        f"Command: {command}",
+        "(a fresh moto server on 127.0.0.1; `ansible-playbook site.yml -i inventory/local`",
+        "twice, then `playbooks/teardown.yml`; wall time of each `ansible-playbook` run).",
+        "",
+        "| run | wall s | changed tasks | target s | |",
+        "|---|---|---|---|---|",
+        *rows,
+    ])
+    if not args.no_write:
+        update_section("deploy", body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
