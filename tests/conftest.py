@@ -10,7 +10,9 @@ import pytest
 
 # Fixtures of servers the tests start: `moto_endpoint` (the AWS emulator);
 # the session's test key and the audit of where keys went (runs last).
-pytest_plugins = ["tests.support.moto", "tests.support.secret_audit"]
+pytest_plugins = ["tests.support.moto", "tests.support.secret_audit",
+                  # a Docker registry on 127.0.0.1; the API's image, built once
+                  "tests.support.registry", "tests.support.image"]
 
 ROOT = Path(__file__).resolve().parent.parent
 # CI checks the project out with ../shared beside it.

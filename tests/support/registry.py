@@ -32,6 +32,9 @@ from pathlib import Path
 import pytest
 
 BINARY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+# The Docker password moto's ecr:GetAuthorizationToken hands out (user "AWS")
+# for its default account: a registry asking for it behaves like ECR's.
+MOTO_ECR_USER, MOTO_ECR_PASSWORD = "AWS", "123456789012-auth-token"
 
 
 @dataclass
@@ -154,3 +157,18 @@ def registry(tmp_path_factory) -> Iterator[Registry]:
     """A registry without authentication, for one test."""
     with running_registry(tmp_path_factory.mktemp("registry")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def ecr_like_registry(tmp_path_factory) -> Iterator[Registry]:
+    """A registry for the whole session that, like ECR, accepts only the login
+    moto's ECR hands out (so a push proves the role's token flow worked)."""
+    folder = tmp_path_factory.mktemp("ecr-like-registry")
+    with running_registry(folder, users={MOTO_ECR_USER: MOTO_ECR_PASSWORD}) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def local_registry(ecr_like_registry) -> str:
+    """host:port of `ecr_like_registry`: the image role's `image_registry`."""
+    return ecr_like_registry.host

@@ -1,0 +1,186 @@
+"""The API's Docker image, built (scripts/image.sh, as `make image`) and run.
+
+Each container is published on 127.0.0.1 only, named `lhta-img-run-*` and
+removed afterwards; the image is built once per session (tests/support/image.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.support.image import docker, inspect, run_container, unique
+from tests.support.secret_audit import TEST_KEY
+
+pytestmark = pytest.mark.slow
+
+COLUMNS = ["C_No_Treatment", "C_Treatment_A", "C_Treatment_B",
+           "E_No_Treatment", "E_Treatment_A", "E_Treatment_B"]
+APP_USER = "10001:10001"
+
+
+def request(url: str, method: str = "GET", key: str | None = None, body: dict | None = None):
+    """(status, content type, body text) of one request; errors are answers too."""
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if key is not None:
+        headers["key"] = key
+    data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, response.headers.get("Content-Type", ""), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Content-Type", ""), exc.read().decode()
+
+
+def run_model(url: str, **body):
+    return request(url + "/runDARTHmodel", "POST", key=TEST_KEY, body=body)
+
+
+def parse_results(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+@pytest.fixture(scope="module")
+def api(api_image, tmp_path_factory):
+    """One container of the image, with the test key in its environment."""
+    with run_container(api_image.tag, tmp_path_factory.mktemp("container"),
+                       env={"API_KEYS": TEST_KEY}) as container:
+        yield container
+
+
+def test_health_is_open(api):
+    status, content_type, body = request(api.url + "/health")
+    assert (status, json.loads(body)) == (200, {"status": "ok"})
+    assert content_type.startswith("application/json")
+
+
+def test_no_key_is_401_and_a_wrong_key_403(api):
+    status, _, body = request(api.url + "/runDARTHmodel", "POST")
+    assert status == 401, body
+    status, _, body = request(api.url + "/runDARTHmodel", "POST", key=TEST_KEY + "-wrong")
+    assert status == 403, body
+    assert TEST_KEY not in body
+
+
+def test_a_model_run_returns_1000_by_6_csv(api):
+    status, content_type, body = run_model(api.url, seed=1)
+    assert status == 200, body
+    assert content_type.startswith("text/csv")
+    rows = parse_results(body)
+    assert rows[0] == COLUMNS
+    assert len(rows) == 1001 and {len(row) for row in rows[1:]} == {6}
+    assert all(float(value) > 0 for value in rows[1])
+    # Same seed, same numbers: the container runs the same model as the host.
+    import model
+
+    expected = model.run(seed=1, updates=[{"parameter": "p_HS1", "distribution": "beta", "v1": 25, "v2": 150},
+                                          {"parameter": "p_S1H", "distribution": "beta", "v1": 50, "v2": 70}])
+    assert [float(v) for v in rows[1]] == pytest.approx(list(expected.iloc[0]), rel=1e-12)
+
+
+def test_the_container_runs_as_a_non_root_user(api, api_image):
+    uid = docker("exec", api.name, "id", "-u").stdout.strip()
+    gid = docker("exec", api.name, "id", "-g").stdout.strip()
+    assert (uid, gid) == ("10001", "10001")
+    assert inspect(api_image.tag)["Config"]["User"] == APP_USER
+    # Every process in the container, gunicorn's master and workers included.
+    users = docker("exec", api.name, "sh", "-c", "stat -c %u /proc/[0-9]*/ 2>/dev/null").stdout.split()
+    assert users and set(users) == {"10001"}
+    # The code is not the app user's to change.
+    probe = docker("exec", api.name, "sh", "-c", "touch /opt/venv/lib/x 2>&1; echo $?", check=False)
+    assert probe.stdout.strip().endswith("1")
+
+
+def test_the_image_healthcheck_uses_only_python_and_reports_healthy(api_image, tmp_path):
+    config = inspect(api_image.tag)["Config"]
+    test = config["Healthcheck"]["Test"]
+    assert test[0] == "CMD" and test[1] == "python3" and "/health" in test[-1]
+    assert "curl" not in " ".join(test) and "wget" not in " ".join(test)
+    assert config["ExposedPorts"] == {"8000/tcp": {}}
+    assert config["Entrypoint"][:3] == ["gunicorn", "--config", "python:service.gunicorn_conf"]
+    # The image's own probe (every second here, to keep the test short).
+    with run_container(api_image.tag, tmp_path, env={"API_KEYS": TEST_KEY},
+                       args=["--health-interval=1s"]) as container:
+        for _ in range(100):
+            health = inspect(container.name)["State"]["Health"]
+            if health["Status"] == "healthy":
+                break
+            import time
+
+            time.sleep(0.1)
+        assert health["Status"] == "healthy", health
+        assert health["Log"][-1]["ExitCode"] == 0
+
+
+def test_keys_from_a_mounted_file_and_data_from_a_mounted_folder(api_image, tmp_path):
+    """The documented production way: key file and the client's own tables
+    mounted read-only, on a read-only root file system with no capabilities."""
+    secrets_dir, data_dir = tmp_path / "secrets", tmp_path / "data"
+    secrets_dir.mkdir()
+    data_dir.mkdir()
+    key_file = secrets_dir / "api_keys"
+    key_file.write_text(f"# keys of the test session\n{TEST_KEY}\n")
+    key_file.chmod(0o644)
+    # The client's table: the shipped one with a dearer healthy state.
+    from model import default_table_path
+
+    lines = Path(default_table_path()).read_text(encoding="utf-8-sig").splitlines()
+    lines = [("c_H,gamma,400,20,T" if line.startswith("c_H,") else line) for line in lines]
+    (data_dir / "client_table.csv").write_text("\n".join(lines) + "\n")
+    for path in (data_dir, data_dir / "client_table.csv"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    args = ["--read-only", "--cap-drop=ALL", "--security-opt=no-new-privileges",
+            "-v", f"{key_file}:/run/secrets/api_keys:ro", "-v", f"{data_dir}:/data:ro"]
+    env = {"API_KEY_FILE": "/run/secrets/api_keys", "DATA_DIR": "/data"}
+    with run_container(api_image.tag, tmp_path, env=env, args=args) as container:
+        status, _, client = run_model(container.url, seed=1, param_updates=[],
+                                      path_to_psa_inputs="client_table.csv")
+        assert status == 200, client
+        # The baked-in table is not in the mounted folder: DATA_DIR was used.
+        status, _, body = run_model(container.url, seed=1, param_updates=[],
+                                    path_to_psa_inputs="parameter_distributions.csv")
+        assert 400 <= status < 500, body
+    with run_container(api_image.tag, tmp_path, env={"API_KEYS": TEST_KEY}) as container:
+        status, _, baked = run_model(container.url, seed=1, param_updates=[])
+        assert status == 200, baked
+    # Dearer healthy years, dearer strategies; the effects are untouched.
+    client_row, baked_row = parse_results(client)[1], parse_results(baked)[1]
+    assert float(client_row[0]) > float(baked_row[0])
+    assert client_row[3:] == baked_row[3:]
+
+
+def test_without_a_key_the_container_refuses_to_start_in_one_line(api_image):
+    proc = docker("run", "--rm", "--name", unique("nokey"), api_image.tag, check=False, timeout=60)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "no API key configured" in output
+    assert "Traceback" not in output
+
+
+def test_no_key_or_credential_is_in_the_image(api_image, tmp_path):
+    """The build ran with the test key as API_KEYS, AWS credentials in its
+    environment and a key file in build/: none of them, nor any key setting,
+    may be in the image's history, configuration or layers."""
+    history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", api_image.tag).stdout
+    config = docker("image", "inspect", api_image.tag).stdout
+    for decoy in api_image.decoys:
+        assert decoy not in history and decoy not in config
+    assert "API_KEYS" not in history and "API_KEY_FILE" not in history
+    env_names = {item.split("=", 1)[0] for item in inspect(api_image.tag)["Config"]["Env"]}
+    assert not {name for name in env_names
+                if any(word in name for word in ("KEY", "SECRET", "TOKEN", "PASSWORD", "AWS"))}
+    # The layers themselves: every file the image holds.
+    archive = tmp_path / "image.tar"
+    docker("save", "-o", str(archive), api_image.tag, timeout=300)
+    data = archive.read_bytes()
+    assert len(data) > 50_000_000  # the whole image, not an empty save
+    found = [i for i, decoy in enumerate(api_image.decoys) if decoy.encode() in data]
+    assert found == [], f"decoy secrets number {found} are in the image's layers"
+    assert b"lhta-img-decoy" not in data
