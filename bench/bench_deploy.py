@@ -1,17 +1,20 @@
 """Wall time of the Ansible deployment against the AWS emulator: deploy
 (site.yml on an empty moto), re-deploy (no change) and teardown.
 
-    .venv/bin/python bench/bench_deploy.py --registry 127.0.0.1:5001 [--no-write]
+    .venv/bin/python bench/bench_deploy.py [--registry HOST:PORT] [--no-write]
 
-Starts its own moto server on a free port (tests/support/moto.py) and pushes
-the image to the registry given (scripts/registry start).  Targets: deploy
+Starts its own moto server and registry on free loopback ports
+(tests/support/moto.py, tests/support/registry.py; or pushes to the registry
+given, e.g. the one `scripts/registry start` prints).  Targets: deploy
 ≤ 60 s, re-deploy ≤ 30 s, teardown ≤ 30 s.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import tempfile
 import re
 import secrets
 import subprocess
@@ -25,9 +28,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _results import update_section  # noqa: E402
 from tests.support.moto import DUMMY_CREDENTIALS, start_moto, stop_moto  # noqa: E402
+from tests.support.registry import running_registry  # noqa: E402
 
 TARGETS_S = {"deploy": 60.0, "re-deploy": 30.0, "teardown": 30.0}
 RECAP = re.compile(r"localhost\s+: ok=(\d+)\s+changed=(\d+)")
+# One key for all runs (a new one would be a change to deploy).
+API_KEY = os.environ.get("API_KEY") or secrets.token_urlsafe(24)
 
 
 def run(endpoint: str, *args: str) -> tuple[float, int]:
@@ -36,7 +42,7 @@ def run(endpoint: str, *args: str) -> tuple[float, int]:
         **DUMMY_CREDENTIALS,
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "AWS_ENDPOINT_URL": endpoint,
-        "API_KEY": os.environ.get("API_KEY") or secrets.token_urlsafe(24),
+        "API_KEY": API_KEY,
     }
     start = time.perf_counter()
     proc = subprocess.run(
@@ -49,33 +55,44 @@ def run(endpoint: str, *args: str) -> tuple[float, int]:
     return seconds, int(RECAP.search(proc.stdout).group(2))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--registry", default=os.environ.get("IMAGE_REGISTRY", ""),
-                        help="registry host:port the image role pushes to (default: $IMAGE_REGISTRY)")
-    parser.add_argument("--no-write", action="store_true", help="print only")
-    args = parser.parse_args()
-    extra = ["-e", f"image_registry={args.registry}"] if args.registry else []
-
+def measure(extra: list[str]) -> list[str]:
+    """Deploy, re-deploy, teardown on a fresh moto server; one table row each."""
     proc, endpoint = start_moto()
+    rows = []
     try:
-        rows = []
         for name, playbook in (("deploy", "site.yml"), ("re-deploy", "site.yml"), ("teardown", "playbooks/teardown.yml")):
             seconds, changed = run(endpoint, playbook, *(extra if playbook == "site.yml" else []))
             target = TARGETS_S[name]
             verdict = "met" if seconds <= target else "MISSED"
             rows.append(f"| {name} | {seconds:.1f} | {changed} | ≤ {target:g} | {verdict} |")
-            print(rows[-1])
+            print(rows[-1], flush=True)
     finally:
         stop_moto(proc)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--registry", default=os.environ.get("IMAGE_REGISTRY", ""),
+                        help="registry host:port the image role pushes to (default: start one)")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+
+    with contextlib.ExitStack() as stack:
+        registry = args.registry
+        if not registry:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lhta-bench-registry-")))
+            registry = stack.enter_context(running_registry(folder)).host
+        rows = measure(["-e", f"image_registry={registry}"])
 
     command = "`.venv/bin/python bench/bench_deploy.py" + (f" --registry {args.registry}`" if args.registry else "`")
     body = "\n".join([
         "## Deployment",
         "",
         f"Command: {command}",
-        "(a fresh moto server on 127.0.0.1; `ansible-playbook site.yml -i inventory/local`",
-        "twice, then `playbooks/teardown.yml`; wall time of each `ansible-playbook` run).",
+        "(a fresh moto server and registry on 127.0.0.1; `ansible-playbook site.yml -i",
+        "inventory/local` twice, then `playbooks/teardown.yml`; wall time of each run,",
+        "the deploy including the image build and push).",
         "",
         "| run | wall s | changed tasks | target s | |",
         "|---|---|---|---|---|",

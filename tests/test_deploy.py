@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.moto import DUMMY_CREDENTIALS, REGION, aws_client, recorded_requests, reset
-from tests.support.registry import local_registry  # noqa: F401  (fixture)
+from tests.support.registry import running_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
@@ -113,7 +113,14 @@ def live_tagged_resources(endpoint: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def deployed(moto_endpoint, local_registry):  # noqa: F811
+def local_registry(tmp_path_factory):
+    """host:port of a registry on 127.0.0.1 standing in for ECR's (no login needed)."""
+    with running_registry(tmp_path_factory.mktemp("registry")) as registry:
+        yield registry.host
+
+
+@pytest.fixture(scope="module")
+def deployed(moto_endpoint, local_registry):
     """site.yml run once on an empty emulator; yields its output, time and requests."""
     reset(moto_endpoint)
     start = time.monotonic()
