@@ -11,6 +11,7 @@ given folder, listens on a free loopback port (the Docker daemon treats
 127.0.0.0/8 as an insecure registry, so plain HTTP is fine), is waited for
 until ``/v2/`` answers, and is stopped (SIGTERM, then SIGKILL) on exit.
 ``users`` turns on htpasswd (bcrypt) authentication, as ECR requires a login.
+On stop, local image tags naming the registry (``<host>/…``) are removed.
 This module and ``scripts/registry`` are the only places a registry is started.
 """
 
@@ -133,7 +134,18 @@ def start_registry(folder: Path, users: Mapping[str, str] | None = None) -> Regi
     return registry
 
 
+def untag_images_of(registry: Registry) -> None:
+    """Remove the local tags naming this registry: useless once it is gone,
+    and each test registry has a port of its own."""
+    listing = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"],
+                             capture_output=True, text=True)
+    refs = [ref for ref in listing.stdout.split() if ref.startswith(registry.host + "/")]
+    if refs:
+        subprocess.run(["docker", "rmi", *refs], capture_output=True)
+
+
 def stop_registry(registry: Registry) -> None:
+    untag_images_of(registry)
     if registry.process.poll() is None:
         registry.process.terminate()
         try:
