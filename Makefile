@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup system demo demo-down test bench bench-service bench-hardening image base-image clean
+.PHONY: help setup system demo demo-down test bench bench-service bench-hardening image base-image bench-image clean
 
 help:
 	@echo "make demo       set up and run the main job"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench-service  the service benchmark only (gunicorn + wrk)"
 	@echo "make bench-hardening  fuzz/load/fault figures (the hardening tests) only"
 	@echo "make image      build the Docker image and print its tag"
+	@echo "make bench-image  image size and docker run → healthy time"
 
 setup: $(STAMP)
 
@@ -31,11 +32,14 @@ demo: setup
 test: setup system base-image
 	$(PY) -m pytest
 
-bench: setup bench-service bench-hardening
+bench: setup bench-service bench-hardening bench-image
 	$(PY) bench/bench_model.py
 
 bench-service: setup system
 	$(PY) bench/bench_service.py
+
+bench-image: setup system
+	$(PY) bench/bench_image.py
 
 bench-hardening: setup
 	$(PY) bench/bench_hardening.py
