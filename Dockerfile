@@ -33,6 +33,8 @@ RUN python3 -m venv /opt/venv \
  && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} + \
  && /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv/lib \
  && /opt/venv/bin/python -c 'import numpy, pandas, falcon, gunicorn, service.app'
+# Marks this stage's images, so scripts/image.sh can prune superseded ones.
+LABEL io.living-hta.stage=build
 
 # --- runtime ------------------------------------------------------------------
 FROM ${BASE_IMAGE}

@@ -40,5 +40,12 @@ if ! docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "VCS_REF=$IMA
     echo "error: docker build failed" >&2
     exit 1
 fi
+# The legacy builder leaves each build's first stage as an untagged image:
+# keep the current one (tagged, the cache of the next build), drop older
+# ones, and images of this Dockerfile whose tags moved on (only untagged
+# images with these labels are pruned).
+docker build -q --target build --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$IMAGE_NAME-build:cache" . >/dev/null 2>&1
+docker image prune -f --filter label=io.living-hta.stage=build >/dev/null
+docker image prune -f --filter label=org.opencontainers.image.title=living-hta >/dev/null
 log "$(docker image inspect -f '{{.Size}}' "$IMAGE_NAME:$IMAGE_TAG" | awk '{printf "%.0f MB", $1 / 1e6}')"
 echo "$IMAGE_NAME:$IMAGE_TAG"

@@ -9,12 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+import model
 from tests.support.image import docker, inspect, run_container, unique
 from tests.support.secret_audit import TEST_KEY
 
@@ -78,8 +80,6 @@ def test_a_model_run_returns_1000_by_6_csv(api):
     assert len(rows) == 1001 and {len(row) for row in rows[1:]} == {6}
     assert all(float(value) > 0 for value in rows[1])
     # Same seed, same numbers: the container runs the same model as the host.
-    import model
-
     expected = model.run(seed=1, updates=[{"parameter": "p_HS1", "distribution": "beta", "v1": 25, "v2": 150},
                                           {"parameter": "p_S1H", "distribution": "beta", "v1": 50, "v2": 70}])
     assert [float(v) for v in rows[1]] == pytest.approx(list(expected.iloc[0]), rel=1e-12)
@@ -112,8 +112,6 @@ def test_the_image_healthcheck_uses_only_python_and_reports_healthy(api_image, t
             health = inspect(container.name)["State"]["Health"]
             if health["Status"] == "healthy":
                 break
-            import time
-
             time.sleep(0.1)
         assert health["Status"] == "healthy", health
         assert health["Log"][-1]["ExitCode"] == 0
@@ -129,9 +127,7 @@ def test_keys_from_a_mounted_file_and_data_from_a_mounted_folder(api_image, tmp_
     key_file.write_text(f"# keys of the test session\n{TEST_KEY}\n")
     key_file.chmod(0o644)
     # The client's table: the shipped one with a dearer healthy state.
-    from model import default_table_path
-
-    lines = Path(default_table_path()).read_text(encoding="utf-8-sig").splitlines()
+    lines = Path(model.default_table_path()).read_text(encoding="utf-8-sig").splitlines()
     lines = [("c_H,gamma,400,20,T" if line.startswith("c_H,") else line) for line in lines]
     (data_dir / "client_table.csv").write_text("\n".join(lines) + "\n")
     for path in (data_dir, data_dir / "client_table.csv"):
