@@ -2,7 +2,8 @@
 --check with no change, bad variables stopped before any AWS call, teardown
 twice (and on a half-built stack) leaving nothing tagged.
 
-The image role pushes to the local registry (tests/support/registry.py);
+The image role pushes to a local registry that, like ECR, accepts only the
+login moto's ECR hands out (tests/support/registry.py);
 everything else goes to the moto server of tests/support/moto.py.
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.moto import DUMMY_CREDENTIALS, REGION, aws_client, recorded_requests, reset
-from tests.support.registry import running_registry
+from tests.support.registry import ecr_like_registry, local_registry  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
@@ -113,14 +114,7 @@ def live_tagged_resources(endpoint: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def local_registry(tmp_path_factory):
-    """host:port of a registry on 127.0.0.1 standing in for ECR's (no login needed)."""
-    with running_registry(tmp_path_factory.mktemp("registry")) as registry:
-        yield registry.host
-
-
-@pytest.fixture(scope="module")
-def deployed(moto_endpoint, local_registry):
+def deployed(moto_endpoint, local_registry):  # noqa: F811
     """site.yml run once on an empty emulator; yields its output, time and requests."""
     reset(moto_endpoint)
     start = time.monotonic()
