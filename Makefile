@@ -26,8 +26,13 @@ $(STAMP): pyproject.toml requirements/constraints.txt scripts/setup-venv.sh
 system:
 	scripts/setup-system.sh
 
-demo: setup
-	$(PY) -m model run --seed 1 --summary
+# The main job: the whole stack deployed locally (moto + a local registry +
+# the real container on http://127.0.0.1:8080), called as the tutorial does.
+demo: setup system
+	$(PY) scripts/demo.py up
+
+demo-down: setup
+	$(PY) scripts/demo.py down
 
 test: setup system base-image
 	$(PY) -m pytest
