@@ -32,6 +32,7 @@ fi
 version=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 [ "$version" = "3.11" ] || echo "warning: host Python is $version, the image's is 3.11" >&2
 
+mkdir -p build
 tmp=$(mktemp -d build/wheels.tmp.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 echo "==> pip wheel: the project and its runtime dependencies into $DEST" >&2
