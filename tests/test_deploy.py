@@ -13,7 +13,6 @@ import base64
 import json
 import os
 import re
-import secrets
 import subprocess
 import sys
 import textwrap
@@ -24,13 +23,16 @@ import pytest
 
 from tests.support.moto import DUMMY_CREDENTIALS, REGION, aws_client, recorded_requests, reset
 from tests.support.registry import ecr_like_registry, local_registry  # noqa: F401  (fixtures)
+from tests.support.secret_audit import TEST_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 PROJECT, ENV = "living-hta", "local"
 NAME = f"{PROJECT}-{ENV}"
 TAGS = {"Project": PROJECT, "Environment": ENV}
-API_KEY = "lhta-test-" + secrets.token_hex(16)
+# The session's audited test key: the log and repository audits
+# (tests/test_secrets_logs.py) then cover the deployment's key too.
+API_KEY = TEST_KEY
 RECAP = re.compile(r"localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 pytestmark = pytest.mark.slow
