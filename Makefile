@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup system demo demo-down test bench bench-service bench-hardening image base-image bench-image clean
+.PHONY: help setup system demo demo-down test bench bench-service bench-hardening image base-image bench-image bench-deploy bench-demo clean
 
 help:
 	@echo "make demo       set up and run the main job"
@@ -16,6 +16,8 @@ help:
 	@echo "make bench-hardening  fuzz/load/fault figures (the hardening tests) only"
 	@echo "make image      build the Docker image and print its tag"
 	@echo "make bench-image  image size and docker run → healthy time"
+	@echo "make bench-deploy  site.yml deploy / re-deploy / teardown against moto"
+	@echo "make bench-demo  make demo from a fresh clone and with set-up done"
 
 setup: $(STAMP)
 
@@ -37,8 +39,14 @@ demo-down: setup
 test: setup system base-image
 	$(PY) -m pytest
 
-bench: setup bench-service bench-hardening bench-image
+bench: setup bench-service bench-hardening bench-image bench-deploy bench-demo
 	$(PY) bench/bench_model.py
+
+bench-deploy: setup system
+	$(PY) bench/bench_deploy.py
+
+bench-demo: setup system
+	$(PY) bench/bench_demo.py
 
 bench-service: setup system
 	$(PY) bench/bench_service.py
