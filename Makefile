@@ -30,7 +30,7 @@ system:
 
 # The main job: the whole stack deployed locally (moto + a local registry +
 # the real container on http://127.0.0.1:8080), called as the tutorial does.
-demo: setup system
+demo: setup
 	$(PY) scripts/demo.py up
 
 demo-down: setup

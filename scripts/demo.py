@@ -241,7 +241,7 @@ def up() -> int:
     key, generated = api_key()
 
     t = step(1, "Set-up: Debian packages, stand-in base image where no image can be pulled")
-    run(["scripts/setup-system.sh"])
+    run(["scripts/setup-system.sh", "demo"])
     base = run(["scripts/image.sh", "--base"], quiet=True).stdout.strip().splitlines()[-1]
     done(t, f"base image: {base}")
 

@@ -3,8 +3,13 @@
 # (the original's R client), docker-registry (a real registry to push to on
 # 127.0.0.1), debootstrap (the stand-in base image), wrk (load generator).
 # Installs only what is missing, so a second run costs a few dpkg queries.
+#   scripts/setup-system.sh          everything the tests need
+#   scripts/setup-system.sh demo     only what `make demo` needs
 set -euo pipefail
-PACKAGES=(debootstrap docker-registry wrk r-base-core r-cran-httr r-cran-jsonlite r-cran-readr)
+PACKAGES=(debootstrap docker-registry)
+if [ "${1:-all}" != demo ]; then
+    PACKAGES+=(wrk r-base-core r-cran-httr r-cran-jsonlite r-cran-readr)
+fi
 missing=()
 for pkg in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
