@@ -141,11 +141,14 @@ def deployed_task(env: dict[str, str]) -> dict:
                             aws_session_token="testing")
     ecs = session.client("ecs", endpoint_url=ENDPOINT)
     ssm = session.client("ssm", endpoint_url=ENDPOINT)
-    clusters = ecs.list_clusters()["clusterArns"]
-    services = [s for c in clusters for s in ecs.list_services(cluster=c)["serviceArns"]]
-    if not services:
+    deployed = [
+        (cluster, arns)
+        for cluster in ecs.list_clusters()["clusterArns"]
+        if (arns := ecs.list_services(cluster=cluster)["serviceArns"])
+    ]
+    if not deployed:
         raise DemoError("no ECS service was deployed")
-    cluster = next(c for c in clusters if ecs.list_services(cluster=c)["serviceArns"])
+    cluster, services = deployed[0]
     service = ecs.describe_services(cluster=cluster, services=services[:1])["services"][0]
     definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
     container = definition["taskDefinition"]["containerDefinitions"][0]
