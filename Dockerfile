@@ -18,21 +18,27 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore
 COPY build/wheels/ /tmp/wheels/
-# Then trim what a server never runs (the libraries' own test suites, source
-# maps of the Swagger UI, pip and setuptools), and compile the byte code once,
-# checked by hash rather than by file times, so workers start without
-# compiling and a read-only root file system costs nothing.
+# Then take out what the server never runs:
+# - pandas and what only it needs (python-dateutil, six), ~40 MB: the model's
+#   DataFrame API (model.run, model.evaluate) uses it, the service does not
+#   (it runs model.run_psa on NumPy arrays; tests/test_without_pandas.py);
+# - the libraries' own test suites, type stubs, the Swagger UI's source maps,
+#   pip and setuptools;
+# and compile the byte code once, checked by hash rather than by file times,
+# so workers start without compiling and a read-only root file system costs
+# nothing.  The last line proves the service imports and runs without pandas.
 RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/python -m pip install --no-index --find-links /tmp/wheels --no-compile living-hta \
- && /opt/venv/bin/python -m pip uninstall --yes --quiet pip setuptools \
+ && /opt/venv/bin/python -m pip uninstall --yes --quiet pandas python-dateutil six pip setuptools \
  && site=$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') \
- && rm -rf "$site"/pandas/tests "$site"/numpy/*/tests "$site"/numpy/tests "$site"/numpy/_pyinstaller \
+ && rm -rf "$site"/numpy/*/tests "$site"/numpy/tests "$site"/numpy/_pyinstaller \
     "$site"/numpy/f2py "$site"/numpy/distutils \
  && find "$site" -name '*.pyi' -delete \
  && find "$site"/swagger_ui_bundle -name '*.map' -delete \
  && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} + \
  && /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv/lib \
- && /opt/venv/bin/python -c 'import numpy, pandas, falcon, gunicorn, service.app'
+ && /opt/venv/bin/python -c 'import falcon, gunicorn, model, service.app; \
+assert model.run_psa(seed=1).values.shape == (1000, 6)'
 # Marks this stage's images, so scripts/image.sh can prune superseded ones.
 LABEL io.living-hta.stage=build
 

@@ -9,6 +9,12 @@ analysis, in NumPy, reproducing the R original (BresMed/plumberHE).
 `evaluate` runs the model on samples already drawn; `run` loads the
 parameter table, applies updates, samples and evaluates.  Every bad input
 raises a subclass of `ModelError` (see `model.errors`).
+
+Both take and return pandas DataFrames.  The same computation without
+pandas (what the service runs, so its image needs no pandas) is
+`read_table` → `run_psa` → `PSAResults` (NumPy arrays), with `draw` and
+`evaluate_arrays` for the two halves; pandas is imported only when a
+DataFrame is made or read.
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from .errors import (
     DistributionError,
@@ -31,16 +38,23 @@ from .errors import (
     UnknownParameterError,
     UpdateFormatError,
 )
-from .markov import BASE_CASE, RESULT_COLUMNS, STRATEGIES, evaluate
+from . import parameters
+from .markov import BASE_CASE, RESULT_COLUMNS, STRATEGIES, evaluate, evaluate_arrays
 from .parameters import (
     DISTRIBUTIONS,
+    ParameterTable,
     apply_updates,
     default_table_path,
     load_parameters,
+    read_table,
+    update_table,
     validate_table,
 )
-from .results import format_csv
-from .sampling import DEFAULT_SAMPLES, sample
+from .results import PSAResults, format_csv
+from .sampling import DEFAULT_SAMPLES, draw, sample
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "BASE_CASE",
@@ -53,6 +67,8 @@ __all__ = [
     "InvalidTransitionMatrixError",
     "ModelError",
     "NotEditableError",
+    "PSAResults",
+    "ParameterTable",
     "ParameterTableError",
     "SamplesError",
     "UnknownDistributionError",
@@ -60,29 +76,49 @@ __all__ = [
     "UpdateFormatError",
     "apply_updates",
     "default_table_path",
+    "draw",
     "evaluate",
+    "evaluate_arrays",
     "format_csv",
     "load_parameters",
+    "read_table",
     "run",
+    "run_psa",
     "sample",
+    "update_table",
     "validate_table",
 ]
 
 
 def run(
-    inputs: str | os.PathLike | pd.DataFrame | None = None,
+    inputs: str | os.PathLike | pd.DataFrame | ParameterTable | None = None,
     updates: Any = None,
     seed: int | np.random.Generator | None = None,
     n_samples: int = DEFAULT_SAMPLES,
 ) -> pd.DataFrame:
     """Sample the PSA and evaluate it: the original's ``run_model``.
 
-    `inputs` is a parameter table (path, or a DataFrame from
-    `load_parameters`), default the original's public table shipped with the
-    package.  `updates` is a list of {parameter, distribution, v1, v2}
+    `inputs` is a parameter table (path, a DataFrame from `load_parameters`
+    or a ParameterTable), default the original's public table shipped with
+    the package.  `updates` is a list of {parameter, distribution, v1, v2}
     records (or a DataFrame of them) applied as the original's
     ``overwrite_parameter_value`` does; None or [] means no updates.
     """
-    table = inputs if isinstance(inputs, pd.DataFrame) else load_parameters(inputs)
-    table = apply_updates(table, updates)
-    return evaluate(sample(table, n_samples=n_samples, seed=seed))
+    return run_psa(inputs, updates, seed=seed, n_samples=n_samples).to_frame()
+
+
+def run_psa(
+    inputs: str | os.PathLike | pd.DataFrame | ParameterTable | None = None,
+    updates: Any = None,
+    seed: int | np.random.Generator | None = None,
+    n_samples: int = DEFAULT_SAMPLES,
+) -> PSAResults:
+    """`run` without pandas: the same results as a PSAResults (NumPy)."""
+    if isinstance(inputs, ParameterTable):
+        table = inputs
+    elif parameters.is_frame(inputs):
+        table = ParameterTable.from_frame(inputs)
+    else:
+        table = read_table(inputs)
+    table = update_table(table, updates)
+    return PSAResults(evaluate_arrays(draw(table, n_samples, seed), n_samples))

@@ -2,7 +2,8 @@
 
 Results go to stdout as CSV (full double precision), messages to stderr.
 Any bad input ends with a one-line ``error: ...`` and exit status 2, never a
-traceback.
+traceback.  ``run`` needs only NumPy; ``evaluate`` reads its samples with
+pandas.
 """
 
 from __future__ import annotations
@@ -12,9 +13,17 @@ import json
 import sys
 
 import numpy as np
-import pandas as pd
 
-from . import DEFAULT_SAMPLES, STRATEGIES, ModelError, evaluate, format_csv, run
+from . import (
+    DEFAULT_SAMPLES,
+    RESULT_COLUMNS,
+    STRATEGIES,
+    ModelError,
+    PSAResults,
+    format_csv,
+    run_psa,
+)
+from .markov import evaluate_parameters, sample_parameters
 
 EXIT_USAGE = 2
 
@@ -23,7 +32,11 @@ class CommandError(Exception):
     """A problem with the command's own inputs (files, JSON)."""
 
 
-def _read_samples(path: str) -> pd.DataFrame:
+def _read_samples(path: str):
+    try:
+        import pandas as pd
+    except ImportError:
+        raise CommandError("evaluate reads samples with pandas: pip install pandas") from None
     source = sys.stdin.buffer if path == "-" else path
     try:
         return pd.read_csv(source, encoding="utf-8-sig")
@@ -49,7 +62,7 @@ def _read_updates(path: str | None):
     return updates
 
 
-def summarise(results: pd.DataFrame) -> str:
+def summarise(results: PSAResults) -> str:
     """Mean cost and QALYs per strategy with 95 % intervals, and the
     incremental cost-effectiveness ratio of each treatment against none."""
     lines = [
@@ -57,11 +70,12 @@ def summarise(results: pd.DataFrame) -> str:
         f"{'strategy':<14}{'cost':>12}{'95% interval':>26}{'QALYs':>9}"
         f"{'95% interval':>18}{'ICER vs none':>15}",
     ]
-    base_c = results["C_No_Treatment"].mean()
-    base_e = results["E_No_Treatment"].mean()
+    column = {name: results.values[:, i] for i, name in enumerate(results.columns)}
+    base_c = column["C_No_Treatment"].mean()
+    base_e = column["E_No_Treatment"].mean()
     for strategy in STRATEGIES:
-        c = results[f"C_{strategy}"].to_numpy()
-        e = results[f"E_{strategy}"].to_numpy()
+        c = column[f"C_{strategy}"]
+        e = column[f"E_{strategy}"]
         c_lo, c_hi = np.percentile(c, [2.5, 97.5])
         e_lo, e_hi = np.percentile(e, [2.5, 97.5])
         if strategy == "No_Treatment":
@@ -109,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "evaluate":
-            results = evaluate(_read_samples(args.samples))
+            samples = sample_parameters(_read_samples(args.samples))
+            results = PSAResults(evaluate_parameters(samples), RESULT_COLUMNS)
         else:
             if args.samples < 1:
                 raise CommandError(f"--samples must be at least 1, got {args.samples}")
@@ -118,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                     open(args.inputs, "rb").close()
                 except OSError as exc:
                     raise CommandError(f"cannot open {args.inputs}: {exc.strerror}") from None
-            results = run(
+            results = run_psa(
                 inputs=args.inputs,
                 updates=_read_updates(args.updates),
                 seed=args.seed,

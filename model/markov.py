@@ -17,10 +17,16 @@ then its state values weighted by the discounted time spent in each state.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from .errors import InvalidTransitionMatrixError, SamplesError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STATES = ("H", "S1", "S2", "D")
 STRATEGIES = ("No_Treatment", "Treatment_A", "Treatment_B")
@@ -73,41 +79,65 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 
 def sample_parameters(samples: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The base-case parameters for each sample: the sample's column where it
-    has one, else the base-case value.  Arrays of shape (n_samples,)."""
-    if not isinstance(samples, pd.DataFrame):
+    """The base-case parameters for each sample of a samples DataFrame: the
+    sample's column where it has one, else the base-case value.  Arrays of
+    shape (n_samples,)."""
+    pandas = sys.modules.get("pandas")
+    if pandas is None or not isinstance(samples, pandas.DataFrame):
         raise SamplesError(f"samples must be a pandas DataFrame, got {type(samples).__name__}")
-    n = len(samples)
+    _check_samples(len(samples), [c for c in FIXED_SETTINGS if c in samples.columns])
+    columns = {}
+    for name in BASE_CASE:
+        if name not in samples.columns:
+            continue
+        column = samples[name]
+        if isinstance(column, pandas.DataFrame):
+            raise SamplesError(f"column {name!r} appears more than once in the samples")
+        if column.dtype.kind in "fi":
+            numbers = column.to_numpy(dtype=float)
+        else:
+            numbers = pandas.to_numeric(column, errors="coerce").to_numpy(
+                dtype=float, na_value=np.nan
+            )
+        _check_finite(name, numbers, column.to_numpy())
+        columns[name] = numbers
+    return base_case_arrays(columns, len(samples))
+
+
+def base_case_arrays(columns: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """`sample_parameters` for samples given as {name: array of n floats},
+    as `sampling.draw` returns them."""
+    _check_samples(n, [c for c in FIXED_SETTINGS if c in columns])
+    values = {}
+    for name, base in BASE_CASE.items():
+        if name not in columns:
+            values[name] = np.full(n, base)
+            continue
+        numbers = np.asarray(columns[name], dtype=float)
+        if numbers.shape != (n,):
+            raise SamplesError(f"column {name!r} has {numbers.size} values, expected {n}")
+        _check_finite(name, numbers, numbers)
+        values[name] = numbers
+    return values
+
+
+def _check_samples(n: int, settings: list[str]) -> None:
     if n == 0:
         raise SamplesError("the samples table has no rows")
-    settings = [c for c in FIXED_SETTINGS if c in samples.columns]
     if settings:
         raise SamplesError(
             f"column(s) {', '.join(settings)} cannot vary per sample: the model runs "
             f"{N_CYCLES} annual cycles from H, discounted at {DISCOUNT_RATE:.0%}"
         )
-    values = {}
-    for name, base in BASE_CASE.items():
-        if name not in samples.columns:
-            values[name] = np.full(n, base)
-            continue
-        column = samples[name]
-        if isinstance(column, pd.DataFrame):
-            raise SamplesError(f"column {name!r} appears more than once in the samples")
-        if column.dtype.kind in "fi":
-            numbers = column.to_numpy(dtype=float)
-        else:
-            numbers = pd.to_numeric(column, errors="coerce").to_numpy(
-                dtype=float, na_value=np.nan
-            )
-        bad = ~np.isfinite(numbers)
-        if bad.any():
-            row = int(bad.argmax())
-            raise SamplesError(
-                f"sample {row + 1}: {name} must be a finite number, got {column.iloc[row]!r}"
-            )
-        values[name] = numbers
-    return values
+
+
+def _check_finite(name: str, numbers: np.ndarray, originals) -> None:
+    bad = ~np.isfinite(numbers)
+    if bad.any():
+        row = int(bad.argmax())
+        value = originals[row]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise SamplesError(f"sample {row + 1}: {name} must be a finite number, got {value!r}")
 
 
 def transition_probabilities(
@@ -234,7 +264,24 @@ def evaluate(samples: pd.DataFrame) -> pd.DataFrame:
     case values fill in for missing ones); the result has one row per sample
     and the columns RESULT_COLUMNS, in the original's order.
     """
-    p = sample_parameters(samples)
+    import pandas as pd
+
+    values = evaluate_parameters(sample_parameters(samples))
+    return pd.DataFrame(values, columns=list(RESULT_COLUMNS))
+
+
+def evaluate_arrays(columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    """`evaluate` without pandas: samples as {name: array of n floats}, the
+    results as an (n, 6) array whose columns are RESULT_COLUMNS."""
+    return evaluate_parameters(base_case_arrays(columns, n))
+
+
+# Overflow and NaN in the arithmetic are not worth a RuntimeWarning on the
+# server's stderr: the matrix check and the final finiteness check below turn
+# them into a SamplesError or InvalidTransitionMatrixError naming the sample.
+@np.errstate(over="ignore", invalid="ignore")
+def evaluate_parameters(p: dict[str, np.ndarray]) -> np.ndarray:
+    """The model itself, on every BASE_CASE parameter as an array."""
     standard = transition_probabilities(
         p["p_HS1"], p["p_S1H"], p["p_S1S2"], p["r_HD"], p["hr_S1D"], p["hr_S2D"]
     )
@@ -285,4 +332,4 @@ def evaluate(samples: pd.DataFrame) -> pd.DataFrame:
             f"sample {row + 1}: {RESULT_COLUMNS[col]} is not a finite number; "
             "the sample's costs or utilities are too large"
         )
-    return pd.DataFrame(data, columns=list(RESULT_COLUMNS))
+    return data

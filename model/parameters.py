@@ -8,14 +8,15 @@ that sampling and evaluation can assume a well-formed table.
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 import os
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     DistributionParameterError,
@@ -25,6 +26,9 @@ from .errors import (
     UnknownParameterError,
     UpdateFormatError,
 )
+
+if TYPE_CHECKING:  # pandas is imported only where a DataFrame is made or read
+    import pandas as pd
 
 COLUMNS = ("parameter", "distribution", "v1", "v2", "editable")
 UPDATE_FIELDS = ("parameter", "distribution", "v1", "v2")
@@ -45,60 +49,147 @@ _FALSE = {"F", "FALSE", "False", "false"}
 DEFAULT_TABLE = "parameter_distributions.csv"
 
 
+@dataclass(frozen=True)
+class ParameterTable:
+    """A validated parameter table as plain tuples, one entry per row.
+
+    This is what the model computes with; it needs no pandas, so the
+    service (and its image) can run without it.  `load_parameters` gives
+    the same table as a DataFrame, and `to_frame`/`from_frame` convert.
+    """
+
+    parameter: tuple[str, ...]
+    distribution: tuple[str, ...]
+    v1: tuple[float, ...]
+    v2: tuple[float, ...]
+    editable: tuple[bool, ...]
+
+    def __post_init__(self) -> None:
+        # One NaN object for every empty cell: tuples compare items by
+        # identity first, so tables with the same empty cells compare equal.
+        for field in ("v1", "v2"):
+            values = tuple(math.nan if math.isnan(v) else float(v) for v in getattr(self, field))
+            object.__setattr__(self, field, values)
+
+    def __len__(self) -> int:
+        return len(self.parameter)
+
+    def rows(self) -> Iterable[tuple[str, str, float, float, bool]]:
+        return zip(self.parameter, self.distribution, self.v1, self.v2, self.editable)
+
+    @property
+    def editable_parameters(self) -> list[str]:
+        return [name for name, flag in zip(self.parameter, self.editable) if flag]
+
+    def to_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame({name: list(getattr(self, name)) for name in COLUMNS})
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> ParameterTable:
+        """A table from a DataFrame `validate_table` or `load_parameters` made."""
+        return cls(
+            parameter=tuple(str(v) for v in frame["parameter"]),
+            distribution=tuple(str(v) for v in frame["distribution"]),
+            v1=tuple(float(v) for v in frame["v1"]),
+            v2=tuple(float(v) for v in frame["v2"]),
+            editable=tuple(bool(v) for v in frame["editable"]),
+        )
+
+
 def default_table_path() -> str:
     """Path of the original's public parameter table shipped with the package."""
     return str(resources.files("model") / "data" / DEFAULT_TABLE)
 
 
-def load_parameters(source: str | os.PathLike | io.IOBase | None = None) -> pd.DataFrame:
-    """Read and validate a parameter table (a path or an open file).
+def read_table(source: str | os.PathLike | io.IOBase | None = None) -> ParameterTable:
+    """Read and validate a parameter table (a path or an open file), without pandas.
 
-    The original CSV starts with a UTF-8 byte-order mark; ``utf-8-sig``
-    strips it so the first column is ``parameter``, not ``\\ufeffparameter``.
+    The CSV is read as ``read.csv`` and ``pandas.read_csv`` read it: a
+    header line, then one row per parameter; blank lines are skipped and
+    spaces after a comma ignored.  The original CSV starts with a UTF-8
+    byte-order mark; ``utf-8-sig`` strips it so the first column is
+    ``parameter``, not ``\\ufeffparameter``.
     """
     if source is None:
         source = default_table_path()
     try:
-        raw = pd.read_csv(
-            source,
-            dtype=str,
-            keep_default_na=False,
-            encoding="utf-8-sig",
-            skipinitialspace=True,
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        if hasattr(source, "read"):
+            text = source.read()
+            if isinstance(text, bytes):
+                text = text.decode("utf-8-sig")
+            text = text.removeprefix("\ufeff")
+        else:
+            with open(source, encoding="utf-8-sig", newline="") as handle:
+                text = handle.read()
+        lines = [row for row in csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
+                 if row and any(cell.strip() for cell in row)]
+    except UnicodeDecodeError as exc:
         raise ParameterTableError(f"cannot read the parameter table: {exc}") from None
-    return validate_table(raw)
+    except csv.Error as exc:
+        raise ParameterTableError(f"cannot read the parameter table: {exc}") from None
+    if not lines:
+        raise ParameterTableError("the parameter table is empty: it has no header line")
+    header = [name.strip() for name in lines[0]]
+    twice = sorted({name for name in header if name and header.count(name) > 1})
+    if twice:
+        raise ParameterTableError(
+            f"the parameter table has column(s) {', '.join(twice)} more than once"
+        )
+    width = len(header)
+    for number, row in enumerate(lines[1:], start=2):
+        if len(row) > width:
+            raise ParameterTableError(
+                f"row {number} of the parameter table has {len(row)} fields, "
+                f"the header has {width}"
+            )
+    # Short rows are padded with empty cells, as R's read.csv fills them with NA.
+    columns = {
+        name: [row[i] if i < len(row) else "" for row in lines[1:]]
+        for i, name in enumerate(header)
+    }
+    return table_from_columns(columns)
+
+
+def load_parameters(source: str | os.PathLike | io.IOBase | None = None) -> pd.DataFrame:
+    """Read and validate a parameter table (a path or an open file), as a
+    DataFrame with columns parameter, distribution, v1, v2 (floats, NaN
+    where empty) and editable (bool)."""
+    return read_table(source).to_frame()
 
 
 def validate_table(raw: pd.DataFrame) -> pd.DataFrame:
     """Return a clean table (v1/v2 floats, editable bool) or raise."""
-    raw = raw.rename(columns=lambda c: str(c).strip())
-    missing = [c for c in COLUMNS if c not in raw.columns]
+    columns = {str(name).strip(): list(raw[name]) for name in raw.columns}
+    return table_from_columns(columns).to_frame()
+
+
+def table_from_columns(raw: Mapping[str, Sequence[Any]]) -> ParameterTable:
+    """Validate a table given as {column name: cells}; cells may be text
+    (as read from CSV) or numbers."""
+    missing = [c for c in COLUMNS if c not in raw]
     if missing:
         raise ParameterTableError(
             f"the parameter table lacks column(s) {', '.join(missing)}; "
             f"expected {', '.join(COLUMNS)}"
         )
-    if raw.empty:
+    parameter = [str(value).strip() for value in raw["parameter"]]
+    if not parameter:
         raise ParameterTableError("the parameter table has no rows")
-    table = pd.DataFrame(
-        {
-            "parameter": raw["parameter"].astype(str).str.strip(),
-            "distribution": raw["distribution"].astype(str).str.strip(),
-        }
-    )
-    blank = table["parameter"] == ""
-    if blank.any():
-        row = int(blank.to_numpy().argmax()) + 2  # header is line 1
+    distribution = [str(value).strip() for value in raw["distribution"]]
+    if "" in parameter:
+        row = parameter.index("") + 2  # header is line 1
         raise ParameterTableError(f"line {row} of the parameter table has no parameter name")
-    duplicated = table["parameter"][table["parameter"].duplicated()]
-    if len(duplicated):
+    seen: set[str] = set()
+    duplicated = {name for name in parameter if name in seen or seen.add(name)}
+    if duplicated:
         raise ParameterTableError(
-            f"parameter(s) listed twice in the table: {', '.join(sorted(set(duplicated)))}"
+            f"parameter(s) listed twice in the table: {', '.join(sorted(duplicated))}"
         )
     editable = []
-    for name, flag in zip(table["parameter"], raw["editable"].astype(str).str.strip()):
+    for name, flag in zip(parameter, raw["editable"]):
+        flag = str(flag).strip()
         if flag in _TRUE:
             editable.append(True)
         elif flag in _FALSE:
@@ -107,16 +198,14 @@ def validate_table(raw: pd.DataFrame) -> pd.DataFrame:
             raise ParameterTableError(
                 f"parameter {name!r}: editable must be T or F, got {flag!r}"
             )
-    table["v1"] = [
-        _number(name, "v1", value) for name, value in zip(table["parameter"], raw["v1"])
-    ]
-    table["v2"] = [
-        _number(name, "v2", value) for name, value in zip(table["parameter"], raw["v2"])
-    ]
-    table["editable"] = editable
-    for row in table.itertuples(index=False):
-        check_distribution(row.parameter, row.distribution, row.v1, row.v2)
-    return table.reset_index(drop=True)
+    v1 = [_number(name, "v1", value) for name, value in zip(parameter, raw["v1"])]
+    v2 = [_number(name, "v2", value) for name, value in zip(parameter, raw["v2"])]
+    table = ParameterTable(
+        tuple(parameter), tuple(distribution), tuple(v1), tuple(v2), tuple(editable)
+    )
+    for name, dist, a, b, _ in table.rows():
+        check_distribution(name, dist, a, b)
+    return table
 
 
 def _number(parameter: str, field: str, value: Any) -> float:
@@ -186,7 +275,7 @@ def normalise_updates(updates: Any) -> list[dict[str, Any]]:
     """Accept records as a list of mappings, or a DataFrame; check the fields."""
     if updates is None:
         return []
-    if isinstance(updates, pd.DataFrame):
+    if is_frame(updates):
         updates = updates.to_dict(orient="records")
     if isinstance(updates, Mapping) or not isinstance(updates, Iterable) or isinstance(
         updates, (str, bytes)
@@ -217,27 +306,44 @@ def normalise_updates(updates: Any) -> list[dict[str, Any]]:
     return records
 
 
-def apply_updates(table: pd.DataFrame, updates: Any) -> pd.DataFrame:
+def is_frame(value: Any) -> bool:
+    """A pandas DataFrame, recognised without importing pandas (if pandas
+    is not imported, nothing is a DataFrame)."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(value, pandas.DataFrame)
+
+
+def apply_updates(table: pd.DataFrame | ParameterTable, updates: Any):
     """The original's ``overwrite_parameter_value``: for each update, replace
-    distribution, v1 and v2 of an editable row.  Returns a new table."""
+    distribution, v1 and v2 of an editable row.  Returns a new table of the
+    kind given (a DataFrame, or a ParameterTable); no updates returns `table`."""
+    if isinstance(table, ParameterTable):
+        return update_table(table, updates)
     records = normalise_updates(updates)
     if not records:
         return table
-    table = table.copy()
-    index = {name: i for i, name in enumerate(table["parameter"])}
-    editable = [p for p, e in zip(table["parameter"], table["editable"]) if e]
+    return update_table(ParameterTable.from_frame(table), records).to_frame()
+
+
+def update_table(table: ParameterTable, updates: Any) -> ParameterTable:
+    """`apply_updates` on a ParameterTable."""
+    records = normalise_updates(updates)
+    if not records:
+        return table
+    distribution, v1, v2 = list(table.distribution), list(table.v1), list(table.v2)
+    index = {name: i for i, name in enumerate(table.parameter)}
     for record in records:
         name = record["parameter"].strip()
         if name not in index:
-            raise UnknownParameterError(name, editable)
+            raise UnknownParameterError(name, table.editable_parameters)
         row = index[name]
-        if not table.at[row, "editable"]:
+        if not table.editable[row]:
             raise NotEditableError(name)
-        distribution = record["distribution"].strip()
-        v1 = _r_text_round(_number(name, "v1", record.get("v1")))
-        v2 = _r_text_round(_number(name, "v2", record.get("v2")))
-        check_distribution(name, distribution, v1, v2)
-        table.at[row, "distribution"] = distribution
-        table.at[row, "v1"] = v1
-        table.at[row, "v2"] = v2
-    return table
+        new_distribution = record["distribution"].strip()
+        new_v1 = _r_text_round(_number(name, "v1", record.get("v1")))
+        new_v2 = _r_text_round(_number(name, "v2", record.get("v2")))
+        check_distribution(name, new_distribution, new_v1, new_v2)
+        distribution[row], v1[row], v2[row] = new_distribution, new_v1, new_v2
+    return ParameterTable(
+        table.parameter, tuple(distribution), tuple(v1), tuple(v2), table.editable
+    )

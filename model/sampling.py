@@ -19,10 +19,14 @@ distribution              v1           v2          R call
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
-from .parameters import check_distribution
+import numpy as np
+
+from .parameters import ParameterTable, check_distribution
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_SAMPLES = 1000
 
@@ -43,23 +47,38 @@ def _draw(rng: np.random.Generator, distribution: str, v1: float, v2: float, n: 
     raise AssertionError(distribution)  # check_distribution rejected it already
 
 
-def sample(
-    table: pd.DataFrame,
+def draw(
+    table: ParameterTable,
     n_samples: int = DEFAULT_SAMPLES,
     seed: int | np.random.Generator | None = None,
-) -> pd.DataFrame:
-    """Draw `n_samples` PSA samples: a DataFrame with one column per parameter.
-
-    `seed` is an int (reproducible), a Generator (caller-managed stream) or
-    None (fresh entropy each call).
-    """
+) -> dict[str, np.ndarray]:
+    """Draw `n_samples` PSA samples: {parameter: array of n_samples}, in the
+    table's row order.  `sample` without pandas."""
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
         raise TypeError(f"n_samples must be an int, got {n_samples!r}")
     if n_samples < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     columns = {}
-    for row in table.itertuples(index=False):
-        check_distribution(row.parameter, row.distribution, row.v1, row.v2)
-        columns[row.parameter] = _draw(rng, row.distribution, row.v1, row.v2, int(n_samples))
-    return pd.DataFrame(columns)
+    for parameter, distribution, v1, v2, _ in table.rows():
+        check_distribution(parameter, distribution, v1, v2)
+        columns[parameter] = _draw(rng, distribution, v1, v2, int(n_samples))
+    return columns
+
+
+def sample(
+    table: pd.DataFrame | ParameterTable,
+    n_samples: int = DEFAULT_SAMPLES,
+    seed: int | np.random.Generator | None = None,
+) -> pd.DataFrame:
+    """Draw `n_samples` PSA samples: a DataFrame with one column per parameter.
+
+    `table` comes from `load_parameters` (or is a ParameterTable); `seed` is
+    an int (reproducible), a Generator (caller-managed stream) or None
+    (fresh entropy each call).
+    """
+    import pandas as pd
+
+    if not isinstance(table, ParameterTable):
+        table = ParameterTable.from_frame(table)
+    return pd.DataFrame(draw(table, n_samples, seed))

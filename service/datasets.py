@@ -17,8 +17,6 @@ import re
 import threading
 from pathlib import Path
 
-import pandas as pd
-
 import model
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # http:, file:, s3:, C:…
@@ -37,7 +35,7 @@ class BadDatasetError(Exception):
 class DatasetStore:
     def __init__(self, data_dir: str | os.PathLike):
         self._root = os.path.realpath(data_dir)
-        self._cache: dict[str, tuple[tuple[int, int], pd.DataFrame]] = {}
+        self._cache: dict[str, tuple[tuple[int, int], model.ParameterTable]] = {}
         self._lock = threading.Lock()
 
     def resolve(self, name: str) -> str:
@@ -65,7 +63,7 @@ class DatasetStore:
             raise DatasetError(f"no dataset named {name!r} in the data folder")
         return path
 
-    def load(self, name: str) -> pd.DataFrame:
+    def load(self, name: str) -> model.ParameterTable:
         path = self.resolve(name)
         try:
             stat = os.stat(path)
@@ -76,7 +74,7 @@ class DatasetStore:
         if cached is not None and cached[0] == version:
             return cached[1]
         try:
-            table = model.load_parameters(path)
+            table = model.read_table(path)
         except (ValueError, OSError) as exc:  # ModelError is a ValueError
             raise BadDatasetError(f"dataset {name!r}: {exc}") from None
         with self._lock:

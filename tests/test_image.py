@@ -85,6 +85,13 @@ def test_a_model_run_returns_1000_by_6_csv(api):
     assert [float(v) for v in rows[1]] == pytest.approx(list(expected.iloc[0]), rel=1e-12)
 
 
+def test_the_image_serves_without_pandas(api):
+    """pandas (~40 MB) is left out of the image: the service runs the model on
+    NumPy arrays, and the run above proved it; here, that pandas is absent."""
+    probe = docker("exec", api.name, "python", "-c", "import pandas", check=False)
+    assert probe.returncode == 1 and "No module named 'pandas'" in probe.stderr
+
+
 def test_the_container_runs_as_a_non_root_user(api, api_image):
     uid = docker("exec", api.name, "id", "-u").stdout.strip()
     gid = docker("exec", api.name, "id", "-g").stdout.strip()

@@ -133,3 +133,78 @@ def test_table_missing_a_column(tmp_path):
 def test_table_accepts_true_false_words(tmp_path):
     table = model.load_parameters(write(tmp_path, "p_HS1,beta,1,1,TRUE\nc_H,fixed,3,,FALSE\n"))
     assert list(table["editable"]) == [True, False]
+
+
+# --- reading the CSV without pandas ------------------------------------------------------
+
+def read_with_pandas(path):
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
+                      skipinitialspace=True)
+    return model.validate_table(raw)
+
+
+def test_csv_reader_agrees_with_pandas_on_every_reference_table(reference):
+    tables = [reference / "parameter_distributions.csv",
+              *sorted(reference.glob("cases/*/inputs.csv"))]
+    assert len(tables) > 1
+    for path in tables:
+        pd.testing.assert_frame_equal(model.load_parameters(path), read_with_pandas(path))
+
+
+def test_read_table_is_load_parameters_without_pandas():
+    table = model.read_table()
+    assert isinstance(table, model.ParameterTable) and len(table) == 20
+    pd.testing.assert_frame_equal(table.to_frame(), model.load_parameters())
+    assert model.ParameterTable.from_frame(table.to_frame()) == table
+    assert table.editable_parameters == list(
+        model.load_parameters().query("editable")["parameter"])
+
+
+def test_csv_reader_takes_open_files_text_or_binary():
+    path = model.default_table_path()
+    with open(path, "rb") as binary, open(path, encoding="utf-8") as text:  # BOM kept
+        assert model.read_table(binary) == model.read_table(text) == model.read_table(path)
+
+
+def test_csv_reader_skips_blank_lines_and_reads_quotes(tmp_path):
+    body = '\n"p_HS1", beta ,"1",2,T\n\n  \n"c_H","fixed","3,5e3",,F\n'
+    with pytest.raises(model.DistributionParameterError, match="'3,5e3'"):
+        model.read_table(write(tmp_path, body))
+    table = model.read_table(write(tmp_path, body.replace("3,5e3", "3.5e3")))
+    assert table.parameter == ("p_HS1", "c_H")
+    assert table.distribution == ("beta", "fixed")
+    assert table.v1 == (1.0, 3500.0) and math.isnan(table.v2[1])
+
+
+def test_short_rows_are_padded_and_long_rows_refused(tmp_path):
+    # A missing v2 of a fixed value is fine; a missing editable flag is named.
+    with pytest.raises(model.ParameterTableError, match="'c_H': editable must be T or F, got ''"):
+        model.read_table(write(tmp_path, "c_H,fixed,3\n"))
+    with pytest.raises(model.ParameterTableError, match="row 3 .* has 6 fields, the header has 5"):
+        model.read_table(write(tmp_path, "c_H,fixed,3,,F\nc_S1,fixed,3,,F,extra\n"))
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "no header line"),
+        ("\n\n", "no header line"),
+        ("parameter,distribution,v1,v1,v2,editable\n", "v1 more than once"),
+        (b"parameter,distribution,v1,v2,editable\np_\xff,beta,1,1,T\n", "cannot read"),
+    ],
+)
+def test_unreadable_tables_name_the_problem(tmp_path, text, message):
+    path = tmp_path / "t.csv"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(model.ParameterTableError, match=message):
+        model.read_table(path)
+
+
+def test_updates_of_a_parameter_table_give_a_parameter_table():
+    table = model.read_table()
+    updated = model.apply_updates(table, [UPDATE := {"parameter": "p_HS1", "distribution": "beta",
+                                                     "v1": 25, "v2": 150}])
+    assert isinstance(updated, model.ParameterTable)
+    assert (updated.v1[0], updated.v2[0]) == (25.0, 150.0) and table.v1[0] != 25.0
+    pd.testing.assert_frame_equal(
+        updated.to_frame(), model.apply_updates(model.load_parameters(), [UPDATE]))

@@ -16,7 +16,6 @@ from typing import Any
 import falcon
 from falcon.util.mediatypes import quality
 import numpy as np
-import pandas as pd
 
 import model
 from model.errors import R_INVALID_MATRIX
@@ -26,11 +25,13 @@ from ..datasets import BadDatasetError, DatasetError, DatasetStore
 from ..errors import ApiError, bad_request
 
 CSV = "text/csv; charset=UTF-8"
-Runner = Callable[[pd.DataFrame, list, "int | None"], pd.DataFrame]
+# (table, updates, seed) -> results with `columns` and `values` (n × 6), as
+# model.PSAResults (or a pandas DataFrame) has them.
+Runner = Callable[[model.ParameterTable, list, "int | None"], Any]
 
 
-def run_builtin_model(table: pd.DataFrame, updates: list, seed: int | None) -> pd.DataFrame:
-    return model.run(table, updates, seed=seed)
+def run_builtin_model(table: model.ParameterTable, updates: list, seed: int | None) -> Any:
+    return model.run_psa(table, updates, seed=seed)
 
 
 class RunModel:
@@ -90,22 +91,31 @@ def wants_json(accept: str) -> bool:
     return json_ > csv
 
 
-def guard_results(req: falcon.Request, results: Any, table: pd.DataFrame) -> np.ndarray:
+def guard_results(
+    req: falcon.Request, results: Any, table: model.ParameterTable
+) -> np.ndarray:
     """The original's leak guard, and a shape check: only the six result
     columns ever leave the service, never a parameter (the client's data)."""
     columns = [str(c) for c in getattr(results, "columns", [])]
-    leaked = sorted(set(columns) & set(table["parameter"]))
-    if leaked or tuple(columns) != model.RESULT_COLUMNS:
-        req.context.error = (
-            f"leak guard: result withheld, columns {columns[:30]} "
-            + (f"include parameter(s) {leaked}" if leaked else "are not the result columns")
-        )
+    leaked = sorted(set(columns) & set(table.parameter))
+    values = getattr(results, "values", None)
+    if leaked:
+        problem = f"include parameter(s) {leaked}"
+    elif tuple(columns) != model.RESULT_COLUMNS:
+        problem = "are not the result columns"
+    elif not (isinstance(values, np.ndarray) and values.ndim == 2
+              and values.shape[1] == len(columns)):
+        problem = "are not over an n × 6 array of values"
+    else:
+        problem = None
+    if problem:
+        req.context.error = f"leak guard: result withheld, columns {columns[:30]} {problem}"
         raise ApiError(
             falcon.HTTP_500,
             "internal server error: the result failed a safety check and was withheld; "
             "the failure has been logged",
         )
-    values = results.to_numpy(dtype=float)
+    values = np.asarray(values, dtype=float)
     if not np.isfinite(values).all():
         raise ApiError(
             falcon.HTTP_422,
@@ -127,7 +137,7 @@ def json_records(values: np.ndarray) -> str:
     return "[" + ",".join([_RECORD] * n_rows) % tuple(values.ravel().tolist()) + "]"
 
 
-def model_error(exc: model.ModelError, table: pd.DataFrame) -> ApiError:
+def model_error(exc: model.ModelError, table: model.ParameterTable) -> ApiError:
     """422 with a message that names what to change, and detail fields."""
     detail: dict[str, Any] = {"kind": type(exc).__name__}
     message = str(exc)
@@ -138,7 +148,7 @@ def model_error(exc: model.ModelError, table: pd.DataFrame) -> ApiError:
     elif isinstance(exc, model.InvalidTransitionMatrixError):
         # The sampled values of non-editable parameters are the data owner's
         # to keep: show only those the client controls.
-        editable = set(table.loc[table["editable"], "parameter"])
+        editable = set(table.editable_parameters)
         shown = {k: _finite_or_none(v) for k, v in exc.values.items() if k in editable}
         withheld = sorted(set(exc.values) - editable)
         message = (
