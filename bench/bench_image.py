@@ -117,10 +117,10 @@ The API image (`Dockerfile`), built as `make image` builds it, then started
 | `docker run` → first 200 from `/health` | median {statistics.median(http):.2f} s (max {max(http):.2f} s) | ≤ {TARGET_S:.0f} s | {'ok' if max(http) <= TARGET_S else 'over'} |
 | `docker run` → Docker health `healthy` (image's probe, every 1 s) | median {statistics.median(healthy):.2f} s (max {max(healthy):.2f} s) | ≤ {TARGET_S:.0f} s | {'ok' if max(healthy) <= TARGET_S else 'over'} |
 
-The image's HEALTHCHECK probes every 10 s by default (each probe is a Python
-start and a request-log line), so with the default Docker reports `healthy`
-at the first probe, ~10 s after the start; the service itself answers as in
-the second row.{'' if official else f'''
+The image's HEALTHCHECK probes every 10 s by default (each probe is a
+`docker exec` of bash, ~35 ms of the daemon's CPU, and a request-log line),
+so with the default Docker reports `healthy` at the first probe, ~10 s after
+the start; the service itself answers as the "first 200" row says.{'' if official else f'''
 Base here: the Debian stand-in (`scripts/base-image.sh`: bookworm minbase +
 python3 + python3-venv, {base_mb:.0f} MB), as `{OFFICIAL}` cannot be pulled
 on this machine.  The app layer (`/opt/venv`: NumPy with its OpenBLAS ≈ 52 MB,

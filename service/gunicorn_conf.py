@@ -14,7 +14,7 @@ Sync workers: a model run is CPU-bound for ~5 ms, so one request per
 process at a time is the fastest arrangement; concurrency comes from
 processes.  The app is loaded before forking (`preload_app`), so a missing
 key stops the master at once with one line, and workers share the
-imported NumPy/pandas pages.  gunicorn's access log is off: the service
+imported NumPy pages.  gunicorn's access log is off: the service
 writes its own JSON request log to stdout (service/request_log.py).
 """
 

@@ -184,6 +184,9 @@ def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_en
     assert re.fullmatch(rf"\d+\.dkr\.ecr\.{REGION}\.amazonaws\.com/{NAME}@sha256:[0-9a-f]{{64}}", container["image"])
     assert container["logConfiguration"]["logDriver"] == "awslogs"
     assert container["secrets"] == [{"name": "API_KEYS", "valueFrom": parameter["ARN"]}]
+    # ECS acts on the task definition's health check only: the image's own probe.
+    assert container["healthCheck"] == {"command": dockerfile_healthcheck(), "interval": 10,
+                                        "timeout": 3, "retries": 3, "startPeriod": 30}
     assert API_KEY not in json.dumps(described, default=str)
     assert described["taskDefinition"]["executionRoleArn"].endswith(f":role/{NAME}-task-execution")
 
@@ -192,6 +195,13 @@ def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_en
     sent = json.loads(request_body(create))
     assert sent["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
     assert sent["taskDefinition"] == f"{NAME}:1"
+
+
+def dockerfile_healthcheck() -> list[str]:
+    """The Dockerfile's HEALTHCHECK command, as ECS wants it (["CMD", …])."""
+    text = (ROOT / "Dockerfile").read_text()
+    [line] = re.findall(r"^HEALTHCHECK .*\\\n\s+CMD (\[.*\])$", text, flags=re.M)
+    return ["CMD", *json.loads(line)]
 
 
 def test_deploy_prints_the_url_and_never_the_key(deployed, moto_endpoint):

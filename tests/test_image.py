@@ -105,11 +105,19 @@ def test_the_container_runs_as_a_non_root_user(api, api_image):
     assert probe.stdout.strip().endswith("1")
 
 
-def test_the_image_healthcheck_uses_only_python_and_reports_healthy(api_image, tmp_path):
+def test_the_image_healthcheck_uses_only_bash_and_reports_healthy(api, api_image, tmp_path):
     config = inspect(api_image.tag)["Config"]
     test = config["Healthcheck"]["Test"]
-    assert test[0] == "CMD" and test[1] == "python3" and "/health" in test[-1]
+    assert test[:3] == ["CMD", "bash", "-c"] and "/health" in test[-1]
     assert "curl" not in " ".join(test) and "wget" not in " ".join(test)
+    # The probe tells 200 from anything else: on a port nobody listens on,
+    # and against a service that answers 404, it fails.
+    assert docker("exec", api.name, *test[1:]).returncode == 0
+    refused = docker("exec", "-e", "PORT=1", api.name, *test[1:], check=False)
+    assert refused.returncode != 0
+    not_found = docker("exec", api.name, *test[1:-1], test[-1].replace("/health", "/nothing"),
+                       check=False)
+    assert not_found.returncode != 0
     assert config["ExposedPorts"] == {"8000/tcp": {}}
     assert config["Entrypoint"][:3] == ["gunicorn", "--config", "python:service.gunicorn_conf"]
     # The image's own probe (every second here, to keep the test short).
