@@ -20,9 +20,7 @@ DataFrame is made or read.
 from __future__ import annotations
 
 import os
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 

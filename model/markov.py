@@ -99,7 +99,7 @@ def sample_parameters(samples: pd.DataFrame) -> dict[str, np.ndarray]:
             numbers = pandas.to_numeric(column, errors="coerce").to_numpy(
                 dtype=float, na_value=np.nan
             )
-        _check_finite(name, numbers, column.to_numpy())
+        _check_finite(name, numbers, column.iloc)  # names the bad cell as given
         columns[name] = numbers
     return base_case_arrays(columns, len(samples))
 

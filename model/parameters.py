@@ -132,11 +132,7 @@ def read_table(source: str | os.PathLike | io.IOBase | None = None) -> Parameter
     if not lines:
         raise ParameterTableError("the parameter table is empty: it has no header line")
     header = [name.strip() for name in lines[0]]
-    twice = sorted({name for name in header if name and header.count(name) > 1})
-    if twice:
-        raise ParameterTableError(
-            f"the parameter table has column(s) {', '.join(twice)} more than once"
-        )
+    _check_header(header)
     width = len(header)
     for number, row in enumerate(lines[1:], start=2):
         if len(row) > width:
@@ -161,8 +157,18 @@ def load_parameters(source: str | os.PathLike | io.IOBase | None = None) -> pd.D
 
 def validate_table(raw: pd.DataFrame) -> pd.DataFrame:
     """Return a clean table (v1/v2 floats, editable bool) or raise."""
-    columns = {str(name).strip(): list(raw[name]) for name in raw.columns}
+    header = [str(name).strip() for name in raw.columns]
+    _check_header(header)
+    columns = {name: list(raw.iloc[:, i]) for i, name in enumerate(header)}
     return table_from_columns(columns).to_frame()
+
+
+def _check_header(header: list[str]) -> None:
+    twice = sorted({name for name in header if name and header.count(name) > 1})
+    if twice:
+        raise ParameterTableError(
+            f"the parameter table has column(s) {', '.join(twice)} more than once"
+        )
 
 
 def table_from_columns(raw: Mapping[str, Sequence[Any]]) -> ParameterTable:
@@ -179,8 +185,8 @@ def table_from_columns(raw: Mapping[str, Sequence[Any]]) -> ParameterTable:
         raise ParameterTableError("the parameter table has no rows")
     distribution = [str(value).strip() for value in raw["distribution"]]
     if "" in parameter:
-        row = parameter.index("") + 2  # header is line 1
-        raise ParameterTableError(f"line {row} of the parameter table has no parameter name")
+        row = parameter.index("") + 2  # the header is row 1
+        raise ParameterTableError(f"row {row} of the parameter table has no parameter name")
     seen: set[str] = set()
     duplicated = {name for name in parameter if name in seen or seen.add(name)}
     if duplicated:

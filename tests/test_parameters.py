@@ -208,3 +208,10 @@ def test_updates_of_a_parameter_table_give_a_parameter_table():
     assert (updated.v1[0], updated.v2[0]) == (25.0, 150.0) and table.v1[0] != 25.0
     pd.testing.assert_frame_equal(
         updated.to_frame(), model.apply_updates(model.load_parameters(), [UPDATE]))
+
+
+def test_a_data_frame_with_a_column_twice_is_refused():
+    raw = pd.DataFrame([["p_HS1", "beta", "1", "2", "3", "T"]],
+                       columns=["parameter", "distribution", "v1", " v1", "v2", "editable"])
+    with pytest.raises(model.ParameterTableError, match="v1 more than once"):
+        model.validate_table(raw)
