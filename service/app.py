@@ -77,7 +77,7 @@ def create_app(
     # rest (body included); the throttle refuses before the key is looked at.
     app = falcon.App(
         middleware=[
-            RequestLog(stream=log_stream, clock=clock),
+            RequestLog(stream=log_stream, clock=clock, redact=settings.api_keys),
             TimeBudget(settings.request_timeout),
             throttle,
             auth,

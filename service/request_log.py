@@ -9,6 +9,10 @@ service refused or failed a request, error (the server-side reason).
 
 Never logged: the key header, any other header, the request body, and the
 query string (a client may well paste a key or a data path into it).  The
+fields a client can write into (user_agent, forwarded_for, and error, which
+may quote a dataset name) have every configured key replaced by
+"[key redacted]" before they are cut to length, so a key pasted into the
+wrong header does not reach the log either.  The
 path is the route's template (`/runDARTHmodel`, `/__docs__/{asset}`), or
 "(no route)": a path no route matched is the client's text, and may be a
 pasted key too (tests/test_secrets_logs.py checks it).  Each line is written with one call and
@@ -20,7 +24,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import TextIO
 
@@ -28,6 +32,7 @@ import falcon
 
 MAX_FIELD = 256  # user agents are client-controlled: cap them
 UNROUTED = "(no route)"
+REDACTED = "[key redacted]"
 
 
 class RequestLog:
@@ -36,10 +41,19 @@ class RequestLog:
         stream: TextIO | None = None,
         clock: Callable[[], float] = time.perf_counter,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        redact: Iterable[str] = (),
     ):
         self._stream = stream
         self._clock = clock
         self._wall_clock = wall_clock
+        # Longest first, so a key that contains another is redacted whole.
+        self._redact = tuple(sorted({k for k in redact if k}, key=len, reverse=True))
+
+    def _clean(self, text: str, limit: int | None = MAX_FIELD) -> str:
+        for key in self._redact:
+            if key in text:
+                text = text.replace(key, REDACTED)
+        return text if limit is None else text[:limit]
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.started = self._clock()
@@ -56,15 +70,15 @@ class RequestLog:
             "path": req.uri_template or UNROUTED,
             "status": int(falcon.code_to_http_status(resp.status)[:3]),
             "duration_ms": round((now - started) * 1000, 2),
-            "user_agent": (req.user_agent or "")[:MAX_FIELD],
+            "user_agent": self._clean(req.user_agent or ""),
             "remote_addr": req.remote_addr,
             "auth": context.get("auth", "none"),
         }
         forwarded = req.get_header("X-Forwarded-For")
         if forwarded:
-            entry["forwarded_for"] = forwarded[:MAX_FIELD]
+            entry["forwarded_for"] = self._clean(forwarded)
         if context.get("error"):
-            entry["error"] = context.error
+            entry["error"] = self._clean(str(context.error), limit=None)
         stream = self._stream or sys.stdout
         stream.write(json.dumps(entry, separators=(",", ":")) + "\n")
         stream.flush()

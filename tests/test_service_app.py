@@ -491,6 +491,20 @@ def test_request_log_has_one_json_line_per_request_and_never_the_key(client, log
     assert "p_HS1" not in text and "seed" not in text and "parameter_distributions" not in text
 
 
+def test_a_key_pasted_into_a_logged_field_is_redacted(client, log, data_dir):
+    client.simulate_get("/health", headers={"User-Agent": "x" * 250 + KEY,
+                                            "X-Forwarded-For": f"{OTHER_KEY}, 203.0.113.9"})
+    # The log's error quotes the dataset's name (a broken table: the data owner's problem).
+    (data_dir / f"{KEY}.csv").write_text("not,a,table\n")
+    assert client.simulate_post(RUN, params={"path_to_psa_inputs": f"{KEY}.csv"}).status_code == 422
+    entries = [json.loads(line) for line in log.getvalue().splitlines()]
+    assert entries[0]["user_agent"] == ("x" * 250 + "[key redacted]")[:256]
+    assert entries[0]["forwarded_for"] == "[key redacted], 203.0.113.9"
+    assert entries[1]["error"].startswith("dataset '[key redacted].csv': ")
+    assert KEY not in log.getvalue() and OTHER_KEY not in log.getvalue()
+    assert KEY[:6] not in log.getvalue()  # not cut to a prefix of the key either
+
+
 def test_request_log_times_with_the_injected_clock(data_dir):
     ticks = iter([10.0, 10.25])
     stream = io.StringIO()
