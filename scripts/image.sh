@@ -44,6 +44,11 @@ fi
 # keep the current one (tagged, the cache of the next build), drop older
 # ones, and images of this Dockerfile whose tags moved on (only untagged
 # images with these labels are pruned).
+# Builds of uncommitted work are throwaway: untag the older `-dirty` ones
+# (commit tags are versions and stay).
+docker image ls --format '{{.Repository}}:{{.Tag}}' "$IMAGE_NAME" \
+    | grep -e '-dirty$' | grep -vxF "$IMAGE_NAME:$IMAGE_TAG" \
+    | xargs -r docker rmi >/dev/null 2>&1 || true
 docker build -q --target build --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$IMAGE_NAME-build:cache" . >/dev/null 2>&1
 docker image prune -f --filter label=io.living-hta.stage=build >/dev/null
 docker image prune -f --filter label=org.opencontainers.image.title=living-hta >/dev/null

@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import model
-from tests.support.image import docker, inspect, run_container, unique
+from tests.support.image import ROOT, docker, inspect, run_container, unique
 from tests.support.secret_audit import TEST_KEY
 
 pytestmark = pytest.mark.slow
@@ -195,3 +197,29 @@ def test_no_key_or_credential_is_in_the_image(api_image, tmp_path):
     found = [i for i, decoy in enumerate(api_image.decoys) if decoy.encode() in data]
     assert found == [], f"decoy secrets number {found} are in the image's layers"
     assert b"lhta-img-decoy" not in data
+
+
+def test_image_script_untags_older_builds_of_uncommitted_work(api_image):
+    """`make image` on a dirty tree tags <sha>-dirty; the previous dirty tags
+    are dropped, commit tags kept (the build itself is all cache here)."""
+    name = unique("prune")
+    env = {**os.environ, "IMAGE_NAME": name}
+
+    def build(tag: str) -> None:
+        done = subprocess.run([str(ROOT / "scripts/image.sh")], env={**env, "IMAGE_TAG": tag},
+                              cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.strip() == f"{name}:{tag}"
+
+    def tags() -> set[str]:
+        listed = docker("image", "ls", "--format", "{{.Tag}}", name).stdout.split()
+        return set(listed)
+
+    try:
+        build("aaaaaaa")
+        build("bbbbbbb-dirty")
+        build("ccccccc-dirty")
+        assert tags() == {"aaaaaaa", "ccccccc-dirty", "latest"}
+    finally:
+        for ref in [f"{name}:{t}" for t in tags()] + [f"{name}-build:cache"]:
+            docker("rmi", ref, check=False)
