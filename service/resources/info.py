@@ -17,6 +17,10 @@ class Health:
         resp.data = self._BODY
         resp.cache_control = ["no-store"]
 
+    # Uptime monitors and some load balancers probe with HEAD: same status
+    # and headers, and Falcon sends no body for HEAD.
+    on_head = on_get
+
 
 class Paper:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
