@@ -18,9 +18,11 @@ imported NumPy pages.  gunicorn's access log is off: the service
 writes its own JSON request log to stdout (service/request_log.py).
 """
 
+import json
 import os
 import re
 
+import gunicorn.util
 from gunicorn.glogging import Logger
 
 
@@ -78,3 +80,32 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+
+
+# --- gunicorn's own error answers, as JSON -------------------------------------
+# A request gunicorn cannot parse (bad request line or header, a URL over
+# limit_request_line: 414, too many headers: 431, ...) never reaches the
+# service: gunicorn answers it with a small HTML page.  Clients of this API
+# read JSON {"error": ...} for every other error, so answer these the same
+# way.  Like the log above, the answer keeps gunicorn's reason and drops the
+# text the client sent ("Invalid Request Line 'GET /<whatever>'").
+_CLIENT_TEXT = re.compile(r"[:'].*$", re.S)
+
+
+def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    detail = _CLIENT_TEXT.sub("", mesg or "").strip()
+    body = json.dumps({"error": f"{reason}: {detail}" if detail else reason}).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    gunicorn.util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+def post_worker_init(worker) -> None:
+    """gunicorn has no setting for the body of its own error answers; its
+    workers write them with gunicorn.util.write_error, replaced here in each
+    worker (tests/test_gunicorn_server.py checks the answers)."""
+    gunicorn.util.write_error = write_json_error

@@ -233,15 +233,13 @@ def build_document(
                             "the leak guard refusing a result that would reveal parameters",
                             "internal server error: the failure has been logged",
                         ),
-                        "414": {
-                            "description": (
-                                f"The request line (path and query string) is over "
-                                f"{REQUEST_LINE_LIMIT} bytes: send long arguments in the body. "
-                                "Answered by the HTTP server (gunicorn) before the service "
-                                "sees the request, so as a short HTML page, not JSON"
-                            ),
-                            "content": {"text/html": {"schema": {"type": "string"}}},
-                        },
+                        "414": _error(
+                            f"The request line (path and query string) is over "
+                            f"{REQUEST_LINE_LIMIT} bytes: send long arguments in the body. "
+                            "Answered by the HTTP server (gunicorn) before the service "
+                            "sees the request",
+                            f"URI Too Long: Request Line is too large (5000 > {REQUEST_LINE_LIMIT})",
+                        ),
                         "429": dict(
                             _error(
                                 _throttle_description(auth_failure_limit, auth_failure_window),

@@ -166,3 +166,35 @@ def test_head_of_health_is_200_without_a_body(server):
     assert head.startswith(b"HTTP/1.1 200 ") or head.startswith(b"HTTP/1.0 200 "), head
     assert b"content-type: application/json" in head.lower()
     assert body == b""
+
+
+def raw_exchange(server, request: bytes) -> tuple[bytes, bytes]:
+    """(status line and headers, body) of one raw HTTP exchange."""
+    port = int(server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return head, body
+
+
+@pytest.mark.parametrize(
+    "request_bytes, status, error",
+    [
+        (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", b"414",
+         "URI Too Long: Request Line is too large (5014 > 4094)"),
+        (b"GARBAGE " + KEY.encode() + b"\r\n\r\n", b"400", "Bad Request: Invalid Request Line"),
+        (b"GET /health HTTP/1.1\r\nHost: x\r\nBad Header" + KEY.encode() + b": 1\r\n\r\n", b"400",
+         "Bad Request: Invalid HTTP header name"),
+    ],
+    ids=["uri-too-long", "bad-request-line", "bad-header-name"],
+)
+def test_requests_gunicorn_cannot_parse_get_json_errors_without_their_text(
+        server, request_bytes, status, error):
+    head, body = raw_exchange(server, request_bytes)
+    assert head.split(b" ")[1] == status, head
+    assert b"content-type: application/json" in head.lower()
+    assert json.loads(body) == {"error": error}
+    assert KEY.encode() not in body and b"aaaa" not in body
