@@ -17,13 +17,13 @@ then its state values weighted by the discounted time spent in each state.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import InvalidTransitionMatrixError, SamplesError
+from .parameters import is_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,31 +82,34 @@ def sample_parameters(samples: pd.DataFrame) -> dict[str, np.ndarray]:
     """The base-case parameters for each sample of a samples DataFrame: the
     sample's column where it has one, else the base-case value.  Arrays of
     shape (n_samples,)."""
-    pandas = sys.modules.get("pandas")
-    if pandas is None or not isinstance(samples, pandas.DataFrame):
+    if not is_frame(samples):
         raise SamplesError(f"samples must be a pandas DataFrame, got {type(samples).__name__}")
+    import pandas as pd  # imported already: `samples` is a DataFrame
+
     _check_samples(len(samples), [c for c in FIXED_SETTINGS if c in samples.columns])
-    columns = {}
+    columns, given = {}, {}
     for name in BASE_CASE:
         if name not in samples.columns:
             continue
         column = samples[name]
-        if isinstance(column, pandas.DataFrame):
+        if isinstance(column, pd.DataFrame):
             raise SamplesError(f"column {name!r} appears more than once in the samples")
         if column.dtype.kind in "fi":
-            numbers = column.to_numpy(dtype=float)
+            columns[name] = column.to_numpy(dtype=float)
         else:
-            numbers = pandas.to_numeric(column, errors="coerce").to_numpy(
+            columns[name] = pd.to_numeric(column, errors="coerce").to_numpy(
                 dtype=float, na_value=np.nan
             )
-        _check_finite(name, numbers, column.iloc)  # names the bad cell as given
-        columns[name] = numbers
-    return base_case_arrays(columns, len(samples))
+        given[name] = column.iloc  # error messages name the bad cell as given
+    return base_case_arrays(columns, len(samples), given)
 
 
-def base_case_arrays(columns: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+def base_case_arrays(
+    columns: Mapping[str, np.ndarray], n: int, given: Mapping[str, Any] | None = None
+) -> dict[str, np.ndarray]:
     """`sample_parameters` for samples given as {name: array of n floats},
-    as `sampling.draw` returns them."""
+    as `sampling.draw` returns them.  `given[name][row]`, where present, is
+    the cell as the caller had it, for error messages."""
     _check_samples(n, [c for c in FIXED_SETTINGS if c in columns])
     values = {}
     for name, base in BASE_CASE.items():
@@ -116,7 +119,14 @@ def base_case_arrays(columns: Mapping[str, np.ndarray], n: int) -> dict[str, np.
         numbers = np.asarray(columns[name], dtype=float)
         if numbers.shape != (n,):
             raise SamplesError(f"column {name!r} has {numbers.size} values, expected {n}")
-        _check_finite(name, numbers, numbers)
+        bad = ~np.isfinite(numbers)
+        if bad.any():
+            row = int(bad.argmax())
+            value = (given or {}).get(name, numbers)[row]
+            value = value.item() if isinstance(value, np.generic) else value
+            raise SamplesError(
+                f"sample {row + 1}: {name} must be a finite number, got {value!r}"
+            )
         values[name] = numbers
     return values
 
@@ -129,15 +139,6 @@ def _check_samples(n: int, settings: list[str]) -> None:
             f"column(s) {', '.join(settings)} cannot vary per sample: the model runs "
             f"{N_CYCLES} annual cycles from H, discounted at {DISCOUNT_RATE:.0%}"
         )
-
-
-def _check_finite(name: str, numbers: np.ndarray, originals) -> None:
-    bad = ~np.isfinite(numbers)
-    if bad.any():
-        row = int(bad.argmax())
-        value = originals[row]
-        value = value.item() if isinstance(value, np.generic) else value
-        raise SamplesError(f"sample {row + 1}: {name} must be a finite number, got {value!r}")
 
 
 def transition_probabilities(

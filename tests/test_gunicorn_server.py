@@ -156,13 +156,7 @@ def test_python_m_service_quick_start(tmp_path):
 
 def test_head_of_health_is_200_without_a_body(server):
     """Uptime monitors probe with HEAD; the answer has GET's headers, no body."""
-    port = int(server.url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(b"HEAD /health HTTP/1.0\r\n\r\n")
-        raw = b""
-        while chunk := sock.recv(4096):
-            raw += chunk
-    head, _, body = raw.partition(b"\r\n\r\n")
+    head, body = raw_exchange(server, b"HEAD /health HTTP/1.0\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 ") or head.startswith(b"HTTP/1.0 200 "), head
     assert b"content-type: application/json" in head.lower()
     assert body == b""
