@@ -2,121 +2,44 @@
 analysis, in NumPy, reproducing the R original (BresMed/plumberHE).
 
     >>> import model
-    >>> results = model.run(seed=1)            # 1000 PSA samples
-    >>> results.columns.tolist()[:3]
-    ['C_No_Treatment', 'C_Treatment_A', 'C_Treatment_B']
+    >>> results = model.run_psa(seed=1)        # 1000 PSA samples
+    >>> results.values.shape, results.columns[:2]
+    ((1000, 6), ('C_No_Treatment', 'C_Treatment_A'))
 
-`evaluate` runs the model on samples already drawn; `run` loads the
-parameter table, applies updates, samples and evaluates.  Every bad input
-raises a subclass of `ModelError` (see `model.errors`).
-
-Both take and return pandas DataFrames.  The same computation without
-pandas (what the service runs, so its image needs no pandas) is
-`read_table` → `run_psa` → `PSAResults` (NumPy arrays), with `draw` and
-`evaluate_arrays` for the two halves; pandas is imported only when a
-DataFrame is made or read.
+One path, all NumPy: `read_table` (a `ParameterTable`) →
+`ParameterTable.update` → `draw` (`Samples`) → `evaluate_psa` →
+`PSAResults`; `run_psa` does all of it.  `run` and `evaluate` are the same
+two calls taking and returning pandas DataFrames (`to_frame`/`from_frame`
+convert each object); pandas is imported only when a DataFrame is made or
+read.  Every bad input raises a subclass of `ModelError` (model.errors).
 """
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
-
-from .errors import (
-    DistributionError,
-    DistributionParameterError,
-    InvalidTransitionMatrixError,
-    ModelError,
-    NotEditableError,
-    ParameterTableError,
-    SamplesError,
-    UnknownDistributionError,
-    UnknownParameterError,
-    UpdateFormatError,
-)
-from . import parameters
-from .markov import BASE_CASE, RESULT_COLUMNS, STRATEGIES, evaluate, evaluate_arrays
-from .parameters import (
-    DISTRIBUTIONS,
-    ParameterTable,
-    apply_updates,
-    default_table_path,
-    load_parameters,
-    read_table,
-    update_table,
-    validate_table,
-)
+from .errors import ModelError
+from .frames import evaluate, run
+from .markov import RESULT_COLUMNS, STRATEGIES
+from .parameters import ParameterTable, read_table
+from .psa import evaluate_psa, run_psa
 from .results import PSAResults, format_csv
-from .sampling import DEFAULT_SAMPLES, draw, sample
-
-if TYPE_CHECKING:
-    import pandas as pd
+from .sampling import DEFAULT_SAMPLES, Samples, draw
 
 __all__ = [
-    "BASE_CASE",
+    # the NumPy path
+    "read_table",
+    "ParameterTable",
+    "draw",
+    "Samples",
+    "evaluate_psa",
+    "PSAResults",
+    "run_psa",
+    "format_csv",
+    # the same with pandas DataFrames
+    "run",
+    "evaluate",
+    # constants and the one error base class (the others: model.errors)
     "DEFAULT_SAMPLES",
-    "DISTRIBUTIONS",
     "RESULT_COLUMNS",
     "STRATEGIES",
-    "DistributionError",
-    "DistributionParameterError",
-    "InvalidTransitionMatrixError",
     "ModelError",
-    "NotEditableError",
-    "PSAResults",
-    "ParameterTable",
-    "ParameterTableError",
-    "SamplesError",
-    "UnknownDistributionError",
-    "UnknownParameterError",
-    "UpdateFormatError",
-    "apply_updates",
-    "default_table_path",
-    "draw",
-    "evaluate",
-    "evaluate_arrays",
-    "format_csv",
-    "load_parameters",
-    "read_table",
-    "run",
-    "run_psa",
-    "sample",
-    "update_table",
-    "validate_table",
 ]
-
-
-def run(
-    inputs: str | os.PathLike | pd.DataFrame | ParameterTable | None = None,
-    updates: Any = None,
-    seed: int | np.random.Generator | None = None,
-    n_samples: int = DEFAULT_SAMPLES,
-) -> pd.DataFrame:
-    """Sample the PSA and evaluate it: the original's ``run_model``.
-
-    `inputs` is a parameter table (path, a DataFrame from `load_parameters`
-    or a ParameterTable), default the original's public table shipped with
-    the package.  `updates` is a list of {parameter, distribution, v1, v2}
-    records (or a DataFrame of them) applied as the original's
-    ``overwrite_parameter_value`` does; None or [] means no updates.
-    """
-    return run_psa(inputs, updates, seed=seed, n_samples=n_samples).to_frame()
-
-
-def run_psa(
-    inputs: str | os.PathLike | pd.DataFrame | ParameterTable | None = None,
-    updates: Any = None,
-    seed: int | np.random.Generator | None = None,
-    n_samples: int = DEFAULT_SAMPLES,
-) -> PSAResults:
-    """`run` without pandas: the same results as a PSAResults (NumPy)."""
-    if isinstance(inputs, ParameterTable):
-        table = inputs
-    elif parameters.is_frame(inputs):
-        table = ParameterTable.from_frame(inputs)
-    else:
-        table = read_table(inputs)
-    table = update_table(table, updates)
-    return PSAResults(evaluate_arrays(draw(table, n_samples, seed), n_samples))

@@ -11,19 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import (
-    DEFAULT_SAMPLES,
-    RESULT_COLUMNS,
-    STRATEGIES,
-    ModelError,
-    PSAResults,
-    format_csv,
-    run_psa,
-)
-from .markov import evaluate_parameters, sample_parameters
+from . import DEFAULT_SAMPLES, STRATEGIES, ModelError, PSAResults, evaluate, format_csv, run_psa
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXIT_USAGE = 2
 
@@ -62,7 +57,7 @@ def _read_updates(path: str | None):
     return updates
 
 
-def summarise(results: PSAResults) -> str:
+def summarise(results: PSAResults | pd.DataFrame) -> str:
     """Mean cost and QALYs per strategy with 95 % intervals, and the
     incremental cost-effectiveness ratio of each treatment against none."""
     lines = [
@@ -123,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "evaluate":
-            samples = sample_parameters(_read_samples(args.samples))
-            results = PSAResults(evaluate_parameters(samples), RESULT_COLUMNS)
+            results = evaluate(_read_samples(args.samples))
         else:
             if args.samples < 1:
                 raise CommandError(f"--samples must be at least 1, got {args.samples}")
@@ -134,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                 except OSError as exc:
                     raise CommandError(f"cannot open {args.inputs}: {exc.strerror}") from None
             results = run_psa(
-                inputs=args.inputs,
+                args.inputs,
                 updates=_read_updates(args.updates),
                 seed=args.seed,
                 n_samples=args.samples,

@@ -9,6 +9,8 @@ and never show a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 # R's own words, kept so that users of the original recognise them.
 R_NOT_EDITABLE = "This value is not editable, please contact the data owner"
 R_INVALID_MATRIX = (
@@ -17,7 +19,13 @@ R_INVALID_MATRIX = (
 
 
 class ModelError(ValueError):
-    """Base class: bad input to the model, never a bug in it."""
+    """Base class: bad input to the model, never a bug in it.
+
+    `update` is the 1-based position of the update record at fault, where
+    an update record is (so a caller can point at it); None otherwise.
+    """
+
+    update: int | None = None
 
 
 class ParameterTableError(ModelError):
@@ -52,7 +60,14 @@ class UnknownParameterError(NotEditableError):
 
 
 class UpdateFormatError(ModelError):
-    """An update record is not a {parameter, distribution, v1, v2} record."""
+    """An update record is not a {parameter, distribution, v1, v2} record.
+
+    `parameter` is the record's parameter where the fault is in v1 or v2."""
+
+    def __init__(self, message: str, update: int | None = None, parameter: str | None = None):
+        self.update = update
+        self.parameter = parameter
+        super().__init__(message)
 
 
 class DistributionError(ModelError):
@@ -72,7 +87,19 @@ class DistributionParameterError(DistributionError):
 
 
 class SamplesError(ModelError):
-    """A table of samples cannot be evaluated (non-numeric, missing values…)."""
+    """A table of samples cannot be evaluated (non-numeric, missing values…).
+
+    `sample` (1-based) and `parameter` name the cell at fault, where one is."""
+
+    def __init__(self, message: str, sample: int | None = None, parameter: str | None = None):
+        self.sample = sample
+        self.parameter = parameter
+        super().__init__(message)
+
+    @classmethod
+    def not_finite(cls, sample: int, parameter: str, value: object) -> SamplesError:
+        return cls(f"sample {sample}: {parameter} must be a finite number, got {value!r}",
+                   sample, parameter)
 
 
 class InvalidTransitionMatrixError(ModelError):
@@ -98,11 +125,22 @@ class InvalidTransitionMatrixError(ModelError):
         self.probability = probability
         self.values = values
         self.n_invalid = n_invalid
-        shown = ", ".join(f"{name}={value:.6g}" for name, value in values.items())
-        others = (
-            f" ({n_invalid - 1} other sample(s) also invalid)" if n_invalid > 1 else ""
-        )
-        super().__init__(
-            f"{R_INVALID_MATRIX}): sample {sample}, strategy {strategy}: "
-            f"P({transition}) = {probability:.6g} from {shown}{others}"
+        super().__init__(self.describe())
+
+    def visible_values(self, visible: Collection[str] | None = None) -> dict[str, float]:
+        """`values`, only those named in `visible` (all if None)."""
+        return {k: v for k, v in self.values.items() if visible is None or k in visible}
+
+    def describe(self, visible: Collection[str] | None = None) -> str:
+        """The message, showing only the values of parameters in `visible`
+        (all if None): the others are the data owner's to keep."""
+        shown = self.visible_values(visible)
+        withheld = sorted(set(self.values) - set(shown))
+        return (
+            f"{R_INVALID_MATRIX}): sample {self.sample}, strategy {self.strategy}: "
+            f"P({self.transition}) = {self.probability:.6g}"
+            + (" from " + ", ".join(f"{k}={v:.6g}" for k, v in shown.items()) if shown else "")
+            + (f" (values of non-editable {', '.join(withheld)} withheld)" if withheld else "")
+            + f"; {self.n_invalid} sample(s) invalid in all. Change the updated "
+            "distributions so that every transition probability stays within [0, 1]"
         )

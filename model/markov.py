@@ -17,16 +17,11 @@ then its state values weighted by the discounted time spent in each state.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
 from .errors import InvalidTransitionMatrixError, SamplesError
-from .parameters import is_frame
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 STATES = ("H", "S1", "S2", "D")
 STRATEGIES = ("No_Treatment", "Treatment_A", "Treatment_B")
@@ -34,7 +29,7 @@ RESULT_COLUMNS = tuple(f"C_{s}" for s in STRATEGIES) + tuple(f"E_{s}" for s in S
 
 # The original's base case.  A PSA sample overrides exactly these names and
 # nothing else; every other column of a samples table is ignored (see
-# `evaluate`).  Units: probabilities and rates per annual cycle, costs in
+# `base_case_arrays`).  Units: probabilities and rates per annual cycle, costs in
 # currency units per cycle, utilities in QALYs per cycle.
 BASE_CASE: dict[str, float] = {
     "p_HS1": 0.15,  # H -> S1
@@ -78,39 +73,10 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def sample_parameters(samples: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The base-case parameters for each sample of a samples DataFrame: the
-    sample's column where it has one, else the base-case value.  Arrays of
-    shape (n_samples,)."""
-    if not is_frame(samples):
-        raise SamplesError(f"samples must be a pandas DataFrame, got {type(samples).__name__}")
-    import pandas as pd  # imported already: `samples` is a DataFrame
-
-    _check_samples(len(samples), [c for c in FIXED_SETTINGS if c in samples.columns])
-    columns, given = {}, {}
-    for name in BASE_CASE:
-        if name not in samples.columns:
-            continue
-        column = samples[name]
-        if isinstance(column, pd.DataFrame):
-            raise SamplesError(f"column {name!r} appears more than once in the samples")
-        if column.dtype.kind in "fi":
-            columns[name] = column.to_numpy(dtype=float)
-        else:
-            columns[name] = pd.to_numeric(column, errors="coerce").to_numpy(
-                dtype=float, na_value=np.nan
-            )
-        given[name] = column.iloc  # error messages name the bad cell as given
-    return base_case_arrays(columns, len(samples), given)
-
-
-def base_case_arrays(
-    columns: Mapping[str, np.ndarray], n: int, given: Mapping[str, Any] | None = None
-) -> dict[str, np.ndarray]:
-    """`sample_parameters` for samples given as {name: array of n floats},
-    as `sampling.draw` returns them.  `given[name][row]`, where present, is
-    the cell as the caller had it, for error messages."""
-    _check_samples(n, [c for c in FIXED_SETTINGS if c in columns])
+def base_case_arrays(columns: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """Every BASE_CASE parameter as an array of the `n` samples: the
+    sample's column where `columns` has one, else the base-case value."""
+    check_samples(n, columns)
     values = {}
     for name, base in BASE_CASE.items():
         if name not in columns:
@@ -122,18 +88,16 @@ def base_case_arrays(
         bad = ~np.isfinite(numbers)
         if bad.any():
             row = int(bad.argmax())
-            value = (given or {}).get(name, numbers)[row]
-            value = value.item() if isinstance(value, np.generic) else value
-            raise SamplesError(
-                f"sample {row + 1}: {name} must be a finite number, got {value!r}"
-            )
+            raise SamplesError.not_finite(row + 1, name, numbers[row].item())
         values[name] = numbers
     return values
 
 
-def _check_samples(n: int, settings: list[str]) -> None:
+def check_samples(n: int, names: Iterable[str]) -> None:
+    """Raise if there are no samples, or if they vary a setting of the run."""
     if n == 0:
         raise SamplesError("the samples table has no rows")
+    settings = [c for c in FIXED_SETTINGS if c in names]
     if settings:
         raise SamplesError(
             f"column(s) {', '.join(settings)} cannot vary per sample: the model runs "
@@ -256,25 +220,6 @@ def discounted_state_time(
     time_alive = np.einsum("t,tsn->sn", weights, trace)  # (3, n)
     time_dead = weights.sum() - time_alive.sum(axis=0)
     return np.vstack([time_alive, time_dead])
-
-
-def evaluate(samples: pd.DataFrame) -> pd.DataFrame:
-    """Discounted costs and QALYs of the three strategies for each sample.
-
-    `samples` has one column per parameter (extra columns are ignored, base
-    case values fill in for missing ones); the result has one row per sample
-    and the columns RESULT_COLUMNS, in the original's order.
-    """
-    import pandas as pd
-
-    values = evaluate_parameters(sample_parameters(samples))
-    return pd.DataFrame(values, columns=list(RESULT_COLUMNS))
-
-
-def evaluate_arrays(columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
-    """`evaluate` without pandas: samples as {name: array of n floats}, the
-    results as an (n, 6) array whose columns are RESULT_COLUMNS."""
-    return evaluate_parameters(base_case_arrays(columns, n))
 
 
 # Overflow and NaN in the arithmetic are not worth a RuntimeWarning on the

@@ -12,17 +12,17 @@ import csv
 import io
 import math
 import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from .distributions import check_distribution
 from .errors import (
     DistributionParameterError,
+    ModelError,
     NotEditableError,
     ParameterTableError,
-    UnknownDistributionError,
     UnknownParameterError,
     UpdateFormatError,
 )
@@ -32,16 +32,7 @@ if TYPE_CHECKING:  # pandas is imported only where a DataFrame is made or read
 
 COLUMNS = ("parameter", "distribution", "v1", "v2", "editable")
 UPDATE_FIELDS = ("parameter", "distribution", "v1", "v2")
-
-# Distribution name -> (meaning of v1, meaning of v2); v2 None: not used.
-DISTRIBUTIONS: dict[str, tuple[str, str | None]] = {
-    "beta": ("shape1", "shape2"),
-    "gamma": ("shape", "scale"),
-    "normal": ("mean", "sd"),
-    "rlnorm": ("meanlog", "sdlog"),
-    "random uniform": ("min", "max"),
-    "fixed": ("value", None),
-}
+UPDATES_EXAMPLE = '[{"parameter": "p_HS1", "distribution": "beta", "v1": 25, "v2": 150}]'
 
 _TRUE = {"T", "TRUE", "True", "true"}
 _FALSE = {"F", "FALSE", "False", "false"}
@@ -51,11 +42,11 @@ DEFAULT_TABLE = "parameter_distributions.csv"
 
 @dataclass(frozen=True)
 class ParameterTable:
-    """A validated parameter table as plain tuples, one entry per row.
+    """A parameter table, one entry per row: what the model samples from.
 
-    This is what the model computes with; it needs no pandas, so the
-    service (and its image) can run without it.  `load_parameters` gives
-    the same table as a DataFrame, and `to_frame`/`from_frame` convert.
+    Every table is valid: building one checks that each row's distribution
+    can be sampled, so sampling trusts it.  Read one with `read_table`,
+    convert with `from_frame`/`to_frame`, change it with `update`.
     """
 
     parameter: tuple[str, ...]
@@ -70,6 +61,8 @@ class ParameterTable:
         for field in ("v1", "v2"):
             values = tuple(math.nan if math.isnan(v) else float(v) for v in getattr(self, field))
             object.__setattr__(self, field, values)
+        for name, dist, a, b, _ in self.rows():
+            check_distribution(name, dist, a, b)
 
     def __len__(self) -> int:
         return len(self.parameter)
@@ -81,20 +74,51 @@ class ParameterTable:
     def editable_parameters(self) -> list[str]:
         return [name for name, flag in zip(self.parameter, self.editable) if flag]
 
+    def update(self, updates: Iterable[Mapping[str, Any]] | None) -> ParameterTable:
+        """The original's ``overwrite_parameter_value``: for each update
+        record {parameter, distribution, v1, v2}, replace distribution, v1 and
+        v2 of an editable row.  A new table; no updates (None or []) is this
+        table.  v1/v2 may be numbers or numeric text, as R reads them."""
+        records = check_updates(updates)
+        if not records:
+            return self
+        distribution, v1, v2 = list(self.distribution), list(self.v1), list(self.v2)
+        index = {name: i for i, name in enumerate(self.parameter)}
+        for position, record in enumerate(records, start=1):
+            try:
+                name = record["parameter"].strip()
+                if name not in index:
+                    raise UnknownParameterError(name, self.editable_parameters)
+                row = index[name]
+                if not self.editable[row]:
+                    raise NotEditableError(name)
+                new_distribution = record["distribution"].strip()
+                new_v1 = _r_text_round(_number(name, "v1", record.get("v1")))
+                new_v2 = _r_text_round(_number(name, "v2", record.get("v2")))
+                check_distribution(name, new_distribution, new_v1, new_v2)
+            except ModelError as exc:
+                exc.update = position
+                raise
+            distribution[row], v1[row], v2[row] = new_distribution, new_v1, new_v2
+        return ParameterTable(
+            self.parameter, tuple(distribution), tuple(v1), tuple(v2), self.editable
+        )
+
     def to_frame(self) -> pd.DataFrame:
+        """The table as a DataFrame: columns parameter, distribution, v1, v2
+        (floats, NaN where empty) and editable (bool)."""
         import pandas as pd
 
         return pd.DataFrame({name: list(getattr(self, name)) for name in COLUMNS})
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> ParameterTable:
-        """A table from a DataFrame `validate_table` or `load_parameters` made."""
-        return cls(
-            parameter=tuple(str(v) for v in frame["parameter"]),
-            distribution=tuple(str(v) for v in frame["distribution"]),
-            v1=tuple(float(v) for v in frame["v1"]),
-            v2=tuple(float(v) for v in frame["v2"]),
-            editable=tuple(bool(v) for v in frame["editable"]),
+        """Validate a table given as a DataFrame (cells may be text, as read
+        from CSV, or numbers)."""
+        header = [str(name).strip() for name in frame.columns]
+        _check_header(header)
+        return table_from_columns(
+            {name: list(frame.iloc[:, i]) for i, name in enumerate(header)}
         )
 
 
@@ -148,21 +172,6 @@ def read_table(source: str | os.PathLike | io.IOBase | None = None) -> Parameter
     return table_from_columns(columns)
 
 
-def load_parameters(source: str | os.PathLike | io.IOBase | None = None) -> pd.DataFrame:
-    """Read and validate a parameter table (a path or an open file), as a
-    DataFrame with columns parameter, distribution, v1, v2 (floats, NaN
-    where empty) and editable (bool)."""
-    return read_table(source).to_frame()
-
-
-def validate_table(raw: pd.DataFrame) -> pd.DataFrame:
-    """Return a clean table (v1/v2 floats, editable bool) or raise."""
-    header = [str(name).strip() for name in raw.columns]
-    _check_header(header)
-    columns = {name: list(raw.iloc[:, i]) for i, name in enumerate(header)}
-    return table_from_columns(columns).to_frame()
-
-
 def _check_header(header: list[str]) -> None:
     twice = sorted({name for name in header if name and header.count(name) > 1})
     if twice:
@@ -206,12 +215,9 @@ def table_from_columns(raw: Mapping[str, Sequence[Any]]) -> ParameterTable:
             )
     v1 = [_number(name, "v1", value) for name, value in zip(parameter, raw["v1"])]
     v2 = [_number(name, "v2", value) for name, value in zip(parameter, raw["v2"])]
-    table = ParameterTable(
+    return ParameterTable(
         tuple(parameter), tuple(distribution), tuple(v1), tuple(v2), tuple(editable)
     )
-    for name, dist, a, b, _ in table.rows():
-        check_distribution(name, dist, a, b)
-    return table
 
 
 def _number(parameter: str, field: str, value: Any) -> float:
@@ -221,7 +227,12 @@ def _number(parameter: str, field: str, value: Any) -> float:
     if isinstance(value, bool):
         raise DistributionParameterError(parameter, f"{field} must be a number, got {value!r}")
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond the range of a double
+            raise DistributionParameterError(
+                parameter, f"{field} must be a finite number, got {str(value)[:50]}"
+            ) from None
     text = str(value).strip()
     if text in ("", "NA"):
         return math.nan
@@ -233,123 +244,78 @@ def _number(parameter: str, field: str, value: Any) -> float:
         ) from None
 
 
-def check_distribution(parameter: str, distribution: str, v1: float, v2: float) -> None:
-    """Raise unless (distribution, v1, v2) can be sampled.
-
-    R accepts some of these silently and returns NaN samples (with a
-    warning) that later break the model in obscure ways; we refuse them.
-    """
-    if distribution not in DISTRIBUTIONS:
-        raise UnknownDistributionError(
-            parameter,
-            f"unknown distribution {distribution!r}; supported: "
-            + ", ".join(repr(d) for d in DISTRIBUTIONS),
-        )
-    first, second = DISTRIBUTIONS[distribution]
-    needed = [("v1", first, v1)] + ([("v2", second, v2)] if second else [])
-    for field, meaning, value in needed:
-        if math.isnan(value):
-            raise DistributionParameterError(
-                parameter, f"{distribution} needs {field} ({meaning}), which is missing"
-            )
-        if math.isinf(value):
-            raise DistributionParameterError(
-                parameter, f"{distribution} {field} ({meaning}) must be finite, got {value}"
-            )
-    problem = None
-    if distribution == "beta" and (v1 <= 0 or v2 <= 0):
-        problem = f"beta shapes must be > 0, got shape1={v1:g}, shape2={v2:g}"
-    elif distribution == "gamma" and (v1 <= 0 or v2 <= 0):
-        problem = f"gamma shape and scale must be > 0, got shape={v1:g}, scale={v2:g}"
-    elif distribution == "normal" and v2 < 0:
-        problem = f"normal sd must be >= 0, got sd={v2:g}"
-    elif distribution == "rlnorm" and v2 < 0:
-        problem = f"rlnorm sdlog must be >= 0, got sdlog={v2:g}"
-    elif distribution == "random uniform" and v1 > v2:
-        problem = f"random uniform needs min <= max, got min={v1:g}, max={v2:g}"
-    if problem:
-        raise DistributionParameterError(parameter, problem)
-
-
 def _r_text_round(value: float) -> float:
     """R's overwrite stores an updated v1/v2 as text with 15 significant
     digits before sampling; reproduce that (a no-op for values with <= 15)."""
     return value if math.isnan(value) else float(f"{value:.15g}")
 
 
-def normalise_updates(updates: Any) -> list[dict[str, Any]]:
-    """Accept records as a list of mappings, or a DataFrame; check the fields."""
+def check_updates(
+    updates: Any, what: str = "updates", numbers: bool = False
+) -> list[Mapping[str, Any]]:
+    """Check that `updates` is a list of {parameter, distribution, v1, v2}
+    records (v2 may be left out or None, for fixed) and return it as a list.
+
+    With `numbers`, v1 and v2 must be numbers, not text (as in JSON, where a
+    number is a number), and finite.  Errors name the record's position (as
+    their `update`) and call the list `what`.
+    """
     if updates is None:
         return []
-    if is_frame(updates):
-        updates = updates.to_dict(orient="records")
     if isinstance(updates, Mapping) or not isinstance(updates, Iterable) or isinstance(
         updates, (str, bytes)
     ):
         raise UpdateFormatError(
-            "updates must be a list of {parameter, distribution, v1, v2} records"
+            f"{what} must be a list of {{parameter, distribution, v1, v2}} records "
+            f"(e.g. {UPDATES_EXAMPLE})"
         )
-    records = []
-    for position, record in enumerate(updates, start=1):
+    records = list(updates)
+    for position, record in enumerate(records, start=1):
+        where = f"{what} record {position}"
         if not isinstance(record, Mapping):
             raise UpdateFormatError(
-                f"update {position} must be a {{parameter, distribution, v1, v2}} "
-                f"record, got {type(record).__name__}"
+                f"{where} must be an object with parameter, distribution, v1 and v2, "
+                f"got {type(record).__name__}",
+                position,
             )
         missing = [f for f in ("parameter", "distribution", "v1") if f not in record]
         if missing:
             raise UpdateFormatError(
-                f"update {position} lacks field(s) {', '.join(missing)}; each update "
-                "needs parameter, distribution, v1 and v2 (v2 may be null for fixed)"
+                f"{where} lacks {', '.join(missing)}: a record that lacks fields cannot "
+                "be applied; each needs parameter, distribution, v1 and v2 (v2 may be "
+                "null or left out for 'fixed')",
+                position,
             )
         if not isinstance(record["parameter"], str) or not isinstance(
             record["distribution"], str
         ):
             raise UpdateFormatError(
-                f"update {position}: parameter and distribution must be strings"
+                f"{where}: parameter and distribution must be strings", position
             )
-        records.append(record)
+        if numbers:
+            _check_numbers(where, position, record)
     return records
 
 
-def is_frame(value: Any) -> bool:
-    """A pandas DataFrame, recognised without importing pandas (if pandas
-    is not imported, nothing is a DataFrame)."""
-    pandas = sys.modules.get("pandas")
-    return pandas is not None and isinstance(value, pandas.DataFrame)
+def _check_numbers(where: str, position: int, record: Mapping[str, Any]) -> None:
+    for field in ("v1", "v2"):
+        number = record.get(field)
+        if field == "v2" and number is None:
+            continue
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            problem = f"must be a number, got {number!r}"[:70]
+        elif not _finite(number):
+            problem = f"must be a finite number, got {str(number)[:50]}"
+        else:
+            continue
+        parameter = record["parameter"][:100]
+        raise UpdateFormatError(
+            f"{where} ({parameter}): {field} {problem}", position, parameter
+        )
 
 
-def apply_updates(table: pd.DataFrame | ParameterTable, updates: Any):
-    """The original's ``overwrite_parameter_value``: for each update, replace
-    distribution, v1 and v2 of an editable row.  Returns a new table of the
-    kind given (a DataFrame, or a ParameterTable); no updates returns `table`."""
-    if isinstance(table, ParameterTable):
-        return update_table(table, updates)
-    records = normalise_updates(updates)
-    if not records:
-        return table
-    return update_table(ParameterTable.from_frame(table), records).to_frame()
-
-
-def update_table(table: ParameterTable, updates: Any) -> ParameterTable:
-    """`apply_updates` on a ParameterTable."""
-    records = normalise_updates(updates)
-    if not records:
-        return table
-    distribution, v1, v2 = list(table.distribution), list(table.v1), list(table.v2)
-    index = {name: i for i, name in enumerate(table.parameter)}
-    for record in records:
-        name = record["parameter"].strip()
-        if name not in index:
-            raise UnknownParameterError(name, table.editable_parameters)
-        row = index[name]
-        if not table.editable[row]:
-            raise NotEditableError(name)
-        new_distribution = record["distribution"].strip()
-        new_v1 = _r_text_round(_number(name, "v1", record.get("v1")))
-        new_v2 = _r_text_round(_number(name, "v2", record.get("v2")))
-        check_distribution(name, new_distribution, new_v1, new_v2)
-        distribution[row], v1[row], v2[row] = new_distribution, new_v1, new_v2
-    return ParameterTable(
-        table.parameter, tuple(distribution), tuple(v1), tuple(v2), table.editable
-    )
+def _finite(number: int | float) -> bool:
+    try:
+        return math.isfinite(float(number))
+    except OverflowError:  # an int beyond the range of a double
+        return False

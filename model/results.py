@@ -1,9 +1,9 @@
 """Results of a PSA, and writing them as CSV at full double precision, fast.
 
-pandas' ``to_csv`` takes ~12 ms for the 1000 × 6 results here; one
-printf-style format over all cells takes under 2 ms and is what a service
-answering in single-digit milliseconds needs.  ``%.17g`` is 17 significant
-digits, as R writes them: every value reads back to the identical double.
+One printf-style format over all cells, not pandas' ``to_csv``: a service
+answering in milliseconds cannot spend several on formatting (figures in
+bench/RESULTS.md, "Model").  ``%.17g`` is 17 significant digits, as R writes
+them: every value reads back to the identical double.
 """
 
 from __future__ import annotations
@@ -13,22 +13,42 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .markov import RESULT_COLUMNS
+from .markov import RESULT_COLUMNS, STRATEGIES
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .sampling import Samples
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class PSAResults:
-    """Costs and QALYs per sample without pandas: `values` is an
-    (n_samples, 6) array whose columns are `columns` (RESULT_COLUMNS)."""
+    """Costs and QALYs per sample: `values` is an (n_samples, 6) array whose
+    columns are `columns` (RESULT_COLUMNS: the costs of STRATEGIES, then
+    their QALYs).  `samples` are the parameter values each row was computed
+    from, with the seed that drew them (None where not drawn here)."""
 
     values: np.ndarray
+    samples: Samples | None = None
     columns: tuple[str, ...] = RESULT_COLUMNS
 
     def __len__(self) -> int:
         return len(self.values)
+
+    @property
+    def costs(self) -> np.ndarray:
+        """(n_samples, 3): discounted cost of each of STRATEGIES."""
+        return self.values[:, : len(STRATEGIES)]
+
+    @property
+    def effects(self) -> np.ndarray:
+        """(n_samples, 3): discounted QALYs of each of STRATEGIES."""
+        return self.values[:, len(STRATEGIES):]
+
+    @property
+    def seed(self) -> int | None:
+        """The seed the samples were drawn with (chosen if none was given)."""
+        return None if self.samples is None else self.samples.seed
 
     def to_frame(self) -> pd.DataFrame:
         import pandas as pd
@@ -37,7 +57,7 @@ class PSAResults:
 
 
 def format_csv(results: Any) -> str:
-    """Results (a DataFrame, or PSAResults) as CSV text: a header line, then
+    """Results (PSAResults, or a DataFrame) as CSV text: a header line, then
     one line per row."""
     values = np.ascontiguousarray(np.asarray(results.values, dtype=float))
     n_rows, n_cols = values.shape

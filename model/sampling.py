@@ -1,84 +1,75 @@
 """Probabilistic sensitivity analysis: draw samples from the parameter table.
 
-One column per table row, drawn in row order, as the original does.  R's
-random streams differ from NumPy's, so draws cannot match R number for
-number; they match in distribution (the tests check moments per
-distribution).  Parametrisations follow R's:
-
-========================  ===========  ==========  ==========================
-distribution              v1           v2          R call
-========================  ===========  ==========  ==========================
-``beta``                  shape1       shape2      ``rbeta(n, v1, v2)``
-``gamma``                 shape        scale       ``rgamma(n, shape=v1, scale=v2)``
-``normal``                mean         sd          ``rnorm(n, v1, v2)``
-``rlnorm``                meanlog      sdlog       ``rlnorm(n, v1, v2)``
-``random uniform``        min          max         ``runif(n, v1, v2)``
-``fixed``                 value        (unused)    ``rep(v1, n)``
-========================  ===========  ==========  ==========================
+One column per table row, drawn in row order, as the original does; each
+row's distribution is sampled as model/distributions.py says.
 """
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .parameters import ParameterTable, check_distribution
+from .distributions import DISTRIBUTIONS
+from .parameters import ParameterTable
 
 if TYPE_CHECKING:
     import pandas as pd
 
 DEFAULT_SAMPLES = 1000
+# A fresh seed is a whole number below 2**63: small enough to be sent back
+# (to the service, in JSON) to repeat the run.
+SEED_BITS = 63
 
 
-def _draw(rng: np.random.Generator, distribution: str, v1: float, v2: float, n: int):
-    if distribution == "beta":
-        return rng.beta(v1, v2, n)
-    if distribution == "gamma":
-        return rng.gamma(shape=v1, scale=v2, size=n)  # scale, not rate
-    if distribution == "normal":
-        return rng.normal(v1, v2, n)
-    if distribution == "rlnorm":
-        return rng.lognormal(v1, v2, n)
-    if distribution == "random uniform":
-        return rng.uniform(v1, v2, n)
-    if distribution == "fixed":
-        return np.full(n, v1)
-    raise AssertionError(distribution)  # check_distribution rejected it already
+@dataclass(frozen=True, eq=False)
+class Samples:
+    """PSA samples: `columns` maps each parameter to its array of
+    `n_samples` values.  `seed` is the seed they were drawn with (the one
+    chosen when none was given), None when drawn from a caller's Generator
+    or not drawn here."""
+
+    columns: dict[str, np.ndarray]
+    n_samples: int
+    seed: int | None = None
+
+    def __len__(self) -> int:
+        return self.n_samples
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.columns)
+
+    def to_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(self.columns, index=range(self.n_samples))
 
 
 def draw(
     table: ParameterTable,
     n_samples: int = DEFAULT_SAMPLES,
     seed: int | np.random.Generator | None = None,
-) -> dict[str, np.ndarray]:
-    """Draw `n_samples` PSA samples: {parameter: array of n_samples}, in the
-    table's row order.  `sample` without pandas."""
+) -> Samples:
+    """Draw `n_samples` PSA samples from `table`, in its row order.
+
+    `seed` is an int (reproducible), a Generator (caller-managed stream) or
+    None (a fresh seed, kept in the result's `seed`).
+    """
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
         raise TypeError(f"n_samples must be an int, got {n_samples!r}")
     if n_samples < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    columns = {}
-    for parameter, distribution, v1, v2, _ in table.rows():
-        check_distribution(parameter, distribution, v1, v2)
-        columns[parameter] = _draw(rng, distribution, v1, v2, int(n_samples))
-    return columns
-
-
-def sample(
-    table: pd.DataFrame | ParameterTable,
-    n_samples: int = DEFAULT_SAMPLES,
-    seed: int | np.random.Generator | None = None,
-) -> pd.DataFrame:
-    """Draw `n_samples` PSA samples: a DataFrame with one column per parameter.
-
-    `table` comes from `load_parameters` (or is a ParameterTable); `seed` is
-    an int (reproducible), a Generator (caller-managed stream) or None
-    (fresh entropy each call).
-    """
-    import pandas as pd
-
-    if not isinstance(table, ParameterTable):
-        table = ParameterTable.from_frame(table)
-    return pd.DataFrame(draw(table, n_samples, seed))
+    if isinstance(seed, np.random.Generator):
+        rng, used = seed, None
+    else:
+        used = secrets.randbits(SEED_BITS) if seed is None else seed
+        rng = np.random.default_rng(used)
+    n = int(n_samples)
+    columns = {
+        parameter: DISTRIBUTIONS[distribution].sample(rng, v1, v2, n)
+        for parameter, distribution, v1, v2, _ in table.rows()
+    }
+    return Samples(columns, n, used)

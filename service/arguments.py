@@ -10,8 +10,9 @@ JSON object.  `read_arguments` accepts all four and returns one
   argument, a bad seed, a refused `model_functions` / `path_to_psa_inputs`;
 * 413 — the body is over the configured limit;
 * 415 — the body is in a media type not listed above;
-* 422 — `param_updates` is well-formed JSON but not a list of
-  {parameter, distribution, v1, v2} records with the right types.
+* 422 — `param_updates` is well-formed JSON but has more than MAX_UPDATES
+  records, or is not a list of {parameter, distribution, v1, v2} records
+  with the right types (the model's rule: `model.parameters.check_updates`).
 
 In a form or the query string every value is text, so `param_updates` is
 JSON text there (jsonlite's records); in a JSON body it may be real JSON
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +33,10 @@ from falcon.media.multipart import MultipartFormHandler, MultipartParseError
 from falcon.util.mediatypes import parse_header
 from falcon.util.uri import parse_query_string
 
-from .errors import ApiError, bad_request
+from model.errors import UpdateFormatError
+from model.parameters import check_updates
+
+from .errors import ApiError, bad_request, model_error
 
 # The original's default updates (API.md), applied when none are sent.
 DEFAULT_UPDATES = (
@@ -230,58 +233,11 @@ def _updates(value: Any) -> list[dict[str, Any]]:
         value = _json(value, "param_updates")
         if value is None:
             return [dict(record) for record in DEFAULT_UPDATES]
-    if not isinstance(value, list):
-        raise _update_error(
-            "param_updates must be a list of {parameter, distribution, v1, v2} records "
-            '(e.g. [{"parameter": "p_HS1", "distribution": "beta", "v1": 25, "v2": 150}])'
-        )
-    if len(value) > MAX_UPDATES:
-        raise _update_error(f"param_updates has {len(value)} records; at most {MAX_UPDATES}")
-    for position, record in enumerate(value, start=1):
-        _check_record(position, record)
-    return value
-
-
-def _check_record(position: int, record: Any) -> None:
-    where = f"param_updates record {position}"
-    if not isinstance(record, dict):
-        raise _update_error(
-            f"{where} must be an object with parameter, distribution, v1 and v2",
-            update=position,
-        )
-    missing = [f for f in ("parameter", "distribution", "v1") if f not in record]
-    if missing:
-        raise _update_error(
-            f"{where} lacks {', '.join(missing)}; each record needs parameter, "
-            "distribution, v1 and v2 (v2 may be null or left out for 'fixed')",
-            update=position,
-        )
-    for field in ("parameter", "distribution"):
-        if not isinstance(record[field], str):
-            raise _update_error(f"{where}: {field} must be a string", update=position)
-    for field in ("v1", "v2"):
-        number = record.get(field)
-        if field == "v2" and number is None:
-            continue
-        if isinstance(number, bool) or not isinstance(number, (int, float)):
-            problem = f"must be a number, got {json.dumps(number)[:50]}"
-        elif not _finite(number):
-            problem = f"must be a finite number, got {str(number)[:50]}"
-        else:
-            continue
-        raise _update_error(
-            f"{where} ({record['parameter'][:100]}): {field} {problem}",
-            update=position,
-            parameter=record["parameter"][:100],
-        )
-
-
-def _finite(number: int | float) -> bool:
+    if isinstance(value, list) and len(value) > MAX_UPDATES:
+        raise ApiError(falcon.HTTP_422,
+                       f"param_updates has {len(value)} records; at most {MAX_UPDATES}")
+    # The model owns the rules of a record (JSON numbers: text is not a number).
     try:
-        return math.isfinite(float(number))
-    except OverflowError:  # an int beyond the range of a double
-        return False
-
-
-def _update_error(message: str, **detail: Any) -> ApiError:
-    return ApiError(falcon.HTTP_422, message, **detail)
+        return check_updates(value, what="param_updates", numbers=True)
+    except UpdateFormatError as exc:
+        raise model_error(exc) from None

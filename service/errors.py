@@ -12,9 +12,20 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+from collections.abc import Collection
 from typing import Any
 
 import falcon
+
+from model.errors import (
+    DistributionError,
+    InvalidTransitionMatrixError,
+    ModelError,
+    NotEditableError,
+    UnknownParameterError,
+    UpdateFormatError,
+)
 
 log = logging.getLogger("service")
 
@@ -38,6 +49,37 @@ class ApiError(falcon.HTTPError):
 
 def bad_request(message: str, **detail: Any) -> ApiError:
     return ApiError(falcon.HTTP_400, message, **detail)
+
+
+def model_error(exc: ModelError, visible: Collection[str] | None = None) -> ApiError:
+    """422 with the model's message, which names what to change, and its
+    facts as detail fields.  Values of parameters not in `visible` (all
+    visible if None) are withheld from both."""
+    detail: dict[str, Any] = {"kind": type(exc).__name__}
+    message = str(exc)
+    if exc.update is not None:
+        detail["update"] = exc.update
+    if isinstance(exc, UnknownParameterError):
+        detail.update(parameter=exc.parameter, editable=exc.editable)
+    elif isinstance(exc, (NotEditableError, DistributionError)):
+        detail["parameter"] = exc.parameter
+    elif isinstance(exc, UpdateFormatError) and exc.parameter is not None:
+        detail["parameter"] = exc.parameter
+    elif isinstance(exc, InvalidTransitionMatrixError):
+        message = exc.describe(visible)
+        detail.update(
+            sample=exc.sample,
+            strategy=exc.strategy,
+            transition=exc.transition,
+            probability=_finite_or_none(exc.probability),
+            values={k: _finite_or_none(v) for k, v in exc.visible_values(visible).items()},
+            invalid_samples=exc.n_invalid,
+        )
+    return ApiError(falcon.HTTP_422, message, **detail)
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def error_body(error: falcon.HTTPError) -> dict[str, Any]:

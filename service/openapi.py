@@ -5,6 +5,7 @@ rely on it.  Served at /openapi.json; tests check it against the app."""
 from __future__ import annotations
 
 import model
+from model.distributions import DISTRIBUTIONS
 
 from .arguments import MAX_SEED, MAX_UPDATES, ORIGINAL_MODEL_URL
 from .errors import KEY_INVALID, KEY_MISSING
@@ -330,7 +331,7 @@ def build_document(
                     "required": ["parameter", "distribution", "v1"],
                     "properties": {
                         "parameter": {"type": "string", "example": "p_HS1"},
-                        "distribution": {"type": "string", "enum": list(model.DISTRIBUTIONS)},
+                        "distribution": {"type": "string", "enum": list(DISTRIBUTIONS)},
                         "v1": {"type": "number"},
                         "v2": {"type": "number", "nullable": True,
                                "description": "unused (null or left out) for 'fixed'"},

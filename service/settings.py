@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import model
+from model.parameters import default_table_path
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_DATASET = "parameter_distributions.csv"
@@ -40,7 +40,7 @@ class SettingsError(Exception):
 @dataclass(frozen=True)
 class Settings:
     api_keys: tuple[str, ...] = field(repr=False)
-    data_dir: Path = field(default_factory=lambda: Path(model.default_table_path()).parent)
+    data_dir: Path = field(default_factory=lambda: Path(default_table_path()).parent)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     default_dataset: str = DEFAULT_DATASET
     request_timeout: float = 0.8 * DEFAULT_GUNICORN_TIMEOUT

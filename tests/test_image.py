@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import model
+from model.parameters import default_table_path
 from tests.support.image import ROOT, docker, inspect, run_container, unique
 from tests.support.secret_audit import TEST_KEY
 
@@ -144,7 +145,7 @@ def test_keys_from_a_mounted_file_and_data_from_a_mounted_folder(api_image, tmp_
     key_file.write_text(f"# keys of the test session\n{TEST_KEY}\n")
     key_file.chmod(0o644)
     # The client's table: the shipped one with a dearer healthy state.
-    lines = Path(model.default_table_path()).read_text(encoding="utf-8-sig").splitlines()
+    lines = Path(default_table_path()).read_text(encoding="utf-8-sig").splitlines()
     lines = [("c_H,gamma,400,20,T" if line.startswith("c_H,") else line) for line in lines]
     (data_dir / "client_table.csv").write_text("\n".join(lines) + "\n")
     for path in (data_dir, data_dir / "client_table.csv"):

@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import model
+from model.distributions import DISTRIBUTIONS
 from model.markov import BASE_CASE
 
 NAMES = st.sampled_from(list(BASE_CASE) + ["hr_S1", "du_HS1", "x", "", " p_HS1 "])
-DISTS = st.sampled_from(list(model.DISTRIBUTIONS) + ["Beta", "weibull", "", "fixed "])
+DISTS = st.sampled_from(list(DISTRIBUTIONS) + ["Beta", "weibull", "", "fixed "])
 NUMBERS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.floats(min_value=-2, max_value=2),
@@ -58,7 +59,8 @@ def test_random_tables(rows):
         columns=["parameter", "distribution", "v1", "v2", "editable"],
     )
     result_or_model_error(
-        lambda: model.evaluate(model.sample(model.validate_table(raw), n_samples=5, seed=1))
+        lambda: model.evaluate(
+            model.draw(model.ParameterTable.from_frame(raw), n_samples=5, seed=1).to_frame())
     )
 
 

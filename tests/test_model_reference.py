@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import model
-from model import markov
+from model import errors, markov
 
 from .conftest import PYTHON, REFERENCE, ROOT
 
@@ -21,8 +21,8 @@ ERROR_CASES = [c for c in CASES if (c / "error.txt").exists()]
 
 # error.txt holds R's message; each maps to the typed error we raise.
 R_MESSAGES = {
-    model.errors.R_NOT_EDITABLE: model.NotEditableError,
-    model.errors.R_INVALID_MATRIX: model.InvalidTransitionMatrixError,
+    errors.R_NOT_EDITABLE: errors.NotEditableError,
+    errors.R_INVALID_MATRIX: errors.InvalidTransitionMatrixError,
 }
 
 
@@ -46,7 +46,7 @@ def test_command_line_evaluate_matches_r(case):
 @pytest.mark.parametrize("case", RESULT_CASES, ids=lambda p: p.name)
 def test_updates_give_the_r_input_table(case):
     updates = json.loads((case / "updates.json").read_text())["updates"]
-    ours = model.apply_updates(model.load_parameters(), updates)
+    ours = model.read_table().update(updates).to_frame()
     theirs = pd.read_csv(case / "inputs.csv", encoding="utf-8-sig")
     assert list(ours["parameter"]) == list(theirs["parameter"])
     assert list(ours["distribution"]) == list(theirs["distribution"])
@@ -57,7 +57,7 @@ def test_updates_give_the_r_input_table(case):
 @pytest.mark.parametrize("case", RESULT_CASES, ids=lambda p: p.name)
 def test_samples_columns_are_the_table_rows(case):
     samples = pd.read_csv(case / "samples.csv")
-    assert list(samples.columns) == list(model.load_parameters()["parameter"])
+    assert list(samples.columns) == list(model.read_table().parameter)
 
 
 @pytest.mark.parametrize("case", ERROR_CASES, ids=lambda p: p.name)
@@ -83,21 +83,21 @@ def test_error_cases_on_the_command_line(case):
 
 
 def test_unknown_parameter_is_its_own_type():
-    with pytest.raises(model.UnknownParameterError, match="p_XYZ"):
+    with pytest.raises(errors.UnknownParameterError, match="p_XYZ"):
         model.run(updates=[{"parameter": "p_XYZ", "distribution": "beta", "v1": 1, "v2": 1}])
 
 
 def test_not_editable_is_not_unknown():
     update = {"parameter": "hr_S1S2_trtB", "distribution": "rlnorm", "v1": -0.5, "v2": 0.1}
-    with pytest.raises(model.NotEditableError) as caught:
+    with pytest.raises(errors.NotEditableError) as caught:
         model.run(updates=[update])
-    assert not isinstance(caught.value, model.UnknownParameterError)
+    assert not isinstance(caught.value, errors.UnknownParameterError)
     assert caught.value.parameter == "hr_S1S2_trtB"
 
 
 def test_invalid_matrix_names_sample_and_values():
     samples = pd.DataFrame({"p_S1H": [0.5, 0.5, 0.95], "p_S1S2": [0.1, 0.1, 0.1]})
-    with pytest.raises(model.InvalidTransitionMatrixError) as caught:
+    with pytest.raises(errors.InvalidTransitionMatrixError) as caught:
         model.evaluate(samples)
     error = caught.value
     assert (error.sample, error.strategy, error.transition) == (3, "No_Treatment", "S1->S1")
@@ -109,14 +109,14 @@ def test_invalid_matrix_names_sample_and_values():
 def test_invalid_matrix_only_under_treatment_b():
     # Valid without treatment; hr > 1 pushes B's progression past the limit.
     samples = pd.DataFrame({"p_S1H": [0.5], "p_S1S2": [0.4], "hr_S1S2_trtB": [2.0]})
-    with pytest.raises(model.InvalidTransitionMatrixError) as caught:
+    with pytest.raises(errors.InvalidTransitionMatrixError) as caught:
         model.evaluate(samples)
     assert caught.value.strategy == "Treatment_B"
     assert caught.value.values["hr_S1S2_trtB"] == 2.0
 
 
 def test_nan_probability_is_invalid():
-    with pytest.raises(model.InvalidTransitionMatrixError):
+    with pytest.raises(errors.InvalidTransitionMatrixError):
         model.evaluate(pd.DataFrame({"p_S1S2": [1.5]}))  # log of a negative
 
 
@@ -160,7 +160,7 @@ def test_results_are_per_sample_and_independent():
     ],
 )
 def test_bad_samples_are_refused(samples, message):
-    with pytest.raises(model.SamplesError, match=message):
+    with pytest.raises(errors.SamplesError, match=message):
         model.evaluate(samples)
 
 

@@ -8,6 +8,13 @@ import pandas as pd
 import pytest
 
 import model
+from model.errors import (
+    DistributionParameterError,
+    ParameterTableError,
+    UnknownDistributionError,
+    UpdateFormatError,
+)
+from model.parameters import default_table_path
 
 HEADER = "parameter,distribution,v1,v2,editable\n"
 
@@ -19,12 +26,12 @@ def write(tmp_path, body, name="table.csv"):
 
 
 def test_shipped_table_is_the_original_byte_for_byte(reference):
-    with open(model.default_table_path(), "rb") as ours:
+    with open(default_table_path(), "rb") as ours:
         assert ours.read() == (reference / "parameter_distributions.csv").read_bytes()
 
 
 def test_byte_order_mark_is_handled():
-    table = model.load_parameters()
+    table = model.read_table().to_frame()
     assert list(table.columns) == ["parameter", "distribution", "v1", "v2", "editable"]
     assert table["parameter"].iloc[0] == "p_HS1"
     assert len(table) == 20
@@ -34,10 +41,10 @@ def test_byte_order_mark_is_handled():
 
 
 def test_update_replaces_three_fields_of_an_editable_row_only():
-    table = model.load_parameters()
-    updated = model.apply_updates(
-        table, [{"parameter": "p_HS1", "distribution": "normal", "v1": "0.2", "v2": 0.01}]
-    )
+    table = model.read_table().to_frame()
+    updated = model.ParameterTable.from_frame(table).update(
+        [{"parameter": "p_HS1", "distribution": "normal", "v1": "0.2", "v2": 0.01}]
+    ).to_frame()
     row = updated.set_index("parameter").loc["p_HS1"]
     assert (row["distribution"], row["v1"], row["v2"], row["editable"]) == ("normal", 0.2, 0.01, True)
     pd.testing.assert_frame_equal(updated.drop(index=0), table.drop(index=0))
@@ -45,67 +52,70 @@ def test_update_replaces_three_fields_of_an_editable_row_only():
 
 
 def test_updates_keep_15_significant_digits_as_r_does():
-    updated = model.apply_updates(
-        model.load_parameters(),
+    updated = model.read_table().update(
         [{"parameter": "c_H", "distribution": "fixed", "v1": 0.12345678901234567, "v2": None}],
-    )
+    ).to_frame()
     assert updated.set_index("parameter").loc["c_H", "v1"] == 0.123456789012346
 
 
 def test_updates_accept_a_data_frame():
     updates = pd.DataFrame({"parameter": ["p_HS1"], "distribution": ["beta"], "v1": [25], "v2": [150]})
-    updated = model.apply_updates(model.load_parameters(), updates)
+    # The DataFrame API (model.run) turns them into records.
+    updated = model.read_table().update(updates.to_dict(orient="records")).to_frame()
     assert updated.set_index("parameter").loc["p_HS1", "v2"] == 150
+    pd.testing.assert_frame_equal(model.run(updates=updates, seed=1, n_samples=5),
+                                  model.run(updates=updates.to_dict(orient="records"), seed=1,
+                                            n_samples=5))
 
 
 @pytest.mark.parametrize(
     "update, error, message",
     [
         ({"parameter": "p_HS1", "distribution": "weibull", "v1": 1, "v2": 1},
-         model.UnknownDistributionError, "unknown distribution 'weibull'"),
+         UnknownDistributionError, "unknown distribution 'weibull'"),
         ({"parameter": "p_HS1", "distribution": "beta", "v1": None, "v2": 1},
-         model.DistributionParameterError, "needs v1"),
+         DistributionParameterError, "needs v1"),
         ({"parameter": "p_HS1", "distribution": "beta", "v1": 2},
-         model.DistributionParameterError, "needs v2"),
+         DistributionParameterError, "needs v2"),
         ({"parameter": "p_HS1", "distribution": "beta", "v1": "two", "v2": 1},
-         model.DistributionParameterError, "v1 must be a number, got 'two'"),
+         DistributionParameterError, "v1 must be a number, got 'two'"),
         ({"parameter": "p_HS1", "distribution": "beta", "v1": True, "v2": 1},
-         model.DistributionParameterError, "v1 must be a number"),
+         DistributionParameterError, "v1 must be a number"),
         ({"parameter": "p_HS1", "distribution": "beta", "v1": 0, "v2": 1},
-         model.DistributionParameterError, "beta shapes must be > 0"),
+         DistributionParameterError, "beta shapes must be > 0"),
         ({"parameter": "p_HS1", "distribution": "beta", "v1": 2, "v2": -1},
-         model.DistributionParameterError, "beta shapes must be > 0"),
+         DistributionParameterError, "beta shapes must be > 0"),
         ({"parameter": "c_H", "distribution": "gamma", "v1": 2, "v2": 0},
-         model.DistributionParameterError, "gamma shape and scale must be > 0"),
+         DistributionParameterError, "gamma shape and scale must be > 0"),
         ({"parameter": "c_H", "distribution": "normal", "v1": 2, "v2": -0.1},
-         model.DistributionParameterError, "sd must be >= 0"),
+         DistributionParameterError, "sd must be >= 0"),
         ({"parameter": "c_H", "distribution": "rlnorm", "v1": 2, "v2": -0.1},
-         model.DistributionParameterError, "sdlog must be >= 0"),
+         DistributionParameterError, "sdlog must be >= 0"),
         ({"parameter": "c_H", "distribution": "random uniform", "v1": 5, "v2": 1},
-         model.DistributionParameterError, "min <= max"),
+         DistributionParameterError, "min <= max"),
         ({"parameter": "c_H", "distribution": "fixed", "v1": "inf", "v2": None},
-         model.DistributionParameterError, "must be finite"),
+         DistributionParameterError, "must be finite"),
         ({"parameter": "c_H", "v1": 1, "v2": 1},
-         model.UpdateFormatError, "lacks field"),
+         UpdateFormatError, "lacks field"),
         ({"parameter": 3, "distribution": "beta", "v1": 1, "v2": 1},
-         model.UpdateFormatError, "must be strings"),
+         UpdateFormatError, "must be strings"),
     ],
 )
 def test_bad_updates_name_the_problem(update, error, message):
     with pytest.raises(error, match=message):
-        model.apply_updates(model.load_parameters(), [update])
+        model.read_table().update([update])
 
 
 @pytest.mark.parametrize("updates", [{"parameter": "p_HS1"}, "p_HS1", [1, 2]])
 def test_updates_must_be_a_list_of_records(updates):
-    with pytest.raises(model.UpdateFormatError):
-        model.apply_updates(model.load_parameters(), updates)
+    with pytest.raises(UpdateFormatError):
+        model.read_table().update(updates)
 
 
 def test_no_updates_is_the_table_itself():
-    table = model.load_parameters()
-    assert model.apply_updates(table, []) is table
-    assert model.apply_updates(table, None) is table
+    table = model.read_table()
+    assert table.update([]) is table
+    assert table.update(None) is table
 
 
 @pytest.mark.parametrize(
@@ -120,18 +130,18 @@ def test_no_updates_is_the_table_itself():
 )
 def test_bad_tables_are_refused(tmp_path, body, message):
     with pytest.raises(model.ModelError, match=message):
-        model.load_parameters(write(tmp_path, body))
+        model.read_table(write(tmp_path, body)).to_frame()
 
 
 def test_table_missing_a_column(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("parameter,distribution,v1\np_HS1,beta,1\n")
-    with pytest.raises(model.ParameterTableError, match="lacks column"):
-        model.load_parameters(path)
+    with pytest.raises(ParameterTableError, match="lacks column"):
+        model.read_table(path).to_frame()
 
 
 def test_table_accepts_true_false_words(tmp_path):
-    table = model.load_parameters(write(tmp_path, "p_HS1,beta,1,1,TRUE\nc_H,fixed,3,,FALSE\n"))
+    table = model.read_table(write(tmp_path, "p_HS1,beta,1,1,TRUE\nc_H,fixed,3,,FALSE\n")).to_frame()
     assert list(table["editable"]) == [True, False]
 
 
@@ -140,7 +150,7 @@ def test_table_accepts_true_false_words(tmp_path):
 def read_with_pandas(path):
     raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
                       skipinitialspace=True)
-    return model.validate_table(raw)
+    return model.ParameterTable.from_frame(raw).to_frame()
 
 
 def test_csv_reader_agrees_with_pandas_on_every_reference_table(reference):
@@ -148,27 +158,27 @@ def test_csv_reader_agrees_with_pandas_on_every_reference_table(reference):
               *sorted(reference.glob("cases/*/inputs.csv"))]
     assert len(tables) > 1
     for path in tables:
-        pd.testing.assert_frame_equal(model.load_parameters(path), read_with_pandas(path))
+        pd.testing.assert_frame_equal(model.read_table(path).to_frame(), read_with_pandas(path))
 
 
 def test_read_table_is_load_parameters_without_pandas():
     table = model.read_table()
     assert isinstance(table, model.ParameterTable) and len(table) == 20
-    pd.testing.assert_frame_equal(table.to_frame(), model.load_parameters())
+    pd.testing.assert_frame_equal(table.to_frame(), model.read_table().to_frame())
     assert model.ParameterTable.from_frame(table.to_frame()) == table
     assert table.editable_parameters == list(
-        model.load_parameters().query("editable")["parameter"])
+        model.read_table().to_frame().query("editable")["parameter"])
 
 
 def test_csv_reader_takes_open_files_text_or_binary():
-    path = model.default_table_path()
+    path = default_table_path()
     with open(path, "rb") as binary, open(path, encoding="utf-8") as text:  # BOM kept
         assert model.read_table(binary) == model.read_table(text) == model.read_table(path)
 
 
 def test_csv_reader_skips_blank_lines_and_reads_quotes(tmp_path):
     body = '\n"p_HS1", beta ,"1",2,T\n\n  \n"c_H","fixed","3,5e3",,F\n'
-    with pytest.raises(model.DistributionParameterError, match="'3,5e3'"):
+    with pytest.raises(DistributionParameterError, match="'3,5e3'"):
         model.read_table(write(tmp_path, body))
     table = model.read_table(write(tmp_path, body.replace("3,5e3", "3.5e3")))
     assert table.parameter == ("p_HS1", "c_H")
@@ -178,9 +188,9 @@ def test_csv_reader_skips_blank_lines_and_reads_quotes(tmp_path):
 
 def test_short_rows_are_padded_and_long_rows_refused(tmp_path):
     # A missing v2 of a fixed value is fine; a missing editable flag is named.
-    with pytest.raises(model.ParameterTableError, match="'c_H': editable must be T or F, got ''"):
+    with pytest.raises(ParameterTableError, match="'c_H': editable must be T or F, got ''"):
         model.read_table(write(tmp_path, "c_H,fixed,3\n"))
-    with pytest.raises(model.ParameterTableError, match="row 3 .* has 6 fields, the header has 5"):
+    with pytest.raises(ParameterTableError, match="row 3 .* has 6 fields, the header has 5"):
         model.read_table(write(tmp_path, "c_H,fixed,3,,F\nc_S1,fixed,3,,F,extra\n"))
 
 
@@ -196,22 +206,23 @@ def test_short_rows_are_padded_and_long_rows_refused(tmp_path):
 def test_unreadable_tables_name_the_problem(tmp_path, text, message):
     path = tmp_path / "t.csv"
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    with pytest.raises(model.ParameterTableError, match=message):
+    with pytest.raises(ParameterTableError, match=message):
         model.read_table(path)
 
 
 def test_updates_of_a_parameter_table_give_a_parameter_table():
     table = model.read_table()
-    updated = model.apply_updates(table, [UPDATE := {"parameter": "p_HS1", "distribution": "beta",
-                                                     "v1": 25, "v2": 150}])
+    updated = table.update([UPDATE := {"parameter": "p_HS1", "distribution": "beta",
+                                       "v1": 25, "v2": 150}])
     assert isinstance(updated, model.ParameterTable)
     assert (updated.v1[0], updated.v2[0]) == (25.0, 150.0) and table.v1[0] != 25.0
     pd.testing.assert_frame_equal(
-        updated.to_frame(), model.apply_updates(model.load_parameters(), [UPDATE]))
+        updated.to_frame(),
+        model.ParameterTable.from_frame(model.read_table().to_frame()).update([UPDATE]).to_frame())
 
 
 def test_a_data_frame_with_a_column_twice_is_refused():
     raw = pd.DataFrame([["p_HS1", "beta", "1", "2", "3", "T"]],
                        columns=["parameter", "distribution", "v1", " v1", "v2", "editable"])
-    with pytest.raises(model.ParameterTableError, match="v1 more than once"):
-        model.validate_table(raw)
+    with pytest.raises(ParameterTableError, match="v1 more than once"):
+        model.ParameterTable.from_frame(raw)

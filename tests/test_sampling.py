@@ -14,29 +14,33 @@ N = 200_000  # draws per moment check: Monte-Carlo error ~0.2 % of the sd
 
 
 def table(rows):
-    return pd.DataFrame(
+    return model.ParameterTable.from_frame(pd.DataFrame(
         [dict(parameter=p, distribution=d, v1=v1, v2=v2, editable=True) for p, d, v1, v2 in rows]
-    )
+    ))
+
+
+def sample(inputs, n_samples=model.DEFAULT_SAMPLES, seed=None):
+    return model.draw(inputs, n_samples, seed).to_frame()
 
 
 def test_same_seed_same_samples():
-    inputs = model.load_parameters()
-    a = model.sample(inputs, seed=42)
-    b = model.sample(inputs, seed=42)
+    inputs = model.read_table()
+    a = sample(inputs, seed=42)
+    b = sample(inputs, seed=42)
     pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(model.run(seed=42), model.run(seed=42))
 
 
 def test_different_seeds_and_no_seed_differ():
-    inputs = model.load_parameters()
-    assert not model.sample(inputs, seed=1).equals(model.sample(inputs, seed=2))
-    assert not model.sample(inputs).equals(model.sample(inputs))
+    inputs = model.read_table()
+    assert not sample(inputs, seed=1).equals(sample(inputs, seed=2))
+    assert not sample(inputs).equals(sample(inputs))
 
 
 def test_one_column_per_row_in_row_order():
-    inputs = model.load_parameters()
-    samples = model.sample(inputs, n_samples=7, seed=0)
-    assert list(samples.columns) == list(inputs["parameter"])
+    inputs = model.read_table()
+    samples = sample(inputs, n_samples=7, seed=0)
+    assert list(samples.columns) == list(inputs.parameter)
     assert samples.shape == (7, 20)
     assert (samples["c_D"] == 0).all() and (samples["u_D"] == 0).all()
 
@@ -53,7 +57,7 @@ def mean_var_check(draws, mean, var):
 
 
 def draw(distribution, v1, v2):
-    return model.sample(table([("x", distribution, v1, v2)]), n_samples=N, seed=2024)["x"].to_numpy()
+    return sample(table([("x", distribution, v1, v2)]), n_samples=N, seed=2024)["x"].to_numpy()
 
 
 def test_beta_shape1_shape2():
@@ -95,11 +99,27 @@ def test_fixed_repeats_v1_and_ignores_v2():
 
 def test_updated_distribution_is_sampled():
     update = [{"parameter": "c_H", "distribution": "fixed", "v1": 1234.5, "v2": None}]
-    inputs = model.apply_updates(model.load_parameters(), update)
-    assert (model.sample(inputs, n_samples=10, seed=1)["c_H"] == 1234.5).all()
+    inputs = model.read_table().update(update)
+    assert (sample(inputs, n_samples=10, seed=1)["c_H"] == 1234.5).all()
 
 
 @pytest.mark.parametrize("n", [0, -3])
 def test_sample_count_must_be_positive(n):
     with pytest.raises(ValueError):
-        model.sample(model.load_parameters(), n_samples=n)
+        sample(model.read_table(), n_samples=n)
+
+
+def test_the_seed_used_is_kept_and_repeats_the_run():
+    first = model.run_psa(n_samples=20)
+    assert isinstance(first.seed, int) and 0 <= first.seed < 2**63
+    assert np.array_equal(model.run_psa(seed=first.seed, n_samples=20).values, first.values)
+    assert model.run_psa(seed=5, n_samples=3).seed == 5
+    assert model.run_psa(seed=np.random.default_rng(5), n_samples=3).seed is None
+
+
+def test_results_keep_the_samples_behind_each_row():
+    results = model.run_psa(seed=4, n_samples=30)
+    assert results.samples.names == model.read_table().parameter
+    assert all(values.shape == (30,) for values in results.samples.columns.values())
+    assert np.array_equal(model.evaluate_psa(results.samples).values, results.values)
+    assert np.array_equal(np.hstack([results.costs, results.effects]), results.values)

@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 
 import model
+from model.errors import UpdateFormatError
+from model.parameters import check_updates, default_table_path
 from service import create_app
 from service.arguments import DEFAULT_UPDATES, ORIGINAL_MODEL_URL
 from service.errors import KEY_INVALID, KEY_MISSING
@@ -28,7 +30,7 @@ UPDATE = {"parameter": "p_HS1", "distribution": "beta", "v1": 25, "v2": 150}
 def data_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "data"
     folder.mkdir()
-    shutil.copy(model.default_table_path(), folder / "parameter_distributions.csv")
+    shutil.copy(default_table_path(), folder / "parameter_distributions.csv")
     return folder
 
 
@@ -275,7 +277,7 @@ def test_other_model_functions_are_refused(client, value):
 def test_datasets_outside_the_data_folder_are_refused(data_dir, log, name, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
-    shutil.copy(model.default_table_path(), outside / "p.csv")
+    shutil.copy(default_table_path(), outside / "p.csv")
     (data_dir / "outside_link.csv").symlink_to(outside / "p.csv")
     (data_dir / "linked_dir").symlink_to(outside)
     client = make_client(data_dir, log)
@@ -285,7 +287,7 @@ def test_datasets_outside_the_data_folder_are_refused(data_dir, log, name, tmp_p
 
 
 def test_a_named_dataset_inside_the_data_folder_is_used(data_dir, log):
-    table = pd.read_csv(model.default_table_path(), dtype=str, keep_default_na=False,
+    table = pd.read_csv(default_table_path(), dtype=str, keep_default_na=False,
                         encoding="utf-8-sig")
     table.loc[table["parameter"] == "c_trtA", "v1"] = "900"
     (data_dir / "client_b").mkdir()
@@ -374,11 +376,19 @@ def test_updates_the_model_cannot_use_are_422(client, updates, fragment, detail)
     assert detail.items() <= body.items()
 
 
+def test_update_records_are_checked_by_the_model_in_its_words(client):
+    record = {"parameter": "p_HS1", "distribution": "beta"}
+    body = client.simulate_post(RUN, json={"param_updates": [UPDATE, record]}).json
+    with pytest.raises(UpdateFormatError) as caught:
+        check_updates([UPDATE, record], what="param_updates", numbers=True)
+    assert body["error"] == str(caught.value) and body["update"] == caught.value.update == 2
+
+
 def test_unknown_parameter_lists_the_editable_ones(client):
     body = client.simulate_post(
         RUN, json={"param_updates": [{"parameter": "p_XX", "distribution": "beta",
                                       "v1": 1, "v2": 1}]}).json
-    table = model.load_parameters()
+    table = model.read_table().to_frame()
     assert body["editable"] == list(table.loc[table["editable"], "parameter"])
 
 
@@ -390,7 +400,7 @@ def test_invalid_transition_matrix_is_422_and_withholds_non_editable_values(clie
     assert body["error"].startswith("This is not a valid transition matrix")
     assert body["kind"] == "InvalidTransitionMatrixError"
     assert {"sample", "strategy", "transition", "probability", "values"} <= set(body)
-    editable = set(model.load_parameters().query("editable")["parameter"])
+    editable = set(model.read_table().to_frame().query("editable")["parameter"])
     assert set(body["values"]) <= editable
 
     # Treatment B's matrix involves hr_S1S2_trtB, which is not editable.
@@ -434,7 +444,7 @@ def test_leak_guard_refuses_results_that_contain_a_parameter(data_dir, log):
 
 def test_leak_guard_refuses_results_of_another_shape(data_dir, log):
     client = make_client(data_dir, log,
-                         runner=lambda table, updates, seed: model.sample(table, 10, seed=1))
+                         runner=lambda table, updates, seed: model.draw(table, 10, seed=1).to_frame())
     result = client.simulate_post(RUN, headers={"Accept": "application/json"})
     assert result.status_code == 500
     assert "p_HS1" not in result.text

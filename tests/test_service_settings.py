@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import model
+from model.parameters import default_table_path
 from service.settings import DEFAULT_MAX_BODY_BYTES, Settings, SettingsError
 from tests.support.service import ROOT, service_env
 
@@ -18,7 +19,7 @@ def test_keys_from_api_keys_and_key_file(tmp_path):
     key_file.write_text("# rotated 2024-01\nfile-key-1\n\n  file-key-2  \nshared\n")
     settings = Settings.from_env({"API_KEYS": " env-1, ,shared,env-2 ", "API_KEY_FILE": str(key_file)})
     assert settings.api_keys == ("env-1", "shared", "env-2", "file-key-1", "file-key-2")
-    assert settings.data_dir == Path(model.default_table_path()).parent
+    assert settings.data_dir == Path(default_table_path()).parent
     assert settings.max_body_bytes == DEFAULT_MAX_BODY_BYTES
 
 

@@ -75,6 +75,6 @@ def test_numpy_api_gives_the_dataframe_api_numbers():
     assert isinstance(arrays, model.PSAResults) and arrays.columns == model.RESULT_COLUMNS
     assert np.array_equal(arrays.values, frame.to_numpy())
     pd.testing.assert_frame_equal(arrays.to_frame(), frame)
-    samples = model.draw(model.update_table(model.read_table(), updates), 50, seed=11)
-    assert np.array_equal(model.evaluate_arrays(samples, 50), frame.to_numpy())
+    samples = model.draw(model.read_table().update(updates), 50, seed=11)
+    assert np.array_equal(model.evaluate_psa(samples).values, frame.to_numpy())
     assert model.format_csv(arrays) == model.format_csv(frame)

@@ -9,7 +9,6 @@ equal, and gets CSV as from the original (httr turns it into a data frame).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -18,11 +17,10 @@ from falcon.util.mediatypes import quality
 import numpy as np
 
 import model
-from model.errors import R_INVALID_MATRIX
 
 from ..arguments import read_arguments
 from ..datasets import BadDatasetError, DatasetError, DatasetStore
-from ..errors import ApiError, bad_request
+from ..errors import ApiError, bad_request, model_error
 
 CSV = "text/csv; charset=UTF-8"
 # (table, updates, seed) -> results with `columns` and `values` (n × 6), as
@@ -64,7 +62,9 @@ class RunModel:
         try:
             results = self._runner(table, arguments.updates, arguments.seed)
         except model.ModelError as exc:
-            raise model_error(exc, table) from None
+            # The sampled values of non-editable parameters are the data
+            # owner's to keep: the client sees only those it controls.
+            raise model_error(exc, visible=table.editable_parameters) from None
         values = guard_results(req, results, table)
         if as_json:
             resp.content_type = falcon.MEDIA_JSON
@@ -135,41 +135,3 @@ def json_records(values: np.ndarray) -> str:
     if n_rows == 0:
         return "[]"
     return "[" + ",".join([_RECORD] * n_rows) % tuple(values.ravel().tolist()) + "]"
-
-
-def model_error(exc: model.ModelError, table: model.ParameterTable) -> ApiError:
-    """422 with a message that names what to change, and detail fields."""
-    detail: dict[str, Any] = {"kind": type(exc).__name__}
-    message = str(exc)
-    if isinstance(exc, model.UnknownParameterError):
-        detail.update(parameter=exc.parameter, editable=exc.editable)
-    elif isinstance(exc, (model.NotEditableError, model.DistributionError)):
-        detail["parameter"] = exc.parameter
-    elif isinstance(exc, model.InvalidTransitionMatrixError):
-        # The sampled values of non-editable parameters are the data owner's
-        # to keep: show only those the client controls.
-        editable = set(table.editable_parameters)
-        shown = {k: _finite_or_none(v) for k, v in exc.values.items() if k in editable}
-        withheld = sorted(set(exc.values) - editable)
-        message = (
-            f"{R_INVALID_MATRIX}): sample {exc.sample}, strategy {exc.strategy}: "
-            f"P({exc.transition}) = {exc.probability:.6g}"
-            + (" from " + ", ".join(f"{k}={v:.6g}" for k, v in exc.values.items() if k in shown)
-               if shown else "")
-            + (f" (values of non-editable {', '.join(withheld)} withheld)" if withheld else "")
-            + f"; {exc.n_invalid} sample(s) invalid in all. Change the updated "
-            "distributions so that every transition probability stays within [0, 1]"
-        )
-        detail.update(
-            sample=exc.sample,
-            strategy=exc.strategy,
-            transition=exc.transition,
-            probability=_finite_or_none(exc.probability),
-            values=shown,
-            invalid_samples=exc.n_invalid,
-        )
-    return ApiError(falcon.HTTP_422, message, **detail)
-
-
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
