@@ -50,10 +50,15 @@ RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
     --shell /usr/sbin/nologin app
 COPY --from=build /opt/venv /opt/venv
+# One BLAS/OpenMP thread per worker (service/settings.py, BLAS_THREADS): set
+# here, where the process starts, because NumPy reads them when imported.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    PORT=8000
+    PORT=8000 \
+    OPENBLAS_NUM_THREADS=1 \
+    OMP_NUM_THREADS=1 \
+    MKL_NUM_THREADS=1
 USER 10001:10001
 WORKDIR /tmp
 EXPOSE 8000

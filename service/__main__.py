@@ -11,6 +11,8 @@ import argparse
 import os
 import sys
 
+from .settings import BLAS_THREADS, Settings, SettingsError
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__.splitlines()[0])
@@ -20,8 +22,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, help="worker processes (default $WEB_CONCURRENCY or 2)")
     args = parser.parse_args(argv)
 
-    from .settings import Settings, SettingsError
-
     try:
         Settings.from_env()  # fail here, in one line, rather than inside gunicorn
     except SettingsError as exc:
@@ -30,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["GUNICORN_BIND"] = f"{args.host}:{args.port}"
     if args.workers:
         os.environ["WEB_CONCURRENCY"] = str(args.workers)
+    # gunicorn's process imports NumPy: the thread counts must be in its
+    # environment from the start (as the Dockerfile's ENV puts them).
+    for variable, value in BLAS_THREADS.items():
+        os.environ.setdefault(variable, value)
     gunicorn = [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf",
                 "service.wsgi:application"]
     os.execv(sys.executable, gunicorn)

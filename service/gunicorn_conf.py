@@ -1,21 +1,13 @@
-"""gunicorn configuration, from the environment (the service's runtime contract).
+"""gunicorn configuration: service/settings.py's `ServerSettings`, applied.
 
     gunicorn --config python:service.gunicorn_conf service.wsgi:application
 
-| variable                   | meaning                               | default          |
-|----------------------------|---------------------------------------|------------------|
-| `GUNICORN_BIND`            | address(es) to listen on              | `0.0.0.0:$PORT`  |
-| `PORT`                     | port when GUNICORN_BIND is not set    | 8000             |
-| `WEB_CONCURRENCY`          | worker processes                      | 2                |
-| `GUNICORN_TIMEOUT`         | seconds before a silent worker is killed | 30            |
-| `GUNICORN_GRACEFUL_TIMEOUT`| seconds to finish requests on SIGTERM | 20               |
-
-Sync workers: a model run is CPU-bound for ~5 ms, so one request per
-process at a time is the fastest arrangement; concurrency comes from
-processes.  The app is loaded before forking (`preload_app`), so a missing
-key stops the master at once with one line, and workers share the
-imported NumPy pages.  gunicorn's access log is off: the service
-writes its own JSON request log to stdout (service/request_log.py).
+Sync workers: a model run is CPU-bound for a few milliseconds, so one
+request per process at a time is the fastest arrangement; concurrency comes
+from processes.  The app is loaded before forking (`preload_app`), so a
+missing key stops the master at once with one line, and workers share the
+imported NumPy pages.  gunicorn's access log is off: the service writes its
+own JSON request log to stdout (service/request_log.py).
 """
 
 import json
@@ -25,41 +17,29 @@ import re
 import gunicorn.util
 from gunicorn.glogging import Logger
 
+from service.settings import LIMIT_REQUEST_LINE, ServerSettings, SettingsError
 
-def _int(name: str, default: int) -> int:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise SystemExit(f"living-hta service: cannot start: {name} must be a whole number, got {text!r}")
-    if value < 1:
-        raise SystemExit(f"living-hta service: cannot start: {name} must be >= 1, got {value}")
-    return value
+try:
+    _server = ServerSettings.from_env()
+except SettingsError as exc:
+    raise SystemExit(f"living-hta service: cannot start: {exc}") from None
 
-
-bind = [os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', 8000)}"]
-workers = _int("WEB_CONCURRENCY", 2)
+bind = [_server.bind]
+workers = _server.workers
 worker_class = "sync"
-timeout = _int("GUNICORN_TIMEOUT", 30)
-graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 20)
+timeout = _server.timeout
+graceful_timeout = _server.graceful_timeout
 preload_app = True
-# gunicorn's default, stated because the OpenAPI document quotes it (414 above).
-limit_request_line = 4094
+limit_request_line = LIMIT_REQUEST_LINE
 accesslog = None
 errorlog = "-"
-loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+loglevel = _server.log_level
 # gunicorn 23+ opens a control socket under $HOME; not needed here, and two
 # servers on one machine (tests, a read-only container) must not share it.
 control_socket_disable = True
 # Heartbeat files on tmpfs: a container's overlay file system can stall them.
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
-# One BLAS/OpenMP thread per worker: the matrices are tiny and the workers
-# already use every core; more threads only contend.
-for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
 
 
 class RedactingLogger(Logger):

@@ -15,6 +15,7 @@ from .settings import (
     DEFAULT_AUTH_FAILURE_WINDOW,
     DEFAULT_DATASET,
     DEFAULT_GUNICORN_TIMEOUT,
+    LIMIT_REQUEST_LINE,
 )
 
 
@@ -30,9 +31,8 @@ def _error(description: str, example: str) -> dict:
     }
 
 
-# gunicorn's limit_request_line, as set in service/gunicorn_conf.py (a test
-# checks they agree; the config is not imported here: it reads the environment).
-REQUEST_LINE_LIMIT = 4094
+# gunicorn's limit_request_line (service/gunicorn_conf.py applies it).
+REQUEST_LINE_LIMIT = LIMIT_REQUEST_LINE
 
 _RETRY_AFTER = {
     "description": "Seconds to wait before trying again",

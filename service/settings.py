@@ -1,7 +1,15 @@
-"""The service's settings, read from the environment in one place.
+"""The service's settings, read from the environment in one place: the
+app's (`Settings`) and gunicorn's (`ServerSettings`, applied by
+service/gunicorn_conf.py).
 
 | variable        | meaning                                               | default |
 |-----------------|-------------------------------------------------------|---------|
+| `GUNICORN_BIND` | address(es) to listen on                              | `0.0.0.0:$PORT` |
+| `PORT`          | port when GUNICORN_BIND is not set                    | 8000    |
+| `WEB_CONCURRENCY` | worker processes                                    | 2       |
+| `GUNICORN_TIMEOUT` | seconds before a silent worker is killed           | 30      |
+| `GUNICORN_GRACEFUL_TIMEOUT` | seconds to finish requests on SIGTERM     | 20      |
+| `GUNICORN_LOG_LEVEL` | gunicorn's own log level                         | info    |
 | `API_KEYS`      | comma-separated API keys                              | —       |
 | `API_KEY_FILE`  | a file with one key per line (`#` comments allowed)   | —       |
 | `DATA_DIR`      | folder of the parameter tables clients may name       | the `model` package's data folder |
@@ -10,6 +18,10 @@
 | `AUTH_FAILURE_LIMIT` | wrong keys from one address within the window before 429 (0: off) | 10 |
 | `AUTH_FAILURE_WINDOW` | the window, seconds                                | 60 |
 | `TRUSTED_PROXY_HOPS` | proxies in front of the service whose X-Forwarded-For entry names the client (1 behind an ALB) | 0 |
+
+The BLAS thread variables (`BLAS_THREADS`) are not settings: they must be
+in the environment before NumPy is imported, so the process's starter sets
+them (the Dockerfile's ENV, `python -m service`).
 
 At least one key must be configured (from either source, or both): the
 service refuses to start without one rather than fall back to a default, as
@@ -28,13 +40,44 @@ from model.parameters import default_table_path
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_DATASET = "parameter_distributions.csv"
-DEFAULT_GUNICORN_TIMEOUT = 30  # as in service/gunicorn_conf.py
+DEFAULT_GUNICORN_TIMEOUT = 30
+# gunicorn's default, stated because the OpenAPI document quotes it (414 above).
+LIMIT_REQUEST_LINE = 4094
+# One BLAS/OpenMP thread per worker: the matrices are tiny and the workers
+# already use every core; more threads only contend.
+BLAS_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 DEFAULT_AUTH_FAILURE_LIMIT = 10
 DEFAULT_AUTH_FAILURE_WINDOW = 60.0
 
 
 class SettingsError(Exception):
     """The environment does not describe a service that can start."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """gunicorn's settings."""
+
+    bind: str = "0.0.0.0:8000"
+    workers: int = 2
+    timeout: int = DEFAULT_GUNICORN_TIMEOUT
+    graceful_timeout: int = 20
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
+        env = os.environ if environ is None else environ
+        options: dict = {}
+        for name, option in (("WEB_CONCURRENCY", "workers"), ("GUNICORN_TIMEOUT", "timeout"),
+                             ("GUNICORN_GRACEFUL_TIMEOUT", "graceful_timeout")):
+            value = _positive(env, name)
+            if value is not None:
+                options[option] = value
+        port = _positive(env, "PORT") or 8000
+        options["bind"] = env.get("GUNICORN_BIND") or f"0.0.0.0:{port}"
+        if env.get("GUNICORN_LOG_LEVEL"):
+            options["log_level"] = env["GUNICORN_LOG_LEVEL"]
+        return cls(**options)
 
 
 @dataclass(frozen=True)
@@ -90,9 +133,7 @@ class Settings:
                 options[option] = _number(name, text, kind, what)
         # The time budget stays below gunicorn's timeout, which kills the
         # worker and drops the connection: the budget answers first, cleanly.
-        worker_timeout = _number("GUNICORN_TIMEOUT", env.get("GUNICORN_TIMEOUT", "").strip()
-                                 or str(DEFAULT_GUNICORN_TIMEOUT), int,
-                                 "a whole number of seconds")
+        worker_timeout = ServerSettings.from_env(env).timeout
         options.setdefault("request_timeout", 0.8 * worker_timeout)
         if options["request_timeout"] >= worker_timeout:
             raise SettingsError(
@@ -119,6 +160,17 @@ def _number(name: str, text: str, kind: type, what: str) -> int | float:
         raise SettingsError(f"{name} must be {what}, got {text!r}") from None
     if not math.isfinite(value):
         raise SettingsError(f"{name} must be a finite number, got {text!r}")
+    return value
+
+
+def _positive(env: Mapping[str, str], name: str) -> int | None:
+    """A whole number >= 1 from the environment; None if not set."""
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    value = _number(name, text, int, "a whole number")
+    if value < 1:
+        raise SettingsError(f"{name} must be >= 1, got {value}")
     return value
 
 

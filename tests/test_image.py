@@ -20,6 +20,7 @@ import pytest
 
 import model
 from model.parameters import default_table_path
+from service.settings import BLAS_THREADS
 from tests.support.image import ROOT, docker, inspect, run_container, unique
 from tests.support.secret_audit import TEST_KEY
 
@@ -123,6 +124,7 @@ def test_the_image_healthcheck_uses_only_bash_and_reports_healthy(api, api_image
     assert not_found.returncode != 0
     assert config["ExposedPorts"] == {"8000/tcp": {}}
     assert config["Entrypoint"][:3] == ["gunicorn", "--config", "python:service.gunicorn_conf"]
+    assert {f"{name}={value}" for name, value in BLAS_THREADS.items()} <= set(config["Env"])
     # The image's own probe (every second here, to keep the test short).
     with run_container(api_image.tag, tmp_path, env={"API_KEYS": TEST_KEY},
                        args=["--health-interval=1s"]) as container:

@@ -8,10 +8,17 @@ from pathlib import Path
 
 import pytest
 
-import model
 from model.parameters import default_table_path
-from service.settings import DEFAULT_MAX_BODY_BYTES, Settings, SettingsError
-from tests.support.service import ROOT, service_env
+from service.settings import (
+    BLAS_THREADS,
+    DEFAULT_MAX_BODY_BYTES,
+    ServerSettings,
+    Settings,
+    SettingsError,
+)
+from tests.support import secret_audit
+from tests.support.secret_audit import TEST_KEY
+from tests.support.service import ROOT, Server, free_port, service_env, stop, wait_for_health
 
 
 def test_keys_from_api_keys_and_key_file(tmp_path):
@@ -66,3 +73,42 @@ def test_the_service_does_not_start_without_a_key(command):
     assert message == ["living-hta service: cannot start: no API key configured: set API_KEYS "
                        "(comma-separated) or API_KEY_FILE (one key per line)"]
     assert "Traceback" not in done.stderr
+
+
+def test_gunicorns_settings_come_from_the_same_source():
+    assert ServerSettings.from_env({}) == ServerSettings()
+    server = ServerSettings.from_env({"PORT": "9001", "WEB_CONCURRENCY": "3",
+                                      "GUNICORN_TIMEOUT": "12", "GUNICORN_LOG_LEVEL": "debug"})
+    assert (server.bind, server.workers, server.timeout, server.log_level) == (
+        "0.0.0.0:9001", 3, 12, "debug")
+    assert ServerSettings.from_env({"GUNICORN_BIND": "127.0.0.1:1", "PORT": "2"}).bind == "127.0.0.1:1"
+    for name, text in (("WEB_CONCURRENCY", "two"), ("GUNICORN_TIMEOUT", "0")):
+        with pytest.raises(SettingsError, match=name):
+            ServerSettings.from_env({name: text})
+        with pytest.raises(SettingsError, match=name):  # the app's settings refuse it too
+            Settings.from_env({"API_KEYS": "k", name: text})
+    import service.gunicorn_conf as conf
+
+    assert (conf.timeout, conf.workers) == (ServerSettings.from_env().timeout,
+                                            ServerSettings.from_env().workers)
+
+
+def test_python_m_service_starts_gunicorn_with_one_blas_thread(tmp_path):
+    """NumPy reads the thread counts when imported: `python -m service` puts
+    them in gunicorn's environment from the start, as the Dockerfile does."""
+    port = free_port()
+    env = {k: v for k, v in service_env(API_KEYS=TEST_KEY).items() if k not in BLAS_THREADS}
+    out, err = tmp_path / "service.out", tmp_path / "service.err"
+    secret_audit.record_server([out, err], {"API_KEYS": TEST_KEY})
+    with open(out, "wb") as stdout, open(err, "wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service", "--port", str(port), "--workers", "1"],
+            cwd=ROOT, env=env, stdout=stdout, stderr=stderr, start_new_session=True)
+    server = Server(f"http://127.0.0.1:{port}", process, out, err)
+    try:
+        wait_for_health(server, 30)
+        expected = {f"{name}={value}".encode() for name, value in BLAS_THREADS.items()}
+        for pid in [process.pid, *server.worker_pids()]:
+            assert expected <= set(Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
+    finally:
+        stop(process)

@@ -27,6 +27,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from service.settings import BLAS_THREADS
 from tests.support import secret_audit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +60,10 @@ class Server:
 
 
 def service_env(**overrides: str) -> dict[str, str]:
+    """The environment a test server starts with: ours, without keys, with
+    the BLAS thread counts the container sets (Dockerfile ENV)."""
     env = {k: v for k, v in os.environ.items() if k not in ("API_KEYS", "API_KEY_FILE")}
+    env = {**BLAS_THREADS, **env}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(overrides)
     return env
@@ -77,7 +81,7 @@ def gunicorn_server(folder: Path, startup_timeout: float = 30, app: str = APP, *
                                    stdout=out, stderr=err, start_new_session=True)
     server = Server(f"http://127.0.0.1:{port}", process, stdout, stderr)
     try:
-        _wait_for_health(server, startup_timeout)
+        wait_for_health(server, startup_timeout)
         yield server
     finally:
         stop(process)
@@ -93,7 +97,7 @@ def _log_paths(folder: Path) -> tuple[Path, Path]:
     return folder / f"{stem}.out", folder / f"{stem}.err"
 
 
-def _wait_for_health(server: Server, timeout: float) -> None:
+def wait_for_health(server: Server, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
