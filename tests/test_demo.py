@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.slow
 PORTS = (5000, 5001, 8080)  # moto, registry, API: fixed, as the README says

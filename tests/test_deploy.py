@@ -23,9 +23,9 @@ import pytest
 
 from tests.support.moto import DUMMY_CREDENTIALS, REGION, aws_client, recorded_requests, reset
 from tests.support.registry import ecr_like_registry, local_registry  # noqa: F401  (fixtures)
+from tests.support.paths import ROOT
 from tests.support.secret_audit import TEST_KEY
 
-ROOT = Path(__file__).resolve().parent.parent
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 PROJECT, ENV = "living-hta", "local"
 NAME = f"{PROJECT}-{ENV}"

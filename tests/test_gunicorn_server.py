@@ -20,7 +20,9 @@ import pytest
 
 import model
 from tests.support.secret_audit import TEST_KEY
-from tests.support.service import ROOT, free_port, gunicorn_server, service_env, stop
+from tests.support.net import free_port
+from tests.support.paths import ROOT
+from tests.support.service import gunicorn_server, service_env, stop
 
 KEY = TEST_KEY  # made up per session: see tests/support/secret_audit.py
 

@@ -8,11 +8,10 @@ import http.client
 import io
 import json
 
-import falcon.testing
 import pytest
 
-from service import create_app
 from service.settings import Settings
+from tests.support.client import app_client
 from tests.support.secret_audit import TEST_KEY
 from tests.support.service import gunicorn_server
 
@@ -30,9 +29,7 @@ class FakeClock:
 
 
 def make_client(clock, log=None, **settings):
-    app = create_app(Settings(api_keys=(TEST_KEY,), **settings), log_stream=log or io.StringIO(),
-                     throttle_clock=clock)
-    return falcon.testing.TestClient(app)
+    return app_client(Settings(api_keys=(TEST_KEY,), **settings), log=log, throttle_clock=clock)
 
 
 def post(client, key=None, addr="10.0.0.1", **headers):

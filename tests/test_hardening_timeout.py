@@ -9,12 +9,11 @@ import json
 import signal
 import time
 
-import falcon.testing
 import pytest
 
-from service import create_app
 from service.resources.run_model import run_builtin_model
 from service.settings import Settings, SettingsError
+from tests.support.client import app_client
 from tests.support.secret_audit import TEST_KEY
 
 RUN = "/runDARTHmodel"
@@ -37,9 +36,8 @@ def spinning(table, updates, seed):
 @pytest.mark.parametrize("runner", [sleeping, spinning], ids=["blocked", "cpu-bound"])
 def test_a_slow_run_is_stopped_with_a_json_503(runner):
     log = io.StringIO()
-    app = create_app(Settings(api_keys=(TEST_KEY,), request_timeout=0.3), runner=runner,
-                     log_stream=log)
-    client = falcon.testing.TestClient(app)
+    client = app_client(Settings(api_keys=(TEST_KEY,), request_timeout=0.3), runner=runner,
+                        log=log)
     started = time.monotonic()
     result = client.simulate_post(RUN, body=BODY, headers=HEADERS)
     elapsed = time.monotonic() - started
@@ -53,8 +51,7 @@ def test_a_slow_run_is_stopped_with_a_json_503(runner):
 
 
 def test_a_fast_request_disarms_the_budget():
-    app = create_app(Settings(api_keys=(TEST_KEY,), request_timeout=0.2), log_stream=io.StringIO())
-    client = falcon.testing.TestClient(app)
+    client = app_client(Settings(api_keys=(TEST_KEY,), request_timeout=0.2))
     assert client.simulate_post(RUN, body=BODY, headers=HEADERS).status_code == 200
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     time.sleep(0.4)  # no late alarm goes off outside a request

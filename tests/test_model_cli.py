@@ -9,7 +9,7 @@ import subprocess
 import pandas as pd
 import pytest
 
-from .conftest import PYTHON, ROOT
+from tests.support.paths import PYTHON, ROOT
 
 
 def cli(*args, stdin=None):

@@ -13,7 +13,7 @@ import pytest
 import model
 from model import errors, markov
 
-from .conftest import PYTHON, REFERENCE, ROOT
+from tests.support.paths import PYTHON, REFERENCE, ROOT
 
 CASES = sorted(p for p in (REFERENCE / "cases").iterdir() if p.is_dir()) if REFERENCE.is_dir() else []
 RESULT_CASES = [c for c in CASES if (c / "results.csv").exists()]

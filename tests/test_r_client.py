@@ -8,8 +8,9 @@ import subprocess
 
 import pytest
 
+from tests.support.paths import ROOT
 from tests.support.secret_audit import TEST_KEY
-from tests.support.service import ROOT, gunicorn_server
+from tests.support.service import gunicorn_server
 
 KEY = TEST_KEY  # made up per session: see tests/support/secret_audit.py
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.moto import DUMMY_CREDENTIALS
+from tests.support.paths import ROOT
 from tests.support.registry import MOTO_ECR_PASSWORD, MOTO_ECR_USER, running_registry
 
-ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 # What must never appear in any output: the password and the token it came in.
 SECRETS = [MOTO_ECR_PASSWORD, base64.b64encode(f"{MOTO_ECR_USER}:{MOTO_ECR_PASSWORD}".encode()).decode()]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.moto import DUMMY_CREDENTIALS
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 ROLES = ["ecr", "security_group", "ecs_cluster", "task", "teardown"]
 VENV_BIN = Path(sys.executable).parent
 

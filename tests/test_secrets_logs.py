@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.paths import ROOT
 from tests.support.secret_audit import (
     TEST_KEY,
     find_secrets,
@@ -29,7 +30,7 @@ from tests.support.secret_audit import (
     recorded_keys,
     recorded_log_files,
 )
-from tests.support.service import ROOT, gunicorn_server
+from tests.support.service import gunicorn_server
 
 
 def test_find_secrets_finds_a_planted_key_and_names_no_key(tmp_path):

@@ -15,10 +15,10 @@ import pytest
 import model
 from model.errors import UpdateFormatError
 from model.parameters import check_updates, default_table_path
-from service import create_app
 from service.arguments import DEFAULT_UPDATES, ORIGINAL_MODEL_URL
 from service.errors import KEY_INVALID, KEY_MISSING
 from service.settings import Settings
+from tests.support.client import app_client
 
 KEY, OTHER_KEY = "test-key-Zq81", "second-key-77"
 RUN = "/runDARTHmodel"
@@ -41,11 +41,8 @@ def log() -> io.StringIO:
 
 def make_client(data_dir: Path, log: io.StringIO, runner=None, **settings) -> falcon.testing.TestClient:
     options = {"runner": runner} if runner else {}
-    app = create_app(
-        Settings(api_keys=(KEY, OTHER_KEY), data_dir=data_dir, **settings),
-        log_stream=log, **options,
-    )
-    return falcon.testing.TestClient(app, headers={"key": KEY})
+    return app_client(Settings(api_keys=(KEY, OTHER_KEY), data_dir=data_dir, **settings),
+                      key=KEY, log=log, **options)
 
 
 @pytest.fixture
@@ -518,7 +515,6 @@ def test_a_key_pasted_into_a_logged_field_is_redacted(client, log, data_dir):
 def test_request_log_times_with_the_injected_clock(data_dir):
     ticks = iter([10.0, 10.25])
     stream = io.StringIO()
-    app = create_app(Settings(api_keys=(KEY,), data_dir=data_dir), log_stream=stream,
-                     clock=lambda: next(ticks))
-    falcon.testing.TestClient(app).simulate_get("/health")
+    app_client(Settings(api_keys=(KEY,), data_dir=data_dir), log=stream,
+               clock=lambda: next(ticks)).simulate_get("/health")
     assert json.loads(stream.getvalue())["duration_ms"] == 250.0

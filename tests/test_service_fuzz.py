@@ -3,16 +3,15 @@ list: random arguments, bodies and headers."""
 
 from __future__ import annotations
 
-import io
 import json
 
-import falcon.testing
+import falcon
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service import create_app
 from service.openapi import build_document
 from service.settings import Settings
+from tests.support.client import app_client
 
 KEY = "fuzz-key"
 NAMES = st.sampled_from(["param_updates", "model_functions", "path_to_psa_inputs", "seed", "x"])
@@ -57,7 +56,7 @@ def requests(draw):
     return {"body": draw(st.binary(max_size=200)), "headers": headers}
 
 
-CLIENT = falcon.testing.TestClient(create_app(Settings(api_keys=(KEY,)), log_stream=io.StringIO()))
+CLIENT = app_client(Settings(api_keys=(KEY,)))
 DOCUMENTED = set(build_document()["paths"]["/runDARTHmodel"]["post"]["responses"])
 
 

@@ -18,7 +18,9 @@ from service.settings import (
 )
 from tests.support import secret_audit
 from tests.support.secret_audit import TEST_KEY
-from tests.support.service import ROOT, Server, free_port, service_env, stop, wait_for_health
+from tests.support.net import free_port
+from tests.support.paths import ROOT
+from tests.support.service import Server, service_env, stop, wait_for_health
 
 
 def test_keys_from_api_keys_and_key_file(tmp_path):

@@ -13,17 +13,17 @@ import pandas as pd
 
 import model
 from service.arguments import DEFAULT_UPDATES
+from tests.support.paths import ROOT
 
 # Runs first in each child: any `import pandas` now fails, as in the image.
 NO_PANDAS = "import sys; sys.modules['pandas'] = None\n"
 
 SERVE = NO_PANDAS + """
-import io, json, falcon.testing
-from service import create_app
+import json
 from service.settings import Settings
+from tests.support.client import app_client
 
-app = create_app(Settings(api_keys=("k-1",)), log_stream=io.StringIO())
-client = falcon.testing.TestClient(app, headers={"key": "k-1"})
+client = app_client(Settings(api_keys=("k-1",)), key="k-1")
 update = {"parameter": "p_HS1", "distribution": "beta", "v1": 25, "v2": 150}
 csv = client.simulate_post("/runDARTHmodel", json={"param_updates": [update], "seed": 7})
 as_json = client.simulate_post("/runDARTHmodel", json={"seed": 7},
@@ -38,7 +38,7 @@ print(json.dumps({"csv": [csv.status_code, csv.text], "json": [as_json.status_co
 
 def child(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, cwd=ROOT)
 
 
 def test_service_runs_the_model_without_pandas():

@@ -34,8 +34,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import secret_audit
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "lhta-img-"
 DECOY_FILE = ROOT / "build" / "lhta-img-decoy.env"
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.support.net import free_port
 
 REGION = "eu-west-2"
 # moto accepts any credentials; these make sure nothing real is ever used.
@@ -36,12 +37,6 @@ DUMMY_CREDENTIALS = {
     "AWS_DEFAULT_REGION": REGION,
 }
 _MOTO_SERVER = Path(sys.executable).with_name("moto_server")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _answers(url: str) -> bool:

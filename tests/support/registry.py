@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -31,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.net import free_port
 
 BINARY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 # The Docker password moto's ecr:GetAuthorizationToken hands out (user "AWS")
@@ -64,12 +65,6 @@ class Registry:
             if exc.code == 404:
                 return []
             raise
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _bcrypt(password: str) -> str:
