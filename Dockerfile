@@ -19,7 +19,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 COPY build/wheels/ /tmp/wheels/
 # Then take out what the server never runs:
-# - pandas and what only it needs (python-dateutil, six), ~40 MB: the model's
+# - pandas and what only it needs (python-dateutil, six), a large part of the
+#   environment (image size: bench/RESULTS.md, "Image"): the model's
 #   DataFrame API (model.run, model.evaluate) uses it, the service does not
 #   (it runs model.run_psa on NumPy arrays; tests/test_without_pandas.py);
 # - the libraries' own test suites, type stubs, the Swagger UI's source maps,
@@ -63,14 +64,14 @@ USER 10001:10001
 WORKDIR /tmp
 EXPOSE 8000
 # The probe is bash's /dev/tcp (bash is in every Debian image; there is no
-# curl): one HTTP/1.0 GET of /health, healthy if the answer is 200.  It costs
-# ~5 ms of CPU, a Python start ~80 ms.  It says who it is (User-Agent
-# living-hta-healthcheck), so its request-log lines are easy to filter.
-# Every 10 s, not 1 s: each probe is also a `docker exec` (~35 ms of the
-# daemon's CPU) and a log line.  The service answers ~0.7 s after
-# `docker run`, and `docker run --health-interval=1s` reports it healthy
-# ~1.4 s after (bench/RESULTS.md); with the default interval Docker says
-# healthy at the first probe, ~10 s after.  (Docker 25+ can probe faster
+# curl): one HTTP/1.0 GET of /health, healthy if the answer is 200.  bash,
+# not Python: a Python start costs several times the probe's CPU.  It says who
+# it is (User-Agent living-hta-healthcheck), so its request-log lines are
+# easy to filter.  Every 10 s, not 1 s: each probe is also a `docker exec`
+# (the daemon's CPU) and a log line.  With the default interval Docker says
+# healthy at the first probe, well after the service answers; `docker run
+# --health-interval=1s` shows how soon it could (figures for all of this:
+# bench/RESULTS.md, "Image").  (Docker 25+ can probe faster
 # during the start period only, `--start-interval`; Docker 20.10 cannot
 # build a Dockerfile that uses it.)  On ECS the task definition's own
 # healthCheck (roles/task) is what the service acts on.
