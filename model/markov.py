@@ -29,8 +29,8 @@ RESULT_COLUMNS = tuple(f"C_{s}" for s in STRATEGIES) + tuple(f"E_{s}" for s in S
 
 # The original's base case.  A PSA sample overrides exactly these names and
 # nothing else; every other column of a samples table is ignored (see
-# `base_case_arrays`).  Units: probabilities and rates per annual cycle, costs in
-# currency units per cycle, utilities in QALYs per cycle.
+# `base_case_arrays`).  Units: probabilities and rates per annual cycle,
+# costs in currency units per cycle, utilities in QALYs per cycle.
 BASE_CASE: dict[str, float] = {
     "p_HS1": 0.15,  # H -> S1
     "p_S1H": 0.5,  # S1 -> H

@@ -31,9 +31,6 @@ def _error(description: str, example: str) -> dict:
     }
 
 
-# gunicorn's limit_request_line (service/gunicorn_conf.py applies it).
-REQUEST_LINE_LIMIT = LIMIT_REQUEST_LINE
-
 _RETRY_AFTER = {
     "description": "Seconds to wait before trying again",
     "required": True,
@@ -236,10 +233,10 @@ def build_document(
                         ),
                         "414": _error(
                             f"The request line (path and query string) is over "
-                            f"{REQUEST_LINE_LIMIT} bytes: send long arguments in the body. "
+                            f"{LIMIT_REQUEST_LINE} bytes: send long arguments in the body. "
                             "Answered by the HTTP server (gunicorn) before the service "
                             "sees the request",
-                            f"URI Too Long: Request Line is too large (5000 > {REQUEST_LINE_LIMIT})",
+                            f"URI Too Long: Request Line is too large (5000 > {LIMIT_REQUEST_LINE})",
                         ),
                         "429": dict(
                             _error(

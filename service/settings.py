@@ -41,7 +41,8 @@ from model.parameters import default_table_path
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_DATASET = "parameter_distributions.csv"
 DEFAULT_GUNICORN_TIMEOUT = 30
-# gunicorn's default, stated because the OpenAPI document quotes it (414 above).
+# gunicorn's default request-line limit, stated because the OpenAPI document
+# quotes it (a longer URL gets a 414).
 LIMIT_REQUEST_LINE = 4094
 # One BLAS/OpenMP thread per worker: the matrices are tiny and the workers
 # already use every core; more threads only contend.

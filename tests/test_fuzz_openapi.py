@@ -86,7 +86,8 @@ def report_figures():
 
 def test_the_documented_request_line_limit_is_gunicorns():
     import service.gunicorn_conf as conf
-    from service.openapi import REQUEST_LINE_LIMIT, build_document
+    from service.openapi import build_document
+    from service.settings import LIMIT_REQUEST_LINE as REQUEST_LINE_LIMIT
 
     assert conf.limit_request_line == REQUEST_LINE_LIMIT
     responses = build_document()["paths"][RUN]["post"]["responses"]
