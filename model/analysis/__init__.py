@@ -1,0 +1,55 @@
+"""Decision analyses on a PSA, as dampack computes them, in NumPy.
+
+    >>> from model.analysis import PSA, calculate_icers_psa, ceac, evpi, evppi
+    >>> psa = PSA(costs, effects, strategies, parameters, parameter_names)
+    >>> calculate_icers_psa(psa, uncertainty=True).to_csv()
+    >>> evppi(psa, [80000, 100000], ["p_HS1", "p_S1H"], method="gam")
+
+Each analysis returns a `Table` with dampack's column names (``to_csv``,
+``to_records``); the ``*_values`` functions return the bare arrays.
+Definitions and the reference they are tested against:
+shared/reference/analysis/README.md.  Bad input raises `AnalysisError`
+(a `model.ModelError`).
+"""
+
+from .decision import (
+    acceptability,
+    ceac,
+    evpi,
+    evpi_values,
+    expected_loss,
+    expected_loss_values,
+    mean_net_benefit,
+    net_benefit,
+    optimal_strategy,
+    summary,
+)
+from .evppi import METHODS, evppi, evppi_values
+from .icers import calculate_icers, calculate_icers_psa, icer_statuses
+from .psa import MAX_WTP_POINTS, PSA, AnalysisError, as_wtp, parse_wtp
+from .table import Table
+
+__all__ = [
+    "METHODS",
+    "MAX_WTP_POINTS",
+    "PSA",
+    "AnalysisError",
+    "Table",
+    "acceptability",
+    "as_wtp",
+    "calculate_icers",
+    "calculate_icers_psa",
+    "ceac",
+    "evpi",
+    "evpi_values",
+    "evppi",
+    "evppi_values",
+    "expected_loss",
+    "expected_loss_values",
+    "icer_statuses",
+    "mean_net_benefit",
+    "net_benefit",
+    "optimal_strategy",
+    "parse_wtp",
+    "summary",
+]

@@ -1,0 +1,107 @@
+"""Which strategy is best, and how sure: summary, CEAC with its frontier,
+expected loss and EVPI, each for many willingness-to-pay values at once.
+
+Net monetary benefit NMB[w, i, k] = E[i, k]·w − C[i, k].  The best
+strategy of a sample is the exact argmax (first strategy on an exact tie;
+R's ``max.col`` breaks near-ties at random, hence the tolerances of the
+reference).  Arrays are W × n × k, computed in one go, never a Python loop
+per WTP.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .psa import PSA, as_wtp
+from .table import Table
+
+
+def net_benefit(psa: PSA, wtp) -> np.ndarray:
+    """NMB as a (W, n, k) array."""
+    wtp = as_wtp(wtp)
+    return wtp[:, None, None] * psa.effects - psa.costs
+
+
+def mean_net_benefit(psa: PSA, wtp) -> np.ndarray:
+    """Mean NMB per strategy as (W, k): linear in w, so from the means."""
+    wtp = as_wtp(wtp)
+    return wtp[:, None] * psa.effects.mean(axis=0) - psa.costs.mean(axis=0)
+
+
+def optimal_strategy(psa: PSA, wtp) -> np.ndarray:
+    """Index of the strategy with the highest mean NMB at each w (W,)."""
+    return mean_net_benefit(psa, wtp).argmax(axis=1)
+
+
+def acceptability(psa: PSA, wtp) -> np.ndarray:
+    """CEAC: the (W, k) share of samples in which each strategy has the
+    highest NMB; each row sums to 1."""
+    wtp = as_wtp(wtp)
+    best = net_benefit(psa, wtp).argmax(axis=2)  # (W, n)
+    k = len(psa.strategies)
+    offsets = (np.arange(len(wtp)) * k)[:, None]
+    counts = np.bincount((best + offsets).ravel(), minlength=len(wtp) * k)
+    return counts.reshape(len(wtp), k) / psa.n_samples
+
+
+def expected_loss_values(psa: PSA, wtp) -> np.ndarray:
+    """(W, k) mean over samples of max_j NMB − NMB_k."""
+    nmb = net_benefit(psa, wtp)
+    return nmb.max(axis=2).mean(axis=1)[:, None] - nmb.mean(axis=1)
+
+
+def evpi_values(psa: PSA, wtp) -> np.ndarray:
+    """(W,) expected value of perfect information:
+    mean_i max_k NMB − max_k mean_i NMB (never negative)."""
+    wtp = as_wtp(wtp)
+    perfect = (wtp[:, None, None] * psa.effects - psa.costs).max(axis=2).mean(axis=1)
+    current = mean_net_benefit(psa, wtp).max(axis=1)
+    # max of means ≤ mean of maxes; rounding can leave -1e-10.
+    return np.maximum(perfect - current, 0.0)
+
+
+def summary(psa: PSA) -> Table:
+    """dampack's ``summary(psa, calc_sds = TRUE)``."""
+    sd = (
+        (psa.costs.std(axis=0, ddof=1), psa.effects.std(axis=0, ddof=1))
+        if psa.n_samples > 1
+        else (np.full(len(psa.strategies), np.nan),) * 2
+    )
+    return Table(
+        ("Strategy", "meanCost", "meanEffect", "sdCost", "sdEffect"),
+        (np.asarray(psa.strategies, dtype=object), psa.costs.mean(axis=0),
+         psa.effects.mean(axis=0), *sd),
+    )
+
+
+def _long(psa: PSA, wtp: np.ndarray, name: str, values: np.ndarray, frontier: np.ndarray) -> Table:
+    """WTP × strategy rows (WTP first, then the PSA's strategy order)."""
+    k = len(psa.strategies)
+    on_frontier = np.zeros((len(wtp), k), dtype=bool)
+    on_frontier[np.arange(len(wtp)), frontier] = True
+    return Table(
+        ("WTP", "Strategy", name, "On_Frontier"),
+        (np.repeat(wtp, k), np.tile(np.asarray(psa.strategies, dtype=object), len(wtp)),
+         values.ravel(), on_frontier.ravel()),
+    )
+
+
+def ceac(psa: PSA, wtp) -> Table:
+    """dampack's ``ceac(wtp, psa)``: On_Frontier marks the strategy with the
+    highest mean NMB (the cost-effectiveness acceptability frontier)."""
+    wtp = as_wtp(wtp)
+    return _long(psa, wtp, "Proportion", acceptability(psa, wtp), optimal_strategy(psa, wtp))
+
+
+def expected_loss(psa: PSA, wtp) -> Table:
+    """dampack's ``calc_exp_loss(psa, wtp)``: On_Frontier marks the lowest
+    expected loss."""
+    wtp = as_wtp(wtp)
+    loss = expected_loss_values(psa, wtp)
+    return _long(psa, wtp, "Expected_Loss", loss, loss.argmin(axis=1))
+
+
+def evpi(psa: PSA, wtp) -> Table:
+    """dampack's ``calc_evpi(psa, wtp)``."""
+    wtp = as_wtp(wtp)
+    return Table(("WTP", "EVPI"), (wtp, evpi_values(psa, wtp)))

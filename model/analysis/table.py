@@ -1,0 +1,64 @@
+"""A small column table (no pandas): what every analysis returns, written as
+CSV the way R users read dampack's tables, or as JSON records."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _cell(value) -> str:
+    # R's conventions, so readr/read.csv parse the columns back as dampack
+    # made them: NA for missing, TRUE/FALSE for logicals; floats exact.
+    if isinstance(value, (bool, np.bool_)):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (float, np.floating)):
+        return "NA" if math.isnan(value) else repr(float(value))
+    return str(value)
+
+
+def _json(value):
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Table:
+    """Named columns of equal length: ``columns`` and one array per column."""
+
+    columns: tuple[str, ...]
+    data: tuple[np.ndarray, ...]
+
+    def __len__(self) -> int:
+        return len(self.data[0]) if self.data else 0
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.data[self.columns.index(name)]
+
+    def rows(self):
+        return zip(*(column.tolist() if isinstance(column, np.ndarray) else column
+                     for column in self.data))
+
+    def to_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(self.columns)
+        for row in self.rows():
+            writer.writerow([_cell(value) for value in row])
+        return out.getvalue()
+
+    def to_records(self) -> list[dict]:
+        """JSON-ready: one object per row, NaN as null."""
+        return [
+            {name: _json(value) for name, value in zip(self.columns, row)}
+            for row in self.rows()
+        ]
