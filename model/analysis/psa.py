@@ -170,27 +170,26 @@ def parse_wtp(text: str) -> np.ndarray:
     """A WTP list ``a,b,c`` or range ``start:stop:step`` (stop included when
     the steps reach it), as the command line and the service take it."""
     text = str(text).strip()
+    usage = f"willingness to pay {text!r}: give a list a,b,c or a range start:stop:step"
+    parts = text.split(":") if ":" in text else text.split(",")
     try:
-        if ":" in text:
-            parts = [float(p) for p in text.split(":")]
-            if len(parts) != 3:
-                raise ValueError
-            start, stop, step = parts
-            if not (step > 0 and stop >= start):
-                raise AnalysisError(
-                    f"willingness-to-pay range {text!r}: need start ≤ stop and a step > 0"
-                )
-            count = int(np.floor((stop - start) / step + 1e-9)) + 1
-            if count > MAX_WTP_POINTS:
-                raise AnalysisError(
-                    f"willingness-to-pay range {text!r} has {count} values; "
-                    f"at most {MAX_WTP_POINTS}"
-                )
-            values = start + step * np.arange(count)
-        else:
-            values = [float(p) for p in text.split(",")]
+        numbers = [float(part) for part in parts]
     except ValueError:
+        raise AnalysisError(usage) from None
+    if ":" not in text:
+        return as_wtp(numbers)
+    if len(numbers) != 3:
+        raise AnalysisError(usage)
+    start, stop, step = numbers
+    if not np.isfinite(numbers).all():
+        raise AnalysisError(f"willingness-to-pay range {text!r}: the numbers must be finite")
+    if not (step > 0 and stop >= start):
         raise AnalysisError(
-            f"willingness to pay {text!r}: give a list a,b,c or a range start:stop:step"
-        ) from None
-    return as_wtp(values)
+            f"willingness-to-pay range {text!r}: need start ≤ stop and a step > 0"
+        )
+    count = int(np.floor((stop - start) / step + 1e-9)) + 1
+    if count > MAX_WTP_POINTS:
+        raise AnalysisError(
+            f"willingness-to-pay range {text!r} has {count} values; at most {MAX_WTP_POINTS}"
+        )
+    return as_wtp(start + step * np.arange(count))

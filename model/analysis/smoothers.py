@@ -45,9 +45,19 @@ _COARSE_SWEEPS = 2
 
 
 def _varying(samples: np.ndarray) -> np.ndarray:
-    """Columns that vary: a constant parameter explains nothing (its
-    columns would be collinear with the intercept, dropped by lm too)."""
-    return samples[:, np.ptp(samples, axis=0) > 0]
+    """The columns that vary, each rescaled to a spread of 1 about a mean of
+    0.  Both smoothers' fits are unchanged by rescaling a parameter (the
+    same column space; the spline's knots move with the values), and the
+    rescaled design stays well conditioned whatever the units.  A column
+    whose spread is below 1e-10 of its magnitude is constant: it explains
+    nothing (lm drops its collinear columns too)."""
+    magnitude = np.abs(samples).max(axis=0)
+    magnitude[magnitude == 0] = 1.0
+    scaled = samples / magnitude
+    spread = np.ptp(scaled, axis=0)
+    keep = spread > 1e-10
+    scaled = scaled[:, keep]
+    return (scaled - scaled.mean(axis=0)) / spread[keep]
 
 
 def _orthonormal_basis(design: np.ndarray) -> np.ndarray:
@@ -64,10 +74,9 @@ class PolynomialSmoother:
         if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
             raise AnalysisError(f"polynomial order must be a whole number ≥ 1, got {order!r}")
         x = _varying(samples)
-        if len(x) and x.shape[1]:
-            z = (x - x.mean(axis=0)) / x.std(axis=0)
-            powers = z[:, :, None] ** np.arange(1, order + 1)
-            design = powers.reshape(len(z), -1)
+        if x.shape[1]:
+            powers = x[:, :, None] ** np.arange(1, order + 1)
+            design = powers.reshape(len(x), -1)
             design = design - design.mean(axis=0)
         else:
             design = np.zeros((len(samples), 0))
@@ -170,6 +179,12 @@ class SplineSmoother:
             blocks.append((tensor, penalties))
         widths = [design.shape[1] for design, _ in blocks]
         self._design = np.hstack([d for d, _ in blocks]) if blocks else np.zeros((len(x), 0))
+        if len(x) <= self._design.shape[1] + 1:
+            # mgcv: "Model has more coefficients than data".
+            raise AnalysisError(
+                f"the spline EVPPI of {g} parameter(s) has {self._design.shape[1] + 1} "
+                f"coefficients: it needs more PSA samples than that (got {len(x)})"
+            )
         self._design -= self._design.mean(axis=0)
         self._gram = self._design.T @ self._design
         q = self._design.shape[1]
@@ -188,8 +203,9 @@ class SplineSmoother:
                 )
                 self._penalties.append(full)
             start += width
-        # A whisker of ridge keeps M invertible when parameters are collinear.
-        self._ridge = 1e-10 * (np.trace(self._gram) / max(q, 1)) * np.eye(q)
+        # A whisker of ridge keeps M invertible when parameters are collinear
+        # (the design's columns are of order 1: the parameters are rescaled).
+        self._ridge = max(1e-10 * np.trace(self._gram) / max(q, 1), 1e-12) * np.eye(q)
 
     def _score(self, log_lambda: np.ndarray, xty: np.ndarray, yty: np.ndarray):
         """GCV score and coefficients for candidates log_lambda (T, G, r)
@@ -212,7 +228,9 @@ class SplineSmoother:
             "tga,ab,tgb->tg", beta, self._gram, beta
         )
         rss = np.maximum(rss, 0.0)
-        return n * rss / (n - edf) ** 2, beta
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = np.where(edf < n, n * rss / (n - edf) ** 2, np.inf)
+        return np.nan_to_num(score, nan=np.inf), beta
 
     def fit(self, columns: np.ndarray, combinations: np.ndarray) -> np.ndarray:
         means = columns.mean(axis=0) @ combinations
