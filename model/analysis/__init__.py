@@ -14,13 +14,13 @@ shared/reference/analysis/README.md.  Bad input raises `AnalysisError`
 
 from .decision import (
     acceptability,
+    best_net_benefit,
     ceac,
     evpi,
     evpi_values,
     expected_loss,
     expected_loss_values,
     mean_net_benefit,
-    net_benefit,
     optimal_strategy,
     summary,
 )
@@ -37,6 +37,7 @@ __all__ = [
     "Table",
     "acceptability",
     "as_wtp",
+    "best_net_benefit",
     "calculate_icers",
     "calculate_icers_psa",
     "ceac",
@@ -48,7 +49,6 @@ __all__ = [
     "expected_loss_values",
     "icer_statuses",
     "mean_net_benefit",
-    "net_benefit",
     "optimal_strategy",
     "parse_wtp",
     "summary",

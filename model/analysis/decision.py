@@ -4,8 +4,10 @@ expected loss and EVPI, each for many willingness-to-pay values at once.
 Net monetary benefit NMB[w, i, k] = E[i, k]·w − C[i, k].  The best
 strategy of a sample is the exact argmax (first strategy on an exact tie;
 R's ``max.col`` breaks near-ties at random, hence the tolerances of the
-reference).  Arrays are W × n × k, computed in one go, never a Python loop
-per WTP.
+reference).  Each strategy's NMB is a W × n array for all WTPs at once; the
+only Python loop is over the (few) strategies, keeping a running maximum —
+an order of magnitude faster than a W × n × k array reduced over its short
+last axis.
 """
 
 from __future__ import annotations
@@ -16,10 +18,22 @@ from .psa import PSA, as_wtp
 from .table import Table
 
 
-def net_benefit(psa: PSA, wtp) -> np.ndarray:
-    """NMB as a (W, n, k) array."""
+def best_net_benefit(psa: PSA, wtp, with_index: bool = False):
+    """Each sample's highest NMB as (W, n), and with `with_index` also
+    which strategy has it (first on an exact tie)."""
     wtp = as_wtp(wtp)
-    return wtp[:, None, None] * psa.effects - psa.costs
+    effects, costs = psa.effects.T, psa.costs.T  # (k, n): contiguous rows
+    best = np.multiply.outer(wtp, effects[0])
+    best -= costs[0]
+    index = np.zeros(best.shape, dtype=np.intp) if with_index else None
+    nmb = np.empty_like(best)
+    for k in range(1, len(effects)):
+        np.multiply.outer(wtp, effects[k], out=nmb)
+        nmb -= costs[k]
+        if with_index:
+            index[nmb > best] = k
+        np.maximum(best, nmb, out=best)
+    return (best, index) if with_index else best
 
 
 def mean_net_benefit(psa: PSA, wtp) -> np.ndarray:
@@ -37,7 +51,7 @@ def acceptability(psa: PSA, wtp) -> np.ndarray:
     """CEAC: the (W, k) share of samples in which each strategy has the
     highest NMB; each row sums to 1."""
     wtp = as_wtp(wtp)
-    best = net_benefit(psa, wtp).argmax(axis=2)  # (W, n)
+    _, best = best_net_benefit(psa, wtp, with_index=True)  # (W, n)
     k = len(psa.strategies)
     offsets = (np.arange(len(wtp)) * k)[:, None]
     counts = np.bincount((best + offsets).ravel(), minlength=len(wtp) * k)
@@ -45,16 +59,16 @@ def acceptability(psa: PSA, wtp) -> np.ndarray:
 
 
 def expected_loss_values(psa: PSA, wtp) -> np.ndarray:
-    """(W, k) mean over samples of max_j NMB − NMB_k."""
-    nmb = net_benefit(psa, wtp)
-    return nmb.max(axis=2).mean(axis=1)[:, None] - nmb.mean(axis=1)
+    """(W, k) mean over samples of max_j NMB − NMB_k (the mean of NMB_k is
+    linear in w: taken from the means)."""
+    return best_net_benefit(psa, wtp).mean(axis=1)[:, None] - mean_net_benefit(psa, wtp)
 
 
 def evpi_values(psa: PSA, wtp) -> np.ndarray:
     """(W,) expected value of perfect information:
     mean_i max_k NMB − max_k mean_i NMB (never negative)."""
     wtp = as_wtp(wtp)
-    perfect = (wtp[:, None, None] * psa.effects - psa.costs).max(axis=2).mean(axis=1)
+    perfect = best_net_benefit(psa, wtp).mean(axis=1)
     current = mean_net_benefit(psa, wtp).max(axis=1)
     # max of means ≤ mean of maxes; rounding can leave -1e-10.
     return np.maximum(perfect - current, 0.0)
