@@ -207,30 +207,40 @@ class SplineSmoother:
         # (the design's columns are of order 1: the parameters are rescaled).
         self._ridge = max(1e-10 * np.trace(self._gram) / max(q, 1), 1e-12) * np.eye(q)
 
-    def _score(self, log_lambda: np.ndarray, xty: np.ndarray, yty: np.ndarray):
-        """GCV score and coefficients for candidates log_lambda (T, G, r)
-        of targets with X'y (q, T) and y'y (T,)."""
-        n, q = self._design.shape
-        m = self._gram + self._ridge
-        if self._penalties:
-            m = m + np.einsum("tgr,rab->tgab", np.exp(log_lambda), np.stack(self._penalties))
-        else:
-            m = np.broadcast_to(m, log_lambda.shape[:2] + (q, q))
-        t, g = log_lambda.shape[:2]
-        rhs = np.concatenate(
-            [np.broadcast_to(self._gram, (t, g, q, q)),
-             np.broadcast_to(xty.T[:, None, :, None], (t, g, q, 1))], axis=3,
-        )
-        solved = np.linalg.solve(m, rhs)
-        edf = np.trace(solved[..., :q], axis1=2, axis2=3) + 1  # + intercept
-        beta = solved[..., q]
-        rss = yty[:, None] - 2 * np.einsum("tgq,qt->tg", beta, xty) + np.einsum(
-            "tga,ab,tgb->tg", beta, self._gram, beta
-        )
+    def _coordinate_step(self, log_lambda, j, candidates, xty, yty):
+        """For each target t, the best of `candidates[t]` (log λ values) for
+        penalty j with the other log λ held at `log_lambda[t]`: the new log
+        λ (T,) and the coefficients there (T, q).
+
+        With A = X'X + Σ_{i≠j} λ_i S_i fixed, one generalised eigen-
+        decomposition per target (P'AP = I, P'S_jP = diag(d)) makes every
+        candidate λ_j cheap: (A + λ_j S_j)⁻¹ = P diag(1/(1 + λ_j d)) P'.
+        So the grid costs O(q) per candidate, not a q × q solve."""
+        n, _ = self._design.shape
+        penalties = np.stack(self._penalties)
+        others = np.exp(log_lambda)
+        others[:, j] = 0.0
+        a = self._gram + self._ridge + np.einsum("tr,rab->tab", others, penalties)
+        values, vectors = np.linalg.eigh(a)
+        # Rounding can leave an eigenvalue a hair below the ridge (or 0).
+        values = np.maximum(values, self._ridge[0, 0])
+        inverse_root = (vectors / np.sqrt(values)[:, None, :]) @ vectors.transpose(0, 2, 1)
+        d, u = np.linalg.eigh(inverse_root @ penalties[j] @ inverse_root)
+        p = inverse_root @ u
+        pgp = p.transpose(0, 2, 1) @ self._gram @ p
+        z = np.einsum("tqa,qt->ta", p, xty)
+        shrink = 1.0 / (1.0 + np.exp(candidates)[:, :, None] * np.maximum(d, 0.0)[:, None, :])
+        edf = 1.0 + np.einsum("tgq,tq->tg", shrink, np.diagonal(pgp, axis1=1, axis2=2))
+        coefficients = z[:, None, :] * shrink  # in the P basis
+        rss = (yty[:, None] - 2 * np.einsum("tgq,tq->tg", coefficients, z)
+               + np.einsum("tgq,tqa,tga->tg", coefficients, pgp, coefficients))
         rss = np.maximum(rss, 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             score = np.where(edf < n, n * rss / (n - edf) ** 2, np.inf)
-        return np.nan_to_num(score, nan=np.inf), beta
+        pick = np.argmin(np.nan_to_num(score, nan=np.inf), axis=1)
+        rows = np.arange(len(pick))
+        beta = np.einsum("tqa,ta->tq", p, coefficients[rows, pick])
+        return candidates[rows, pick], beta
 
     def fit(self, columns: np.ndarray, combinations: np.ndarray) -> np.ndarray:
         means = columns.mean(axis=0) @ combinations
@@ -241,19 +251,13 @@ class SplineSmoother:
         xty = (self._design.T @ centred) @ combinations
         yty = np.einsum("mt,mn,nt->t", combinations, centred.T @ centred, combinations)
         r = len(self._penalties)
-        best = np.zeros((t, max(r, 1)))
-        steps = [_COARSE_LOG_LAMBDA] * _COARSE_SWEEPS + [None]
-        beta = None
-        for grid in steps if r else [None]:
+        if r == 0:  # nothing to smooth (straight lines): least squares
+            beta = np.linalg.solve(self._gram + self._ridge, xty).T
+            return means + self._design @ beta.T
+        log_lambda = np.zeros((t, r))
+        coarse = np.broadcast_to(_COARSE_LOG_LAMBDA, (t, len(_COARSE_LOG_LAMBDA)))
+        for sweep in range(_COARSE_SWEEPS + 1):
             for j in range(r):
-                values = grid if grid is not None else _FINE_STEPS
-                candidates = np.repeat(best[:, None, :], len(values), axis=1)
-                candidates[:, :, j] = values if grid is not None else best[:, j, None] + values
-                score, coefficients = self._score(candidates, xty, yty)
-                pick = np.argmin(score, axis=1)
-                best = candidates[np.arange(t), pick]
-                beta = coefficients[np.arange(t), pick]
-        if beta is None:  # no penalty: plain least squares
-            _, coefficients = self._score(best[:, None, :0], xty, yty)
-            beta = coefficients[:, 0]
+                grid = coarse if sweep < _COARSE_SWEEPS else log_lambda[:, j, None] + _FINE_STEPS
+                log_lambda[:, j], beta = self._coordinate_step(log_lambda, j, grid, xty, yty)
         return means + self._design @ beta.T

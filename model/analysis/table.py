@@ -17,7 +17,11 @@ def _cell(value) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "TRUE" if value else "FALSE"
     if isinstance(value, (float, np.floating)):
-        return "NA" if math.isnan(value) else repr(float(value))
+        if math.isnan(value):
+            return "NA"
+        value = float(value)
+        # 90000 as R writes it, not 90000.0; repr otherwise (exact).
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     return str(value)
 
 
