@@ -23,9 +23,18 @@ than on T target vectors of length n keeps the cost per target tiny.
   cubic regression spline of the same size is the usual fast substitute
   and gives the same EVPPI within the reference tolerance.  The smoothing
   parameters (one per penalty) minimise mgcv's GCV score
-  n·RSS/(n − edf)², per target, by a cyclic search over log λ: coarse
-  grid, then fine grid, every candidate of every target solved in one
-  batched call.
+  n·RSS/(n − edf)², per target, by a cyclic search over log λ (two
+  sweeps of a coarse grid, one of a fine grid around the best), each
+  coordinate step one batched eigen-decomposition per target.
+
+Why our own spline rather than a library: of the Python GAM/GP options,
+pygam came within the tolerance but is two orders of magnitude slower and
+brings scipy into the service's image; heormodel's unpenalised splines
+miss the tolerance for some parameters and its Gaussian process is slow
+and misses it too; scikit-learn's GP (heormodel's) likewise.  mgcv's
+method — penalised regression splines, GCV — is a few dozen lines of
+NumPy on a design of at most 1 + 2g + 2^g columns.  Figures:
+bench/RESULTS.md (bench/bench_analysis.py).
 """
 
 from __future__ import annotations
