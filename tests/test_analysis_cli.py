@@ -1,0 +1,123 @@
+"""`python -m model icers|ceac|exp-loss|evpi|evppi`: dampack's tables as CSV
+on stdout, equal to the reference; one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from .conftest import PYTHON, REFERENCE, ROOT
+
+CASE = REFERENCE / "cases" / "default"
+ANALYSIS = REFERENCE / "analysis" / "default"
+RESULTS, SAMPLES = CASE / "results.csv", CASE / "samples.csv"
+
+
+def cli(*args, stdin=None):
+    return subprocess.run([PYTHON, "-m", "model", *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, input=stdin)
+
+
+def table(done) -> pd.DataFrame:
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    return pd.read_csv(io.StringIO(done.stdout))
+
+
+def assert_one_line_error(done, text):
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
+    assert text in done.stderr
+
+
+def same(ours: pd.DataFrame, theirs: pd.DataFrame, rtol, atol=0.0, exact=("Strategy", "Status")):
+    assert list(ours.columns) == list(theirs.columns)
+    assert len(ours) == len(theirs)
+    for column in theirs.columns:
+        if column in exact or theirs[column].dtype == bool:
+            assert list(ours[column]) == list(theirs[column]), column
+        else:
+            np.testing.assert_allclose(ours[column], theirs[column], rtol=rtol, atol=atol,
+                                       equal_nan=True, err_msg=column)
+
+
+def test_icers_with_uncertainty_are_dampacks():
+    same(table(cli("icers", RESULTS, "--uncertainty")), pd.read_csv(ANALYSIS / "icers.csv"), 1e-9)
+
+
+def test_icers_without_uncertainty_have_dampacks_plain_columns():
+    ours = table(cli("icers", RESULTS))
+    assert list(ours.columns) == ["Strategy", "Cost", "Effect", "Inc_Cost", "Inc_Effect",
+                                  "ICER", "Status"]
+    theirs = pd.read_csv(ANALYSIS / "icers.csv")[list(ours.columns)]
+    same(ours, theirs, 1e-9)
+
+
+def test_icers_from_a_strategy_table_and_from_stdin():
+    folder = REFERENCE / "analysis" / "icers_synthetic"
+    same(table(cli("icers", "--strategies", folder / "strategies.csv")),
+         pd.read_csv(folder / "icers.csv"), 1e-9)
+    assert table(cli("icers", "-", stdin=RESULTS.read_text())).shape == (3, 7)
+
+
+def test_ceac_over_a_range():
+    ours = table(cli("ceac", RESULTS, "--wtp", "0:200000:5000"))
+    same(ours, pd.read_csv(ANALYSIS / "ceac.csv"), rtol=0, atol=0.002)
+
+
+def test_expected_loss_and_evpi_over_a_range():
+    same(table(cli("exp-loss", RESULTS, "--wtp", "0:200000:5000")),
+         pd.read_csv(ANALYSIS / "exp_loss.csv"), rtol=1e-4, atol=1.0)
+    same(table(cli("evpi", RESULTS, "--wtp", "0:200000:5000")),
+         pd.read_csv(ANALYSIS / "evpi.csv"), rtol=1e-4, atol=1.0)
+
+
+def test_evppi_poly_and_gam_for_the_pair():
+    args = ("evppi", RESULTS, SAMPLES, "--params", "p_HS1,p_S1H", "--wtp", "80000,100000,120000")
+    same(table(cli(*args)), pd.read_csv(ANALYSIS / "evppi_poly_p_HS1+p_S1H.csv"), 1e-6, 1e-6)
+    gam = table(cli(*args, "--method", "gam"))
+    mgcv = pd.read_csv(ANALYSIS / "evppi_gam_p_HS1+p_S1H.csv")
+    assert list(gam.columns) == ["WTP", "EVPPI"] and list(gam.WTP) == list(mgcv.WTP)
+    evpi = table(cli("evpi", RESULTS, "--wtp", "80000,100000,120000")).EVPI
+    assert (abs(gam.EVPPI - mgcv.EVPPI) <= np.maximum(0.1 * mgcv.EVPPI, 0.02 * evpi)).all()
+
+
+def test_evppi_poly_order_is_an_option():
+    args = ("evppi", RESULTS, SAMPLES, "--params", "p_S1S2", "--wtp", "100000")
+    first, third = table(cli(*args, "--order", "1")), table(cli(*args, "--order", "3"))
+    assert first.EVPPI[0] != third.EVPPI[0]
+    assert 0 < first.EVPPI[0] <= table(cli("evpi", RESULTS, "--wtp", "100000")).EVPI[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("icers",), "icers takes RESULTS.csv or --strategies"),
+    (("icers", "nope.csv"), "no such file: nope.csv"),
+    (("icers", SAMPLES), "results columns must be C_<strategy> and E_<strategy>"),
+    (("icers", "--strategies", RESULTS), "needs columns Strategy, Cost, Effect"),
+    (("evpi", RESULTS, "--wtp", "0:10"), "give a list a,b,c or a range"),
+    (("evpi", RESULTS, "--wtp", "0:1e9:1"), "at most 1001"),
+    (("ceac", RESULTS, "--wtp", "-1"), "not negative"),
+    (("evppi", RESULTS, SAMPLES, "--params", "p_XYZ", "--wtp", "1"), "no samples of parameter(s) 'p_XYZ'"),
+    (("evppi", RESULTS, RESULTS, "--params", "C_Treatment_A", "--wtp", "1", "--order", "0"),
+     "order must be"),
+    (("evppi", RESULTS, CASE / "inputs.csv", "--params", "v1", "--wtp", "1"), "is not a number"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    assert_one_line_error(cli(*args), message)
+
+
+def test_results_and_samples_must_have_as_many_rows(tmp_path):
+    short = tmp_path / "short.csv"
+    short.write_text("".join(SAMPLES.read_text().splitlines(keepends=True)[:11]))
+    assert_one_line_error(cli("evppi", RESULTS, short, "--params", "p_HS1", "--wtp", "1"),
+                          "has 10 samples")
+
+
+def test_missing_wtp_is_a_usage_error():
+    done = cli("ceac", RESULTS)
+    assert done.returncode == 2 and "--wtp" in done.stderr
