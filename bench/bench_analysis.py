@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _results import update_section  # noqa: E402
+from bench_model import timed as median_and_p90  # noqa: E402
 from model.analysis import (  # noqa: E402
     PSA,
     acceptability,
@@ -50,15 +49,8 @@ PEERS = ["heormodel==0.7.4", "voiage==0.2.1", "pygam==0.12.0"]
 DEFAULT_PEERS_VENV = Path("/tmp/living-hta-analysis-peers")
 
 
-def timed(fn, repeats):
-    for _ in range(max(5, repeats // 20)):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+def timed(fn, repeats) -> float:
+    return median_and_p90(fn, repeats)[0]
 
 
 def peers_python(venv: Path) -> Path:
