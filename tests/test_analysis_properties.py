@@ -187,3 +187,9 @@ def test_bad_wtp_is_a_clear_error(text, message):
 def test_bad_input_is_a_clear_error(build, message):
     with pytest.raises(AnalysisError, match=message):
         build()
+
+
+def test_net_benefit_overflow_is_a_clear_error():
+    psa = PSA(np.ones((3, 2)), np.full((3, 2), 1e300), ["a", "b"])
+    with pytest.raises(AnalysisError, match="makes net benefits overflow"):
+        evpi_values(psa, [1e10])

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .psa import PSA, as_wtp
+from .psa import PSA
 from .table import Table
 
 
 def best_net_benefit(psa: PSA, wtp, with_index: bool = False):
     """Each sample's highest NMB as (W, n), and with `with_index` also
     which strategy has it (first on an exact tie)."""
-    wtp = as_wtp(wtp)
+    wtp = psa.wtp(wtp)
     effects, costs = psa.effects.T, psa.costs.T  # (k, n): contiguous rows
     best = np.multiply.outer(wtp, effects[0])
     best -= costs[0]
@@ -38,7 +38,7 @@ def best_net_benefit(psa: PSA, wtp, with_index: bool = False):
 
 def mean_net_benefit(psa: PSA, wtp) -> np.ndarray:
     """Mean NMB per strategy as (W, k): linear in w, so from the means."""
-    wtp = as_wtp(wtp)
+    wtp = psa.wtp(wtp)
     return wtp[:, None] * psa.effects.mean(axis=0) - psa.costs.mean(axis=0)
 
 
@@ -50,7 +50,7 @@ def optimal_strategy(psa: PSA, wtp) -> np.ndarray:
 def acceptability(psa: PSA, wtp) -> np.ndarray:
     """CEAC: the (W, k) share of samples in which each strategy has the
     highest NMB; each row sums to 1."""
-    wtp = as_wtp(wtp)
+    wtp = psa.wtp(wtp)
     _, best = best_net_benefit(psa, wtp, with_index=True)  # (W, n)
     k = len(psa.strategies)
     offsets = (np.arange(len(wtp)) * k)[:, None]
@@ -67,7 +67,7 @@ def expected_loss_values(psa: PSA, wtp) -> np.ndarray:
 def evpi_values(psa: PSA, wtp) -> np.ndarray:
     """(W,) expected value of perfect information:
     mean_i max_k NMB − max_k mean_i NMB (never negative)."""
-    wtp = as_wtp(wtp)
+    wtp = psa.wtp(wtp)
     perfect = best_net_benefit(psa, wtp).mean(axis=1)
     current = mean_net_benefit(psa, wtp).max(axis=1)
     # max of means ≤ mean of maxes; rounding can leave -1e-10.
@@ -103,19 +103,19 @@ def _long(psa: PSA, wtp: np.ndarray, name: str, values: np.ndarray, frontier: np
 def ceac(psa: PSA, wtp) -> Table:
     """dampack's ``ceac(wtp, psa)``: On_Frontier marks the strategy with the
     highest mean NMB (the cost-effectiveness acceptability frontier)."""
-    wtp = as_wtp(wtp)
+    wtp = psa.wtp(wtp)
     return _long(psa, wtp, "Proportion", acceptability(psa, wtp), optimal_strategy(psa, wtp))
 
 
 def expected_loss(psa: PSA, wtp) -> Table:
     """dampack's ``calc_exp_loss(psa, wtp)``: On_Frontier marks the lowest
     expected loss."""
-    wtp = as_wtp(wtp)
+    wtp = psa.wtp(wtp)
     loss = expected_loss_values(psa, wtp)
     return _long(psa, wtp, "Expected_Loss", loss, loss.argmin(axis=1))
 
 
 def evpi(psa: PSA, wtp) -> Table:
     """dampack's ``calc_evpi(psa, wtp)``."""
-    wtp = as_wtp(wtp)
+    wtp = psa.wtp(wtp)
     return Table(("WTP", "EVPI"), (wtp, evpi_values(psa, wtp)))

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .decision import evpi_values, optimal_strategy
-from .psa import PSA, AnalysisError, as_wtp
+from .psa import PSA, AnalysisError
 from .smoothers import PolynomialSmoother, SplineSmoother
 from .table import Table
 
@@ -52,7 +52,7 @@ def evppi_values(
     """(W,) EVPPI of the group of `parameters` (names in the PSA's
     parameter samples) at each w.  `method` "poly" (order `order`) or
     "gam" (penalised regression spline; see `smoothers`)."""
-    wtp = as_wtp(wtp)
+    wtp = psa.wtp(wtp)
     if method not in METHODS:
         raise AnalysisError(f"EVPPI method must be one of {', '.join(METHODS)}, got {method!r}")
     samples = psa.parameter_columns(list(parameters))
@@ -79,5 +79,5 @@ def evppi(
     cap: bool = True,
 ) -> Table:
     """dampack's ``calc_evppi`` for one group: columns WTP, EVPPI."""
-    wtp = as_wtp(wtp)
+    wtp = psa.wtp(wtp)
     return Table(("WTP", "EVPPI"), (wtp, evppi_values(psa, wtp, parameters, method, order, cap)))

@@ -97,6 +97,20 @@ class PSA:
     def n_samples(self) -> int:
         return self.costs.shape[0]
 
+    def wtp(self, wtp) -> np.ndarray:
+        """`as_wtp`, and a check that every net benefit w·E − C of this PSA
+        is a finite double (a huge w times a large effect would overflow to
+        infinity and turn every analysis into NaN)."""
+        values = as_wtp(wtp)
+        with np.errstate(over="ignore"):
+            bound = values.max() * np.abs(self.effects).max() + np.abs(self.costs).max()
+        if not bound < 1e300:
+            raise AnalysisError(
+                f"willingness to pay up to {values.max():g} makes net benefits overflow "
+                "with these effects and costs"
+            )
+        return values
+
     @classmethod
     def from_columns(
         cls,

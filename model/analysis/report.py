@@ -11,7 +11,7 @@ from typing import Any
 from .decision import ceac, evpi, expected_loss, summary
 from .evppi import evppi_values
 from .icers import calculate_icers_psa
-from .psa import PSA, as_wtp
+from .psa import PSA
 
 
 def analyse(
@@ -24,7 +24,7 @@ def analyse(
     """Summary, ICER table with 95 % intervals, CEAC, expected loss, EVPI
     over `wtp`, and the EVPPI of each group in `evppi_groups` (lists of
     parameter names) over the same WTPs, each table as dampack's records."""
-    wtp = as_wtp(wtp)
+    wtp = psa.wtp(wtp)
     groups = [list(group) for group in evppi_groups]
     return {
         "summary": summary(psa).to_records(),
