@@ -18,6 +18,7 @@ from .datasets import DatasetStore
 from .errors import handle_unexpected, serialize_error
 from .openapi import build_document
 from .request_log import RequestLog
+from .resources.analysis import Analysis
 from .resources.docs import OpenApiDocument, SwaggerUi
 from .resources.info import Health, Paper
 from .resources.run_model import RunModel, Runner, run_builtin_model
@@ -52,10 +53,19 @@ def create_app(
     the built-in one); `log_stream` receives the request log (default:
     stdout at the time of each write); `clock` times requests;
     `throttle_clock` ages the failed-key counts (service/throttle.py)."""
+    datasets = datasets or DatasetStore(settings.data_dir)
     run_model = RunModel(
-        datasets or DatasetStore(settings.data_dir),
+        datasets,
         default_dataset=settings.default_dataset,
         max_body_bytes=settings.max_body_bytes,
+        runner=runner,
+    )
+    # The same datasets and runner: the same results for the same seed.
+    analysis = Analysis(
+        datasets,
+        default_dataset=settings.default_dataset,
+        max_body_bytes=settings.max_body_bytes,
+        evppi_parameters=settings.evppi_parameters,
         runner=runner,
     )
     health, paper = Health(), Paper()
@@ -90,6 +100,7 @@ def create_app(
     app.add_error_handler(RequestTimedOut, handle_timed_out)
 
     app.add_route("/runDARTHmodel", run_model)
+    app.add_route("/analysis", analysis)
     app.add_route("/paper", paper)
     app.add_route("/health", health)
     app.add_route("/openapi.json", openapi)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import falcon
@@ -62,19 +62,27 @@ class RunArguments:
     updates: list[dict[str, Any]]
     dataset: str | None  # None: the configured default
     seed: int | None
+    # An endpoint's own arguments (`extra` names), as sent: text (`_Text`)
+    # from a query string or form, any JSON value from a JSON body.
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _Text(str):
     """A value that arrived as text (query string, form): seeds may be digits."""
 
 
-def read_arguments(req: falcon.Request, max_body_bytes: int) -> RunArguments:
+def read_arguments(
+    req: falcon.Request, max_body_bytes: int, extra: tuple[str, ...] = ()
+) -> RunArguments:
+    """/runDARTHmodel's arguments, and those named in `extra` (another
+    endpoint's own, left to it to read)."""
+    accepted = ARGUMENTS + extra
     values: dict[str, Any] = {}
     for source in (_query_arguments(req), _body_arguments(req, max_body_bytes)):
         for name, value in source:
-            if name not in ARGUMENTS:
+            if name not in accepted:
                 raise bad_request(
-                    f"unknown argument {name[:100]!r}; accepted: {', '.join(ARGUMENTS)}",
+                    f"unknown argument {name[:100]!r}; accepted: {', '.join(accepted)}",
                     argument=name[:100],
                 )
             if name in values:
@@ -94,6 +102,7 @@ def read_arguments(req: falcon.Request, max_body_bytes: int) -> RunArguments:
         updates=_updates(values.get("param_updates")),
         dataset=dataset,
         seed=_seed(values.get("seed")),
+        extra={name: values[name] for name in extra if name in values},
     )
 
 
@@ -197,6 +206,20 @@ def _json(data: bytes | str, what: str) -> Any:
         raise bad_request(f"{what} is not valid JSON: {exc}"[:300]) from None
 
 
+def json_argument(name: str, value: Any) -> Any:
+    """An argument that may hold JSON: parsed when it came as text (query
+    string, form, or a string in a JSON body), as it is otherwise."""
+    return _json(value, name) if isinstance(value, str) else value
+
+
+def whole_number_argument(value: Any) -> Any:
+    """Digits sent as text (query string, form) as an int; anything else as
+    it is, for the caller to check."""
+    if isinstance(value, _Text) and _DIGITS.fullmatch(value):
+        return int(value)
+    return value
+
+
 def _check_model_functions(value: Any) -> None:
     if value is None or value == "" or value == ORIGINAL_MODEL_URL:
         return
@@ -212,8 +235,7 @@ def _check_model_functions(value: Any) -> None:
 def _seed(value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, _Text) and _DIGITS.fullmatch(value):
-        value = int(value)
+    value = whole_number_argument(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
         raise bad_request(
             f"seed must be a whole number from 0 to {MAX_SEED}, got {json.dumps(value)[:50]}"

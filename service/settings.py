@@ -18,6 +18,7 @@ service/gunicorn_conf.py).
 | `AUTH_FAILURE_LIMIT` | wrong keys from one address within the window before 429 (0: off) | 10 |
 | `AUTH_FAILURE_WINDOW` | the window, seconds                                | 60 |
 | `TRUSTED_PROXY_HOPS` | proxies in front of the service whose X-Forwarded-For entry names the client (1 behind an ALB) | 0 |
+| `EVPPI_PARAMETERS` | comma-separated parameters, beyond the editable ones, whose EVPPI `/analysis` may report (`*`: every parameter) | — (editable ones only) |
 
 The BLAS thread variables (`BLAS_THREADS`) are not settings: they must be
 in the environment before NumPy is imported, so the process's starter sets
@@ -91,6 +92,9 @@ class Settings:
     auth_failure_limit: int = DEFAULT_AUTH_FAILURE_LIMIT
     auth_failure_window: float = DEFAULT_AUTH_FAILURE_WINDOW
     trusted_proxy_hops: int = 0
+    # The data owner's choice: EVPPI reveals how much a parameter's
+    # uncertainty matters, so only editable parameters by default.
+    evppi_parameters: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not self.api_keys:
@@ -128,6 +132,10 @@ class Settings:
         options = {"api_keys": tuple(dict.fromkeys(keys))}
         if env.get("DATA_DIR", "").strip():
             options["data_dir"] = Path(env["DATA_DIR"].strip())
+        evppi = tuple(dict.fromkeys(_split_keys(env.get("EVPPI_PARAMETERS", "").split(","))))
+        if "*" in evppi and len(evppi) > 1:
+            raise SettingsError("EVPPI_PARAMETERS is either * (every parameter) or a list of names")
+        options["evppi_parameters"] = evppi
         for name, option, kind, what in _NUMBERS:
             text = env.get(name, "").strip()
             if text:

@@ -27,6 +27,7 @@ from .decision import (
 from .evppi import METHODS, evppi, evppi_values
 from .icers import calculate_icers, calculate_icers_psa, icer_statuses
 from .psa import MAX_WTP_POINTS, PSA, AnalysisError, as_wtp, parse_wtp
+from .report import analyse
 from .table import Table
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "AnalysisError",
     "Table",
     "acceptability",
+    "analyse",
     "as_wtp",
     "best_net_benefit",
     "calculate_icers",

@@ -60,13 +60,15 @@ def evppi_values(
     k = len(psa.strategies)
     best = optimal_strategy(psa, wtp)
     coefficients, targets = _combinations(wtp, best, k)
-    fitted = np.zeros((len(wtp), psa.n_samples, k))
+    # (k, W, n): the maximum over strategies as k − 1 element-wise maxima of
+    # contiguous rows (ŷ_d* ≡ 0), not a reduction over a short last axis.
+    fitted = np.zeros((k, len(wtp), psa.n_samples))
     if targets:
         columns = np.hstack([psa.effects, psa.costs])
         values = smoother.fit(columns, coefficients)
         w_index, j_index = np.array(targets).T
-        fitted[w_index, :, j_index] = values.T
-    result = np.maximum(fitted.max(axis=2).mean(axis=1), 0.0)
+        fitted[j_index, w_index, :] = values.T
+    result = np.maximum(np.maximum.reduce(fitted, axis=0).mean(axis=1), 0.0)
     return np.minimum(result, evpi_values(psa, wtp)) if cap else result
 
 

@@ -80,6 +80,8 @@ class PSA:
             raise AnalysisError("a PSA needs at least one sample and one strategy")
         object.__setattr__(self, "costs", costs)
         object.__setattr__(self, "effects", effects)
+        # For the overflow check of every WTP grid (`wtp`).
+        object.__setattr__(self, "_largest", (np.abs(effects).max(), np.abs(costs).max()))
         object.__setattr__(self, "strategies", _names(self.strategies, costs.shape[1], "strategy"))
         if self.parameters is not None:
             parameters = _finite_matrix(self.parameters, "parameter samples")
@@ -103,7 +105,7 @@ class PSA:
         infinity and turn every analysis into NaN)."""
         values = as_wtp(wtp)
         with np.errstate(over="ignore"):
-            bound = values.max() * np.abs(self.effects).max() + np.abs(self.costs).max()
+            bound = values.max() * self._largest[0] + self._largest[1]
         if not bound < 1e300:
             raise AnalysisError(
                 f"willingness to pay up to {values.max():g} makes net benefits overflow "

@@ -25,14 +25,12 @@ def _cell(value) -> str:
     return str(value)
 
 
-def _json(value):
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (float, np.floating)):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    return value
+def _json_column(column) -> list:
+    """A column as JSON-ready Python values: NaN as None (null)."""
+    values = column.tolist() if isinstance(column, np.ndarray) else list(column)
+    if isinstance(column, np.ndarray) and column.dtype.kind == "f":
+        return [None if v != v else v for v in values]
+    return values
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,5 @@ class Table:
 
     def to_records(self) -> list[dict]:
         """JSON-ready: one object per row, NaN as null."""
-        return [
-            {name: _json(value) for name, value in zip(self.columns, row)}
-            for row in self.rows()
-        ]
+        columns = [_json_column(column) for column in self.data]
+        return [dict(zip(self.columns, row)) for row in zip(*columns)]

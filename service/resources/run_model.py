@@ -18,7 +18,7 @@ import numpy as np
 
 import model
 
-from ..arguments import read_arguments
+from ..arguments import RunArguments, read_arguments
 from ..datasets import BadDatasetError, DatasetError, DatasetStore
 from ..errors import ApiError, bad_request, model_error
 
@@ -49,22 +49,8 @@ class RunModel:
         as_json = wants_json(req.accept)
         arguments = read_arguments(req, self._max_body_bytes)
         name = arguments.dataset if arguments.dataset is not None else self._default_dataset
-        try:
-            table = self._datasets.load(name)
-        except DatasetError as exc:
-            raise bad_request(str(exc)) from None
-        except BadDatasetError as exc:
-            req.context.error = str(exc)
-            raise ApiError(
-                falcon.HTTP_422,
-                f"dataset {name!r} is not a valid parameter table; contact the data owner",
-            ) from None
-        try:
-            results = self._runner(table, arguments.updates, arguments.seed)
-        except model.ModelError as exc:
-            # The sampled values of non-editable parameters are the data
-            # owner's to keep: the client sees only those it controls.
-            raise model_error(exc, visible=table.editable_parameters) from None
+        table = load_table(req, self._datasets, name)
+        results = run(self._runner, table, arguments)
         values = guard_results(req, results, table)
         if as_json:
             resp.content_type = falcon.MEDIA_JSON
@@ -72,6 +58,31 @@ class RunModel:
         else:
             resp.content_type = CSV
             resp.text = model.format_csv(results)
+
+
+def load_table(req: falcon.Request, datasets: DatasetStore, name: str) -> model.ParameterTable:
+    """The named dataset: 400 if there is none by that name, 422 (the
+    reason logged, not told) if it is not a valid table."""
+    try:
+        return datasets.load(name)
+    except DatasetError as exc:
+        raise bad_request(str(exc)) from None
+    except BadDatasetError as exc:
+        req.context.error = str(exc)
+        raise ApiError(
+            falcon.HTTP_422,
+            f"dataset {name!r} is not a valid parameter table; contact the data owner",
+        ) from None
+
+
+def run(runner: Runner, table: model.ParameterTable, arguments: RunArguments) -> Any:
+    """The PSA of these arguments; the model's errors as 422."""
+    try:
+        return runner(table, arguments.updates, arguments.seed)
+    except model.ModelError as exc:
+        # The sampled values of non-editable parameters are the data
+        # owner's to keep: the client sees only those it controls.
+        raise model_error(exc, visible=table.editable_parameters) from None
 
 
 def wants_json(accept: str) -> bool:

@@ -1,0 +1,205 @@
+"""POST /analysis: run the PSA once and return every decision analysis of
+it, as dampack computes them (model/analysis): summary, ICER table with 95 %
+intervals, CEAC with its frontier, expected loss, EVPI, and the EVPPI of
+the requested parameter groups, in one JSON object.
+
+The arguments are /runDARTHmodel's (same parsing, same defaults, same
+runner: the same results for the same seed) plus `wtp`, `evppi`,
+`evppi_method` and `poly_order`.  The seed used is reported (chosen when
+none was sent), so every answer can be reproduced.
+
+EVPPI regresses net benefit on the parameters' sampled values — the data
+owner's table, which never leaves the service.  It is offered for the
+parameters the client may edit, and for those the data owner lists in
+EVPPI_PARAMETERS; any other name (known or not: the table's names are
+confidential too) gets the same 422.  Only the requested, allowed columns
+reach the analysis, and the leak guard refuses any answer that names
+another parameter.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from typing import Any
+
+import falcon
+import numpy as np
+from falcon.util.mediatypes import quality
+
+import model
+from model.analysis import METHODS, PSA, AnalysisError, analyse, as_wtp, parse_wtp
+
+from ..arguments import json_argument, read_arguments, whole_number_argument
+from ..datasets import DatasetStore
+from ..errors import ApiError, bad_request, model_error
+from .run_model import Runner, guard_results, load_table, run, run_builtin_model
+
+ANALYSIS_ARGUMENTS = ("wtp", "evppi", "evppi_method", "poly_order")
+DEFAULT_WTP = "0:200000:5000"
+# Bounds on one request's work (the EVPPI regressions are W × groups).
+MAX_WTP_POINTS = 201
+MAX_WTP = 1e9
+MAX_EVPPI_GROUPS = 10
+MAX_GROUP_SIZE = 8
+MAX_POLY_ORDER = 4
+EVERY_PARAMETER = "*"
+
+
+def read_wtp(value: Any):
+    text = DEFAULT_WTP if value is None else value
+    try:
+        if isinstance(text, str):
+            grid = parse_wtp(text)
+        elif isinstance(text, list) and text and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in text
+        ):
+            grid = as_wtp(text)
+        else:
+            raise AnalysisError(
+                "give a list of numbers, or text: a list a,b,c or a range start:stop:step"
+            )
+    except AnalysisError as exc:
+        raise bad_request(f"wtp: {exc}", argument="wtp") from None
+    if len(grid) > MAX_WTP_POINTS or grid.max() > MAX_WTP:
+        raise bad_request(
+            f"wtp: at most {MAX_WTP_POINTS} values, each at most {MAX_WTP:g} "
+            f"(got {len(grid)} values up to {grid.max():g})", argument="wtp")
+    return grid
+
+
+def read_groups(value: Any) -> list[list[str]]:
+    """`evppi`: a list of groups, each a parameter name or a list of names."""
+    groups = json_argument("evppi", value) if value is not None else []
+    if not isinstance(groups, list) or len(groups) > MAX_EVPPI_GROUPS:
+        raise bad_request(
+            f"evppi must be a list of at most {MAX_EVPPI_GROUPS} parameter groups, each a "
+            'name or a list of names: e.g. [["p_HS1", "p_S1H"], "p_S1S2"]', argument="evppi")
+    result = []
+    for position, group in enumerate(groups, start=1):
+        names = [group] if isinstance(group, str) else group
+        if (not isinstance(names, list) or not 1 <= len(names) <= MAX_GROUP_SIZE
+                or not all(isinstance(n, str) and n for n in names)
+                or len(set(names)) != len(names)):
+            raise bad_request(
+                f"evppi group {position} must be a parameter name or a list of 1 to "
+                f"{MAX_GROUP_SIZE} different names", argument="evppi")
+        result.append(names)
+    return result
+
+
+def read_method(value: Any) -> str:
+    method = "poly" if value is None else value
+    if method not in METHODS:
+        raise bad_request(f"evppi_method must be one of {', '.join(METHODS)}",
+                          argument="evppi_method")
+    return method
+
+
+def read_order(value: Any) -> int:
+    order = 2 if value is None else whole_number_argument(value)
+    if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= MAX_POLY_ORDER:
+        raise bad_request(f"poly_order must be a whole number from 1 to {MAX_POLY_ORDER}",
+                          argument="poly_order")
+    return order
+
+
+def evppi_allowed(table: model.ParameterTable, owner_allows: Collection[str]) -> list[str]:
+    """The parameters whose EVPPI this table's client may have, in table order."""
+    every = EVERY_PARAMETER in owner_allows
+    return [name for name, editable in zip(table.parameter, table.editable)
+            if editable or every or name in owner_allows]
+
+
+def check_groups(groups: list[list[str]], allowed: list[str]) -> None:
+    offered = set(allowed)
+    for position, group in enumerate(groups, start=1):
+        refused = [name for name in group if name not in offered]
+        if refused:
+            raise ApiError(
+                falcon.HTTP_422,
+                f"EVPPI of {refused[0][:100]!r} is not offered (evppi group {position}): "
+                "the data owner offers the EVPPI of the editable parameters and of those "
+                f"listed in the service's settings: {', '.join(allowed)}",
+                evppi_parameters=allowed,
+            )
+
+
+def guard_analysis(req: falcon.Request, text: str, table: model.ParameterTable,
+                   allowed: list[str]) -> None:
+    """The leak guard for analyses: no JSON string in the answer (key or
+    value) may be the name of a parameter outside `allowed`.  A string is
+    in JSON text exactly as json.dumps writes it, quotes included."""
+    offered = set(allowed)
+    leaked = [name for name in table.parameter
+              if name not in offered and json.dumps(name) in text]
+    if leaked:
+        req.context.error = f"leak guard: analysis withheld, it names parameter(s) {leaked}"
+        raise ApiError(
+            falcon.HTTP_500,
+            "internal server error: the result failed a safety check and was withheld; "
+            "the failure has been logged",
+        )
+
+
+class Analysis:
+    def __init__(
+        self,
+        datasets: DatasetStore,
+        default_dataset: str,
+        max_body_bytes: int,
+        evppi_parameters: Collection[str] = (),
+        runner: Runner = run_builtin_model,
+    ):
+        self._datasets = datasets
+        self._default_dataset = default_dataset
+        self._max_body_bytes = max_body_bytes
+        self._evppi_parameters = tuple(evppi_parameters)
+        self._runner = runner
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if _refuses_json(req.accept):
+            raise ApiError(
+                falcon.HTTP_406,
+                f"cannot answer in any type the Accept header lists ({req.accept[:100]!r}): "
+                "analyses come as application/json", available=["application/json"])
+        arguments = read_arguments(req, self._max_body_bytes, extra=ANALYSIS_ARGUMENTS)
+        wtp = read_wtp(arguments.extra.get("wtp"))
+        groups = read_groups(arguments.extra.get("evppi"))
+        method = read_method(arguments.extra.get("evppi_method"))
+        order = read_order(arguments.extra.get("poly_order"))
+        name = arguments.dataset if arguments.dataset is not None else self._default_dataset
+        table = load_table(req, self._datasets, name)
+        allowed = evppi_allowed(table, self._evppi_parameters)
+        check_groups(groups, allowed)
+
+        results = run(self._runner, table, arguments)
+        values = guard_results(req, results, table)
+        requested = list(dict.fromkeys(n for group in groups for n in group))
+        samples = getattr(results, "samples", None)
+        if requested and samples is None:
+            req.context.error = "the runner returned no samples: EVPPI impossible"
+            raise ApiError(falcon.HTTP_500, "internal server error: the failure has been logged")
+        strategies = model.STRATEGIES
+        try:
+            psa = PSA(
+                values[:, :len(strategies)], values[:, len(strategies):], strategies,
+                # Only the requested, allowed columns: nothing else is needed.
+                np.column_stack([samples.columns[n] for n in requested]) if requested else None,
+                requested,
+            )
+            answer = analyse(psa, wtp, groups, method, order)
+        except model.ModelError as exc:
+            raise model_error(exc, visible=allowed) from None
+        answer["method"].update(seed=getattr(results, "seed", None), dataset=name)
+        text = json.dumps(answer, allow_nan=False)
+        guard_analysis(req, text, table, allowed)
+        resp.content_type = falcon.MEDIA_JSON
+        resp.text = text
+
+
+def _refuses_json(accept: str) -> bool:
+    try:
+        return quality("application/json", accept) == 0
+    except ValueError:  # a malformed Accept header: treat it as absent
+        return False
