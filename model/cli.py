@@ -1,4 +1,5 @@
-"""Command line: ``python -m model evaluate|run``.
+"""Command line: ``python -m model evaluate|run`` and the decision
+analyses ``icers|ceac|exp-loss|evpi|evppi`` (model/analysis/commands.py).
 
 Results go to stdout as CSV (full double precision), messages to stderr.
 Any bad input ends with a one-line ``error: ...`` and exit status 2, never a
@@ -11,11 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import DEFAULT_SAMPLES, STRATEGIES, ModelError, PSAResults, evaluate, format_csv, run_psa
+from .analysis.commands import COMMANDS as ANALYSIS_COMMANDS
+from .analysis.commands import add_commands as add_analysis_commands
+from .analysis.commands import run_command as run_analysis_command
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -108,15 +113,22 @@ def _parser() -> argparse.ArgumentParser:
         help=f"number of PSA samples (default {DEFAULT_SAMPLES})",
     )
     rn.add_argument(
+        "--save-samples", metavar="FILE",
+        help="also write the drawn samples (one column per parameter) to FILE, e.g. for evppi",
+    )
+    rn.add_argument(
         "--summary", action="store_true",
         help="print a summary table instead of the samples' results",
     )
+    add_analysis_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command in ANALYSIS_COMMANDS:
+            return _write(run_analysis_command(args))
         if args.command == "evaluate":
             results = evaluate(_read_samples(args.samples))
         else:
@@ -133,10 +145,25 @@ def main(argv: list[str] | None = None) -> int:
                 seed=args.seed,
                 n_samples=args.samples,
             )
+            if args.save_samples is not None:
+                _save_samples(results.samples, args.save_samples)
     except (ModelError, CommandError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    output = summarise(results) if getattr(args, "summary", False) else format_csv(results)
+    return _write(summarise(results) if getattr(args, "summary", False) else format_csv(results))
+
+
+def _save_samples(samples, path: str) -> None:
+    table = SimpleNamespace(values=np.column_stack(list(samples.columns.values())),
+                            columns=samples.names)
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(format_csv(table))
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _write(output: str) -> int:
     try:
         sys.stdout.write(output)
         sys.stdout.flush()

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from .conftest import PYTHON, REFERENCE, ROOT
+from tests.support.paths import PYTHON, REFERENCE, ROOT
 
 CASE = REFERENCE / "cases" / "default"
 ANALYSIS = REFERENCE / "analysis" / "default"
@@ -121,3 +121,17 @@ def test_results_and_samples_must_have_as_many_rows(tmp_path):
 def test_missing_wtp_is_a_usage_error():
     done = cli("ceac", RESULTS)
     assert done.returncode == 2 and "--wtp" in done.stderr
+
+
+def test_run_saves_the_samples_it_evaluated_for_evppi(tmp_path):
+    samples = tmp_path / "samples.csv"
+    done = cli("run", "--seed", 3, "--samples", 200, "--save-samples", samples)
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "results.csv").write_text(done.stdout)
+    # The saved samples give the same results again, digit for digit.
+    assert cli("evaluate", samples).stdout == done.stdout
+    evppi = table(cli("evppi", tmp_path / "results.csv", samples, "--params", "p_S1S2",
+                      "--wtp", "100000", "--method", "gam"))
+    assert evppi.shape == (1, 2) and evppi.EVPPI[0] > 0
+    assert_one_line_error(cli("run", "--save-samples", tmp_path / "no" / "s.csv"),
+                          "cannot write")

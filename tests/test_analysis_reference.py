@@ -20,7 +20,7 @@ from model.analysis import (
     summary,
 )
 
-from .conftest import REFERENCE
+from tests.support.paths import REFERENCE
 
 ANALYSIS = REFERENCE / "analysis"
 CASES = ["default", "seed_client", "api_default"]
