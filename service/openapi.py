@@ -7,7 +7,18 @@ from __future__ import annotations
 import model
 from model.distributions import DISTRIBUTIONS
 
-from .arguments import MAX_SEED, MAX_UPDATES, ORIGINAL_MODEL_URL
+from model.analysis import METHODS
+
+from .arguments import ARGUMENTS, MAX_SEED, MAX_UPDATES, ORIGINAL_MODEL_URL
+from .resources.analysis import (
+    ANALYSIS_ARGUMENTS,
+    DEFAULT_WTP,
+    MAX_EVPPI_GROUPS,
+    MAX_GROUP_SIZE,
+    MAX_POLY_ORDER,
+    MAX_WTP,
+    MAX_WTP_POINTS,
+)
 from .errors import KEY_INVALID, KEY_MISSING
 from .resources.info import PAPER
 from .settings import (
@@ -61,7 +72,38 @@ _ARGUMENTS = {
         ),
     },
     "seed": {"description": "Makes the run reproducible; without it every run draws fresh samples."},
+    # /analysis only
+    "wtp": {
+        "description": (
+            f"Willingness-to-pay values per QALY for the CEAC, expected loss, EVPI and EVPPI: "
+            f"numbers (a JSON array), or text: a list `a,b,c` or a range `start:stop:step` "
+            f"(stop included). At most {MAX_WTP_POINTS} values, each from 0 to {MAX_WTP:g}; "
+            f"default {DEFAULT_WTP}."
+        ),
+    },
+    "evppi": {
+        "description": (
+            f"Parameter groups whose EVPPI to compute, at every wtp: a parameter name or a "
+            f"list of names each (at most {MAX_EVPPI_GROUPS} groups of {MAX_GROUP_SIZE}), e.g. "
+            '[["p_HS1", "p_S1H"], "p_S1S2"]. Offered for the editable parameters and those '
+            "the data owner lists in the service's settings (422 otherwise). In a form or "
+            "the query string: JSON text."
+        ),
+    },
+    "evppi_method": {
+        "description": (
+            "poly (default): least squares on each parameter's powers, as dampack's "
+            "calc_evppi(type = 'poly'); gam: penalised regression splines with smoothness "
+            "chosen by GCV, as dampack's type = 'gam' (mgcv), for up to 4 parameters a group."
+        ),
+    },
+    "poly_order": {"description": f"Order of the polynomial (poly; default 2, at most {MAX_POLY_ORDER})."},
 }
+
+_NUMBER = r"[0-9]{1,9}(\.[0-9]{1,6})?"  # below MAX_WTP by construction
+_WTP_TEXT = (
+    rf"^(?:{_NUMBER}(,{_NUMBER}){{0,{MAX_WTP_POINTS - 1}}}|{_NUMBER}:{_NUMBER}:{_NUMBER})$"
+)
 
 _NOT_BLANK = r"\S"  # a JSON Schema pattern matches anywhere: at least one non-space
 
@@ -74,7 +116,13 @@ _STRING_SCHEMAS = {
     "model_functions": {"type": "string", "enum": ["", ORIGINAL_MODEL_URL]},
     "path_to_psa_inputs": {"type": "string", "default": DEFAULT_DATASET, "pattern": _DATASET_NAME},
     "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
+    "wtp": {"type": "string", "pattern": _WTP_TEXT, "default": DEFAULT_WTP},
+    "evppi": {"type": "string", "pattern": _NOT_BLANK, "example": '[["p_HS1","p_S1H"],"p_S1S2"]'},
+    "evppi_method": {"type": "string", "enum": list(METHODS), "default": "poly"},
+    "poly_order": {"type": "integer", "minimum": 1, "maximum": MAX_POLY_ORDER, "default": 2},
 }
+# JSON text in a query string or form: `content` says what the text holds.
+_JSON_TEXT = {"param_updates": "ParamUpdates", "evppi": "EvppiGroups"}
 
 
 def _query_parameter(name: str) -> dict:
@@ -84,21 +132,162 @@ def _query_parameter(name: str) -> dict:
         "required": False,
         "description": _ARGUMENTS[name]["description"],
     }
-    if name == "param_updates":
-        # JSON text in the query string: `content` says what the text holds.
-        parameter["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/ParamUpdates"}}}
+    if name in _JSON_TEXT:
+        schema = {"$ref": f"#/components/schemas/{_JSON_TEXT[name]}"}
+        parameter["content"] = {"application/json": {"schema": schema}}
     else:
         parameter["schema"] = _STRING_SCHEMAS[name]
     return parameter
 
 
-def _form_schema() -> dict:
+def _form_schema(names: tuple[str, ...] = ARGUMENTS) -> dict:
     return {
         "type": "object",
         "additionalProperties": False,
         "properties": {
             name: dict(_STRING_SCHEMAS[name], description=_ARGUMENTS[name]["description"])
-            for name in _ARGUMENTS
+            for name in names
+        },
+    }
+
+
+def _json_schema(names: tuple[str, ...]) -> dict:
+    """A JSON body: real JSON where an argument takes it, text as in a form."""
+    schema = _form_schema(names)
+    real = {
+        "param_updates": {"$ref": "#/components/schemas/ParamUpdates"},
+        "wtp": {"type": "array", "minItems": 1, "maxItems": MAX_WTP_POINTS,
+                "items": {"type": "number", "minimum": 0, "maximum": MAX_WTP}},
+        "evppi": {"$ref": "#/components/schemas/EvppiGroups"},
+    }
+    for name, value in real.items():
+        if name in names:
+            text = dict(_STRING_SCHEMAS[name], description="as text")
+            schema["properties"][name] = {
+                "description": _ARGUMENTS[name]["description"],
+                "oneOf": [value, text],
+                **({"nullable": True} if name == "param_updates" else {}),
+            }
+    return schema
+
+
+def _table(columns: dict[str, dict]) -> dict:
+    """A dampack table as JSON records: one object per row."""
+    return {"type": "array", "items": {
+        "type": "object", "required": list(columns), "additionalProperties": False,
+        "properties": columns}}
+
+
+_NUM = {"type": "number"}
+_NA = {"type": "number", "nullable": True, "description": "null where dampack has NA"}
+_TEXT = {"type": "string"}
+_FLAG = {"type": "boolean"}
+_ANALYSIS_SCHEMA = {
+    "type": "object",
+    "required": ["summary", "icers", "ceac", "expected_loss", "evpi", "evppi", "method"],
+    "additionalProperties": False,
+    "properties": {
+        "summary": _table({"Strategy": _TEXT, "meanCost": _NUM, "meanEffect": _NUM,
+                           "sdCost": _NA, "sdEffect": _NA}),
+        "icers": _table({
+            "Strategy": _TEXT, "Cost": _NUM, "Lower_95_Cost": _NUM, "Upper_95_Cost": _NUM,
+            "Effect": _NUM, "Lower_95_Effect": _NUM, "Upper_95_Effect": _NUM,
+            "Inc_Cost": _NA, "Inc_Effect": _NA, "ICER": _NA,
+            "Status": {"type": "string", "enum": ["ND", "ED", "D"]}}),
+        "ceac": _table({"WTP": _NUM, "Strategy": _TEXT, "Proportion": _NUM,
+                        "On_Frontier": _FLAG}),
+        "expected_loss": _table({"WTP": _NUM, "Strategy": _TEXT, "Expected_Loss": _NUM,
+                                 "On_Frontier": _FLAG}),
+        "evpi": _table({"WTP": _NUM, "EVPI": _NUM}),
+        "evppi": {"type": "array", "items": {
+            "type": "object", "required": ["parameters", "values"],
+            "additionalProperties": False,
+            "properties": {"parameters": {"type": "array", "items": _TEXT},
+                           "values": _table({"WTP": _NUM, "EVPPI": _NUM})}}},
+        "method": {
+            "type": "object",
+            "required": ["seed", "n_samples", "strategies", "wtp", "evppi_method",
+                         "evppi_capped_at_evpi", "dataset"],
+            "additionalProperties": False,
+            "properties": {
+                "seed": {"type": "integer", "nullable": True,
+                         "description": "the seed the PSA was drawn with: send it to repeat"},
+                "n_samples": {"type": "integer"},
+                "strategies": {"type": "array", "items": _TEXT},
+                "wtp": {"type": "array", "items": _NUM},
+                "evppi_method": {"type": "string", "enum": list(METHODS)},
+                "poly_order": {"type": "integer"},
+                "evppi_capped_at_evpi": _FLAG,
+                "dataset": _TEXT,
+            },
+        },
+    },
+}
+
+
+def _analysis_operation(shared: dict) -> dict:
+    names = ARGUMENTS + ANALYSIS_ARGUMENTS
+    return {
+        "operationId": "analysis",
+        "summary": "Run the PSA and analyse it as dampack does",
+        "description": (
+            "Runs the PSA once (the arguments and defaults of /runDARTHmodel: the same "
+            "results for the same seed) and returns its decision analyses, as the R package "
+            "dampack computes them: summary, ICER table with dominance, extended dominance "
+            "and 95 % intervals, cost-effectiveness acceptability curve with its frontier, "
+            "expected loss and EVPI over the wtp values, and the EVPPI of each requested "
+            "parameter group (computed here, on the samples the client never sees). "
+            "`method.seed` is the seed used. Rules this schema cannot state, besides "
+            "/runDARTHmodel's: a wtp range with too many values or start > stop (400); "
+            "which parameters' EVPPI is offered depends on the dataset and the service's "
+            "settings (422, with the list); evppi JSON text in a string must hold "
+            "EvppiGroups (400 otherwise)."
+        ),
+        "parameters": [_query_parameter(name) for name in names],
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/json": {
+                    "schema": _json_schema(names),
+                    "example": {
+                        "param_updates": [
+                            {"parameter": "p_HS1", "distribution": "beta", "v1": 25, "v2": 150},
+                            {"parameter": "p_S1H", "distribution": "beta", "v1": 50, "v2": 70},
+                        ],
+                        "seed": 1,
+                        "wtp": DEFAULT_WTP,
+                        "evppi": [["p_HS1", "p_S1H"], "p_S1S2"],
+                        "evppi_method": "gam",
+                    },
+                },
+                "application/x-www-form-urlencoded": {"schema": _form_schema(names)},
+                "multipart/form-data": {"schema": _form_schema(names)},
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "The analyses, each table as dampack's columns (JSON records)",
+                "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Analysis"}}},
+            },
+            "400": _error(
+                "The request cannot be read: /runDARTHmodel's reasons, or a wtp, evppi, "
+                "evppi_method or poly_order out of its bounds",
+                "wtp: willingness-to-pay range '0:1e9:1' has 1000000001 values; at most 1001",
+            ),
+            "406": _error(
+                "The Accept header does not allow application/json",
+                "cannot answer in any type the Accept header lists ('text/csv'): ...",
+            ),
+            "422": _error(
+                "The updates cannot be applied or run (as /runDARTHmodel), or an EVPPI "
+                "is not offered for a parameter, or cannot be computed (e.g. a spline "
+                "for more than 4 parameters). Detail fields say which.",
+                "EVPPI of 'c_trtA' is not offered (evppi group 1): the data owner offers "
+                "the EVPPI of the editable parameters and of those listed in the service's "
+                "settings: p_HS1, p_S1H, ...",
+            ),
+            **shared,
         },
     }
 
@@ -123,15 +312,50 @@ def build_document(
     request_timeout: float = 0.8 * DEFAULT_GUNICORN_TIMEOUT,
 ) -> dict:
     """The document; the limits are the running service's (they are quoted)."""
-    json_body = _form_schema()
-    json_body["properties"]["param_updates"] = {
-        "description": _ARGUMENTS["param_updates"]["description"],
-        "nullable": True,
-        "oneOf": [
-            {"$ref": "#/components/schemas/ParamUpdates"},
-            {"type": "string", "pattern": _NOT_BLANK, "description": "JSON text of the records"},
-        ],
+    # What every keyed operation may answer, besides its own 200/400/406/422.
+    shared = {
+        "401": _error("No API key in the `key` header", KEY_MISSING),
+        "403": _error("The API key is not valid", KEY_INVALID),
+        "413": _error(
+            "The body is over the configured limit",
+            "request body is larger than this service accepts (1048576 bytes)",
+        ),
+        "415": _error(
+            "The body is not JSON, an urlencoded or a multipart form",
+            "unsupported media type 'text/plain': send application/json, ...",
+        ),
+        "500": _error(
+            "A fault of the service (never of the request), logged; includes "
+            "the leak guard refusing a result that would reveal parameters",
+            "internal server error: the failure has been logged",
+        ),
+        "414": _error(
+            f"The request line (path and query string) is over "
+            f"{LIMIT_REQUEST_LINE} bytes: send long arguments in the body. "
+            "Answered by the HTTP server (gunicorn) before the service "
+            "sees the request",
+            f"URI Too Long: Request Line is too large (5000 > {LIMIT_REQUEST_LINE})",
+        ),
+        "429": dict(
+            _error(
+                _throttle_description(auth_failure_limit, auth_failure_window),
+                "too many requests with a wrong API key from this address "
+                "(10 within 60 s): try again in 42 s with a valid key",
+            ),
+            headers={"Retry-After": _RETRY_AFTER},
+        ),
+        "503": dict(
+            _error(
+                f"The request took longer than the service allows "
+                f"({request_timeout:g} s, REQUEST_TIMEOUT) and was stopped; "
+                "the worker goes on serving",
+                f"the request took longer than this service allows "
+                f"({request_timeout:g} s) and was stopped; ...",
+            ),
+            headers={"Retry-After": _RETRY_AFTER},
+        ),
     }
+    json_body = _json_schema(ARGUMENTS)
     return {
         "openapi": "3.0.3",
         "info": {
@@ -164,7 +388,7 @@ def build_document(
                         "JSON text sent in a string (a form field, or a string in a JSON "
                         "body) must hold the ParamUpdates records (400 or 422 otherwise)."
                     ),
-                    "parameters": [_query_parameter(name) for name in _ARGUMENTS],
+                    "parameters": [_query_parameter(name) for name in ARGUMENTS],
                     "requestBody": {
                         "required": False,
                         "content": {
@@ -204,19 +428,9 @@ def build_document(
                             "model_functions 'https://example.org/x.R' refused: remote model "
                             "code is not executed. ...",
                         ),
-                        "401": _error("No API key in the `key` header", KEY_MISSING),
-                        "403": _error("The API key is not valid", KEY_INVALID),
                         "406": _error(
                             "The Accept header allows neither text/csv nor application/json",
                             "cannot answer in any type the Accept header lists ('text/html'): ...",
-                        ),
-                        "413": _error(
-                            "The body is over the configured limit",
-                            "request body is larger than this service accepts (1048576 bytes)",
-                        ),
-                        "415": _error(
-                            "The body is not JSON, an urlencoded or a multipart form",
-                            "unsupported media type 'text/plain': send application/json, ...",
                         ),
                         "422": _error(
                             "The updates cannot be applied or run: unknown or non-editable "
@@ -226,39 +440,11 @@ def build_document(
                             "parameter 'hr_S1S2_trtB' is not editable: This value is not "
                             "editable, please contact the data owner",
                         ),
-                        "500": _error(
-                            "A fault of the service (never of the request), logged; includes "
-                            "the leak guard refusing a result that would reveal parameters",
-                            "internal server error: the failure has been logged",
-                        ),
-                        "414": _error(
-                            f"The request line (path and query string) is over "
-                            f"{LIMIT_REQUEST_LINE} bytes: send long arguments in the body. "
-                            "Answered by the HTTP server (gunicorn) before the service "
-                            "sees the request",
-                            f"URI Too Long: Request Line is too large (5000 > {LIMIT_REQUEST_LINE})",
-                        ),
-                        "429": dict(
-                            _error(
-                                _throttle_description(auth_failure_limit, auth_failure_window),
-                                "too many requests with a wrong API key from this address "
-                                "(10 within 60 s): try again in 42 s with a valid key",
-                            ),
-                            headers={"Retry-After": _RETRY_AFTER},
-                        ),
-                        "503": dict(
-                            _error(
-                                f"The request took longer than the service allows "
-                                f"({request_timeout:g} s, REQUEST_TIMEOUT) and was stopped; "
-                                "the worker goes on serving",
-                                f"the request took longer than this service allows "
-                                f"({request_timeout:g} s) and was stopped; ...",
-                            ),
-                            headers={"Retry-After": _RETRY_AFTER},
-                        ),
+                        **shared,
                     },
                 }
             },
+            "/analysis": {"post": _analysis_operation(shared)},
             "/paper": {
                 "get": {
                     "operationId": "paper",
@@ -334,6 +520,17 @@ def build_document(
                                "description": "unused (null or left out) for 'fixed'"},
                     },
                 },
+                "EvppiGroups": {
+                    "type": "array",
+                    "maxItems": MAX_EVPPI_GROUPS,
+                    "items": {"oneOf": [
+                        {"type": "string", "minLength": 1, "example": "p_S1S2"},
+                        {"type": "array", "minItems": 1, "maxItems": MAX_GROUP_SIZE,
+                         "uniqueItems": True, "items": {"type": "string", "minLength": 1},
+                         "example": ["p_HS1", "p_S1H"]},
+                    ]},
+                },
+                "Analysis": _ANALYSIS_SCHEMA,
                 "ParamUpdates": {
                     "type": "array",
                     "maxItems": MAX_UPDATES,

@@ -78,6 +78,10 @@ class PSA:
             )
         if costs.shape[0] < 1 or costs.shape[1] < 1:
             raise AnalysisError("a PSA needs at least one sample and one strategy")
+        # Column-major: a strategy's samples are contiguous, so its mean is
+        # summed as a 1-D array's is (pairwise), the same to the last digit
+        # whatever layout the caller had; and `.T` rows are contiguous.
+        costs, effects = np.asfortranarray(costs), np.asfortranarray(effects)
         object.__setattr__(self, "costs", costs)
         object.__setattr__(self, "effects", effects)
         # For the overflow check of every WTP grid (`wtp`).
@@ -165,7 +169,7 @@ class PSA:
         return self.parameters[:, [index[name] for name in names]]
 
 
-def as_wtp(wtp) -> np.ndarray:
+def as_wtp(wtp, max_points: int = MAX_WTP_POINTS) -> np.ndarray:
     """Willingness-to-pay values as a 1-D float array, checked."""
     try:
         values = np.atleast_1d(np.asarray(wtp, dtype=float))
@@ -173,16 +177,14 @@ def as_wtp(wtp) -> np.ndarray:
         raise AnalysisError("willingness to pay must be numbers") from None
     if values.ndim != 1 or values.size == 0:
         raise AnalysisError("willingness to pay must be one or more numbers")
-    if values.size > MAX_WTP_POINTS:
-        raise AnalysisError(
-            f"at most {MAX_WTP_POINTS} willingness-to-pay values, got {values.size}"
-        )
+    if values.size > max_points:
+        raise AnalysisError(f"at most {max_points} willingness-to-pay values, got {values.size}")
     if not np.isfinite(values).all() or (values < 0).any():
         raise AnalysisError("willingness to pay must be finite and not negative")
     return values
 
 
-def parse_wtp(text: str) -> np.ndarray:
+def parse_wtp(text: str, max_points: int = MAX_WTP_POINTS) -> np.ndarray:
     """A WTP list ``a,b,c`` or range ``start:stop:step`` (stop included when
     the steps reach it), as the command line and the service take it."""
     text = str(text).strip()
@@ -193,7 +195,7 @@ def parse_wtp(text: str) -> np.ndarray:
     except ValueError:
         raise AnalysisError(usage) from None
     if ":" not in text:
-        return as_wtp(numbers)
+        return as_wtp(numbers, max_points)
     if len(numbers) != 3:
         raise AnalysisError(usage)
     start, stop, step = numbers
@@ -204,8 +206,8 @@ def parse_wtp(text: str) -> np.ndarray:
             f"willingness-to-pay range {text!r}: need start ≤ stop and a step > 0"
         )
     count = int(np.floor((stop - start) / step + 1e-9)) + 1
-    if count > MAX_WTP_POINTS:
+    if count > max_points:
         raise AnalysisError(
-            f"willingness-to-pay range {text!r} has {count} values; at most {MAX_WTP_POINTS}"
+            f"willingness-to-pay range {text!r} has {count} values; at most {max_points}"
         )
-    return as_wtp(start + step * np.arange(count))
+    return as_wtp(start + step * np.arange(count), max_points)
