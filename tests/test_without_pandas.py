@@ -1,4 +1,5 @@
-"""The service and `python -m model run` work without pandas, which is why
+"""The service (/analysis included) and `python -m model run` and the
+analysis commands work without pandas, which is why
 the image leaves it out (see the Dockerfile); the DataFrame API and the
 NumPy API give the same numbers."""
 
@@ -30,6 +31,9 @@ as_json = client.simulate_post("/runDARTHmodel", json={"seed": 7},
                                headers={"Accept": "application/json"})
 bad = client.simulate_post("/runDARTHmodel", json={"param_updates": [
     {"parameter": "hr_S1S2_trtB", "distribution": "fixed", "v1": 1}]})
+analysis = client.simulate_post("/analysis", json={"seed": 7, "evppi": [["p_HS1", "p_S1H"]],
+                                                   "evppi_method": "gam"})
+assert analysis.status_code == 200, analysis.text
 assert "pandas" not in {m.split(".")[0] for m in sys.modules if sys.modules[m] is not None}
 print(json.dumps({"csv": [csv.status_code, csv.text], "json": [as_json.status_code, as_json.text],
                   "bad": [bad.status_code, bad.json]}))
@@ -66,6 +70,10 @@ def test_model_command_runs_without_pandas_and_evaluate_says_what_it_needs(tmp_p
                      f"sys.exit(main(['evaluate', {str(samples)!r}]))")
     assert evaluate.returncode == 2
     assert evaluate.stderr == "error: evaluate reads samples with pandas: pip install pandas\n"
+    results = tmp_path / "results.csv"
+    results.write_text(run.stdout)
+    icers = child(NO_PANDAS + f"from model.cli import main; sys.exit(main(['icers', {str(results)!r}]))")
+    assert icers.returncode == 0 and icers.stdout.startswith("Strategy,Cost,Effect,"), icers.stderr
 
 
 def test_numpy_api_gives_the_dataframe_api_numbers():
