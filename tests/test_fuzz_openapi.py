@@ -46,6 +46,8 @@ from tests.support.service import gunicorn_server
 
 EXAMPLES = int(os.environ.get("LIVING_HTA_FUZZ_EXAMPLES", "60"))
 RUN = "/runDARTHmodel"
+ANALYSIS = "/analysis"
+KEYED = (RUN, ANALYSIS)  # the operations that run the model
 # Statuses a schema-valid request may get: schemathesis' defaults, 400 and 422
 # for the rules the document cannot state (narrowed by the check below), and
 # 414 for a query string over gunicorn's request-line limit (JSON Schema has
@@ -54,12 +56,19 @@ POSITIVE_STATUSES = ["2xx", "400", "401", "403", "414", "422", "429"]
 STATE_RULES = (  # messages of rules that depend on the server's data, or span locations
     r"argument '\w+' is given more than once \(query string and body count together\)",
     r"no dataset named .* in the data folder",
+    r"EVPPI of .* is not offered",  # /analysis: the dataset's and the settings' offer
 )
 TEXT_RULES = (  # JSON text inside a string: OpenAPI 3.0 has no schema for it
     r"param_updates is not valid JSON",
     r"param_updates must be a list of",
     r"param_updates record \d+",
     r"param_updates has \d+ records",
+)
+ANALYSIS_TEXT_RULES = (  # /analysis: what a pattern cannot say about text
+    r"evppi is not valid JSON",
+    r"evppi must be a list",
+    r"evppi group \d+ must be",
+    r"wtp: willingness-to-pay range .* (has \d+ values|need start ≤ stop)",
 )
 # Invalid data may be refused by gunicorn too: 414, its request-line limit.
 NEGATIVE_STATUSES = [*NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES, "414"]
@@ -106,7 +115,7 @@ def load_schema(server, key: str | None):
 
 
 def rejection_has_a_documented_reason(case, response) -> None:
-    if response.status_code not in (400, 422) or case.path != RUN:
+    if response.status_code not in (400, 422) or case.path not in KEYED:
         return
     body = response.json()
     message = body["error"]
@@ -117,18 +126,21 @@ def rejection_has_a_documented_reason(case, response) -> None:
     sent_as_text = isinstance(case.body, dict) and isinstance(case.body.get("param_updates"), str)
     if sent_as_text and any(re.match(rule, message) for rule in TEXT_RULES):
         return
+    if case.path == ANALYSIS and any(re.match(rule, message) for rule in ANALYSIS_TEXT_RULES):
+        return
     raise AssertionError(
         f"a schema-valid request was refused for a reason the document could state: "
         f"{response.status_code} {message!r}\n{case.as_curl_command()}")
 
 
 def no_output_without_a_valid_key(case, response) -> None:
-    if case.path != RUN:
+    if case.path not in KEYED:
         return
     assert response.status_code in (401, 403, 414, 429), (response.status_code, response.text[:300])
     assert response.headers["content-type"][0].startswith("application/json")
     assert isinstance(response.json()["error"], str)
     assert not any(column in response.text for column in model.RESULT_COLUMNS), response.text[:300]
+    assert not any(strategy in response.text for strategy in model.STRATEGIES), response.text[:300]
 
 
 @pytest.mark.slow
@@ -150,8 +162,8 @@ def test_running_service_conforms_to_its_openapi_document(servers, key, mode):
         if key == "missing":
             case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "key"}
         response = case.call_and_validate(timeout=30)
-        if case.path == RUN:
-            answered[response.status_code] += 1
+        if case.path in KEYED:
+            answered[case.path, response.status_code] += 1
         if key == "valid" and mode == GenerationMode.POSITIVE:
             rejection_has_a_documented_reason(case, response)
         if key != "valid":
@@ -160,4 +172,5 @@ def test_running_service_conforms_to_its_openapi_document(servers, key, mode):
     fuzz()
     assert CASES[run_id] >= min(EXAMPLES, 20)  # the run really ran
     if key == "valid" and mode == GenerationMode.POSITIVE:
-        assert answered[200] > 0, answered  # the key was really sent: the model ran
+        # The key was really sent: the model ran, and so did the analyses.
+        assert answered[RUN, 200] > 0 and answered[ANALYSIS, 200] > 0, answered
