@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup system demo demo-down test bench bench-service bench-hardening image base-image bench-image bench-deploy bench-demo clean
+.PHONY: help setup system demo demo-down test bench bench-analysis bench-service bench-hardening image base-image bench-image bench-deploy bench-demo clean
 
 help:
 	@echo "make demo       set up and run the main job"
@@ -13,6 +13,7 @@ help:
 	@echo "make test       set up and run every test"
 	@echo "make bench      run the benchmarks, figures into bench/RESULTS.md"
 	@echo "make bench-service  the service benchmark only (gunicorn + wrk)"
+	@echo "make bench-analysis  the decision analyses against their Python peers, and POST /analysis"
 	@echo "make bench-hardening  fuzz/load/fault figures (the hardening tests) only"
 	@echo "make image      build the Docker image and print its tag"
 	@echo "make bench-image  image size and docker run → healthy time"
@@ -39,7 +40,7 @@ demo-down: setup
 test: setup system base-image
 	$(PY) -m pytest
 
-bench: setup bench-service bench-hardening bench-image bench-deploy bench-demo
+bench: setup bench-service bench-hardening bench-image bench-deploy bench-demo bench-analysis
 	$(PY) bench/bench_model.py
 
 bench-deploy: setup system
@@ -47,6 +48,11 @@ bench-deploy: setup system
 
 bench-demo: setup system
 	$(PY) bench/bench_demo.py
+
+# model.analysis against heormodel, voiage and pygam (a throwaway venv in
+# /tmp, made on first use: not project dependencies) and POST /analysis.
+bench-analysis: setup system
+	$(PY) bench/bench_analysis.py
 
 bench-service: setup system
 	$(PY) bench/bench_service.py

@@ -1,9 +1,11 @@
-"""Benchmark model.analysis against its Python peers in the same run, on the
+"""Benchmark model.analysis against its Python peers in the same run, and
+POST /analysis end to end, on the
 default reference case (1000 samples, 3 strategies): time and, for the
 nonparametric EVPPI, accuracy against mgcv (dampack's figures in
 shared/reference/analysis).
 
-    .venv/bin/python bench/bench_analysis.py [--repeats N] [--peers-venv DIR] [--gp] [--no-write]
+    .venv/bin/python bench/bench_analysis.py [--repeats N] [--seconds S] [--peers-venv DIR]
+                                             [--gp] [--no-write]
 
 The peers — heormodel, voiage 0.2.1 (its 2.x needs Python ≥ 3.12) and pygam
 — are not project dependencies: they run in a throwaway venv (`--peers-venv`,
@@ -11,7 +13,8 @@ created with pip on first use) through bench/peers_analysis.py.  `--gp`
 adds heormodel's Gaussian-process EVPPI (about a minute and a half).
 Targets (issue 17): EVPI over the 41-point grid ≤ 1 ms; poly EVPPI of the
 pair at three WTPs ≤ 3 ms; nonparametric EVPPI of the pair at three WTPs
-≤ 25 ms and within the tolerance; each ahead of every peer.
+≤ 25 ms and within the tolerance; each ahead of every peer; POST /analysis
+with the full grid and the pair's EVPPI, p50 ≤ 15 ms (poly), ≤ 40 ms (gam).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _results import update_section  # noqa: E402
 from bench_model import timed as median_and_p90  # noqa: E402
+from bench_service import LUA, wrk  # noqa: E402
 from model.analysis import (  # noqa: E402
     PSA,
     acceptability,
@@ -62,6 +66,31 @@ def peers_python(venv: Path) -> Path:
     return python
 
 
+def service_p50(seconds: int) -> dict[str, dict]:
+    """POST /analysis (full grid, the pair's EVPPI) against gunicorn with the
+    checked-in configuration, one connection at a time (wrk -c 1)."""
+    import secrets
+    import shutil
+    import tempfile
+
+    from tests.support.service import gunicorn_server
+
+    if shutil.which("wrk") is None:
+        raise SystemExit("error: wrk not found: run `make system`")
+    key = "bench-" + secrets.token_urlsafe(12)
+    figures = {}
+    with tempfile.TemporaryDirectory(prefix="lhta-bench-") as folder, \
+            gunicorn_server(Path(folder), API_KEYS=key) as server:
+        for method in ("poly", "gam"):
+            body = json.dumps({"seed": 1, "wtp": "0:200000:5000", "evppi": [PAIR],
+                               "evppi_method": method})
+            script = Path(folder) / f"{method}.lua"
+            script.write_text(LUA % {"key": key, "body": body})
+            wrk(server.url, script, 2, 2, path="/analysis")  # warm-up
+            figures[method] = wrk(server.url, script, 1, seconds, path="/analysis")
+    return figures
+
+
 def mgcv_figures(folder: Path):
     pair = pd.read_csv(folder / "evppi_gam_p_HS1+p_S1H.csv")
     singles = pd.read_csv(folder / "evppi_gam_single_100000.csv")
@@ -78,6 +107,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--peers-venv", type=Path, default=DEFAULT_PEERS_VENV)
     parser.add_argument("--gp", action="store_true", help="also heormodel's GP EVPPI (slow)")
+    parser.add_argument("--seconds", type=int, default=10,
+                        help="length of each wrk run against POST /analysis (10)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
 
@@ -111,6 +142,9 @@ def main() -> int:
         print(f"ours {name}: {ms:.3f} ms", file=sys.stderr)
 
     load = os.getloadavg()[0]
+    service = service_p50(args.seconds)
+    for method, figures in service.items():
+        print(f"POST /analysis {method}: {figures}", file=sys.stderr)
     command = [str(peers_python(args.peers_venv)), str(ROOT / "bench" / "peers_analysis.py"),
                str(cases), str(max(10, args.repeats // 10))] + (["--gp"] if args.gp else [])
     peers = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
@@ -148,6 +182,14 @@ def main() -> int:
         )
     table.append(f"| EVPI, 41 WTPs, plain NumPy (two lines) | {ours['plain_numpy_evpi']:.2f} "
                  "| | | | | baseline |")
+    for method, target in (("poly", 15.0), ("gam", 40.0)):
+        figures = service[method]
+        ok = figures["p50_ms"] <= target and figures["non_2xx"] + figures["socket_errors"] == 0
+        table.append(
+            f"| POST /analysis, 41 WTPs + EVPPI of the pair ({method}), p50 on loopback "
+            f"(p99 {figures['p99_ms']:.1f} ms, {figures['requests']} requests, "
+            f"{figures['non_2xx']} failed) | {figures['p50_ms']:.2f} | | | | ≤ {target:g} "
+            f"| {'met' if ok else 'MISSED'} |")
     print("\n".join(table))
 
     def fmt(values):
@@ -177,12 +219,15 @@ def main() -> int:
         "## Analyses (issue 17)",
         "",
         "model.analysis on the default reference case (1000 samples, 3 strategies) against",
-        "its Python peers in the same run; medians of repeated calls after warm-up.  The",
-        "peers run in a throwaway venv (not project dependencies):",
+        "its Python peers in the same run; medians of repeated calls after warm-up; and",
+        "`POST /analysis` against gunicorn (checked-in configuration, 2 workers) on",
+        "127.0.0.1, one request at a time from `wrk -c 1`.  The peers run in a",
+        "throwaway venv (not project dependencies):",
         "",
         "```sh",
-        f".venv/bin/python bench/bench_analysis.py --repeats {args.repeats}"
-        + (" --gp" if args.gp else "") + "   # creates the peers' venv on first use",
+        f".venv/bin/python bench/bench_analysis.py --repeats {args.repeats} "
+        f"--seconds {args.seconds}" + (" --gp" if args.gp else "")
+        + "   # creates the peers' venv on first use",
         "```",
         "",
         *table,

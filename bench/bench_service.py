@@ -50,10 +50,11 @@ end
 TARGETS = {"p50_ms": 10.0, "rps_at_8": 200.0, "rss_mib": 100.0}
 
 
-def wrk(url: str, script: Path, connections: int, seconds: int) -> dict:
+def wrk(url: str, script: Path, connections: int, seconds: int,
+        path: str = "/runDARTHmodel") -> dict:
     threads = min(connections, 2)
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
-               "--timeout", "10s", "-s", str(script), url + "/runDARTHmodel"]
+               "--timeout", "10s", "-s", str(script), url + path]
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=True)
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     figures["rps"] = figures["requests"] / figures["seconds"]

@@ -225,3 +225,18 @@ def test_leak_guard_refuses_an_answer_naming_a_confidential_parameter():
         assert "c_trtA" in req.context.error
     # A name inside a longer string is not that name.
     guard_analysis(req, '{"note": "c_trtA_x"}', table, allowed)
+
+
+def test_the_documented_example_is_what_swagger_ui_sends_and_it_works(client):
+    # Swagger UI's "Try it out" fills the body from the document's example
+    # and the key from the apiKey scheme: that request must succeed.
+    document = build_document()
+    operation = document["paths"][ANALYSIS]["post"]
+    assert "security" not in operation and document["security"] == [{"apiKey": []}]
+    example = operation["requestBody"]["content"]["application/json"]["example"]
+    result = client.simulate_post(ANALYSIS, json=example)
+    assert result.status_code == 200, result.text
+    answer_schema().validate(result.json)
+    assert [g["parameters"] for g in result.json["evppi"]] == [["p_HS1", "p_S1H"], ["p_S1S2"]]
+    served = client.simulate_get("/openapi.json", headers={"key": ""}).json
+    assert served["paths"][ANALYSIS]["post"] == json.loads(json.dumps(operation))
