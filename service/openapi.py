@@ -90,6 +90,13 @@ _ARGUMENTS = {
             "the query string: JSON text."
         ),
     },
+    "evppi_wtp": {
+        "description": (
+            "The willingness-to-pay values at which to compute the EVPPI, as wtp (default: "
+            "wtp's). EVPPI is the costly analysis: a few decision-relevant thresholds are "
+            "usually enough."
+        ),
+    },
     "evppi_method": {
         "description": (
             "poly (default): least squares on each parameter's powers, as dampack's "
@@ -117,6 +124,7 @@ _STRING_SCHEMAS = {
     "path_to_psa_inputs": {"type": "string", "default": DEFAULT_DATASET, "pattern": _DATASET_NAME},
     "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
     "wtp": {"type": "string", "pattern": _WTP_TEXT, "default": DEFAULT_WTP},
+    "evppi_wtp": {"type": "string", "pattern": _WTP_TEXT},
     "evppi": {"type": "string", "pattern": _NOT_BLANK, "example": '[["p_HS1","p_S1H"],"p_S1S2"]'},
     "evppi_method": {"type": "string", "enum": list(METHODS), "default": "poly"},
     "poly_order": {"type": "integer", "minimum": 1, "maximum": MAX_POLY_ORDER, "default": 2},
@@ -154,10 +162,12 @@ def _form_schema(names: tuple[str, ...] = ARGUMENTS) -> dict:
 def _json_schema(names: tuple[str, ...]) -> dict:
     """A JSON body: real JSON where an argument takes it, text as in a form."""
     schema = _form_schema(names)
+    grid = {"type": "array", "minItems": 1, "maxItems": MAX_WTP_POINTS,
+            "items": {"type": "number", "minimum": 0, "maximum": MAX_WTP}}
     real = {
         "param_updates": {"$ref": "#/components/schemas/ParamUpdates"},
-        "wtp": {"type": "array", "minItems": 1, "maxItems": MAX_WTP_POINTS,
-                "items": {"type": "number", "minimum": 0, "maximum": MAX_WTP}},
+        "wtp": grid,
+        "evppi_wtp": grid,
         "evppi": {"$ref": "#/components/schemas/EvppiGroups"},
     }
     for name, value in real.items():
@@ -206,7 +216,7 @@ _ANALYSIS_SCHEMA = {
                            "values": _table({"WTP": _NUM, "EVPPI": _NUM})}}},
         "method": {
             "type": "object",
-            "required": ["seed", "n_samples", "strategies", "wtp", "evppi_method",
+            "required": ["seed", "n_samples", "strategies", "wtp", "evppi_wtp", "evppi_method",
                          "evppi_capped_at_evpi", "dataset"],
             "additionalProperties": False,
             "properties": {
@@ -215,6 +225,7 @@ _ANALYSIS_SCHEMA = {
                 "n_samples": {"type": "integer"},
                 "strategies": {"type": "array", "items": _TEXT},
                 "wtp": {"type": "array", "items": _NUM},
+                "evppi_wtp": {"type": "array", "items": _NUM},
                 "evppi_method": {"type": "string", "enum": list(METHODS)},
                 "poly_order": {"type": "integer"},
                 "evppi_capped_at_evpi": _FLAG,
@@ -257,6 +268,7 @@ def _analysis_operation(shared: dict) -> dict:
                         "seed": 1,
                         "wtp": DEFAULT_WTP,
                         "evppi": [["p_HS1", "p_S1H"], "p_S1S2"],
+                        "evppi_wtp": [80000, 100000, 120000],
                         "evppi_method": "gam",
                     },
                 },
@@ -273,7 +285,7 @@ def _analysis_operation(shared: dict) -> dict:
             "400": _error(
                 "The request cannot be read: /runDARTHmodel's reasons, or a wtp, evppi, "
                 "evppi_method or poly_order out of its bounds",
-                "wtp: willingness-to-pay range '0:1e9:1' has 1000000001 values; at most 1001",
+                "wtp: willingness-to-pay range '0:1000000:1' has 1000001 values; at most 201",
             ),
             "406": _error(
                 "The Accept header does not allow application/json",

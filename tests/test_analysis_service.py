@@ -96,6 +96,22 @@ def test_defaults_are_the_original_updates_and_the_reference_grid(client):
     assert len(answer["ceac"]) == 41 * 3
 
 
+def test_evppi_at_its_own_willingness_to_pay(client):
+    answer = client.simulate_post(ANALYSIS, json={
+        "seed": 2, "evppi": ["p_S1S2"], "evppi_wtp": "80000,100000,120000"}).json
+    assert [v["WTP"] for v in answer["evppi"][0]["values"]] == [80000, 100000, 120000]
+    assert answer["method"]["evppi_wtp"] == [80000, 100000, 120000]
+    assert len(answer["evpi"]) == 41  # the rest on the full grid
+    whole = client.simulate_post(ANALYSIS, json={"seed": 2, "evppi": ["p_S1S2"]}).json
+    at = {v["WTP"]: v["EVPPI"] for v in whole["evppi"][0]["values"]}
+    # The same regressions, batched differently: equal to rounding.
+    assert [at[w] for w in (80000, 100000, 120000)] == pytest.approx(
+        [v["EVPPI"] for v in answer["evppi"][0]["values"]], rel=1e-12)
+    assert whole["method"]["evppi_wtp"] == whole["method"]["wtp"]
+    bad = client.simulate_post(ANALYSIS, json={"evppi_wtp": "1:0:1"})
+    assert bad.status_code == 400 and bad.json["error"].startswith("evppi_wtp: ")
+
+
 def test_gam_method_and_poly_order(client):
     body = {"seed": 3, "wtp": "90000,100000,110000", "evppi": ["p_S1S2"]}
     gam = client.simulate_post(ANALYSIS, json={**body, "evppi_method": "gam"}).json

@@ -68,7 +68,7 @@ ANALYSIS_TEXT_RULES = (  # /analysis: what a pattern cannot say about text
     r"evppi is not valid JSON",
     r"evppi must be a list",
     r"evppi group \d+ must be",
-    r"wtp: willingness-to-pay range .* (has \d+ values|need start ≤ stop)",
+    r"(evppi_)?wtp: willingness-to-pay range .* (has \d+ values|need start ≤ stop)",
 )
 # Invalid data may be refused by gunicorn too: 414, its request-line limit.
 NEGATIVE_STATUSES = [*NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES, "414"]

@@ -20,11 +20,15 @@ def analyse(
     evppi_groups: Sequence[Sequence[str]] = (),
     method: str = "poly",
     order: int = 2,
+    evppi_wtp=None,
 ) -> dict[str, Any]:
     """Summary, ICER table with 95 % intervals, CEAC, expected loss, EVPI
     over `wtp`, and the EVPPI of each group in `evppi_groups` (lists of
-    parameter names) over the same WTPs, each table as dampack's records."""
+    parameter names) over `evppi_wtp` (default: `wtp`; EVPPI is the costly
+    one, often wanted at a few thresholds only), each table as dampack's
+    records."""
     wtp = psa.wtp(wtp)
+    evppi_wtp = wtp if evppi_wtp is None else psa.wtp(evppi_wtp)
     groups = [list(group) for group in evppi_groups]
     return {
         "summary": summary(psa).to_records(),
@@ -35,13 +39,15 @@ def analyse(
         "evppi": [
             {"parameters": group,
              "values": [{"WTP": float(w), "EVPPI": float(v)}
-                        for w, v in zip(wtp, evppi_values(psa, wtp, group, method, order))]}
+                        for w, v in zip(evppi_wtp, evppi_values(psa, evppi_wtp, group, method,
+                                                                order))]}
             for group in groups
         ],
         "method": {
             "n_samples": psa.n_samples,
             "strategies": list(psa.strategies),
             "wtp": wtp.tolist(),
+            "evppi_wtp": evppi_wtp.tolist(),
             "evppi_method": method,
             **({"poly_order": order} if method == "poly" else {}),
             "evppi_capped_at_evpi": True,

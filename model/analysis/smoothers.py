@@ -229,7 +229,10 @@ class SplineSmoother:
         penalties = np.stack(self._penalties)
         others = np.exp(log_lambda)
         others[:, j] = 0.0
-        a = self._gram + self._ridge + np.einsum("tr,rab->tab", others, penalties)
+        # Targets that share the other λ share the decomposition (all of
+        # them in the first step, and with one penalty): do each once.
+        others, target_of = np.unique(others, axis=0, return_inverse=True)
+        a = self._gram + self._ridge + np.einsum("ur,rab->uab", others, penalties)
         values, vectors = np.linalg.eigh(a)
         # Rounding can leave an eigenvalue a hair below the ridge (or 0).
         values = np.maximum(values, self._ridge[0, 0])
@@ -237,6 +240,8 @@ class SplineSmoother:
         d, u = np.linalg.eigh(inverse_root @ penalties[j] @ inverse_root)
         p = inverse_root @ u
         pgp = p.transpose(0, 2, 1) @ self._gram @ p
+        target_of = target_of.ravel()
+        d, p, pgp = d[target_of], p[target_of], pgp[target_of]
         z = np.einsum("tqa,qt->ta", p, xty)
         shrink = 1.0 / (1.0 + np.exp(candidates)[:, :, None] * np.maximum(d, 0.0)[:, None, :])
         edf = 1.0 + np.einsum("tgq,tq->tg", shrink, np.diagonal(pgp, axis1=1, axis2=2))

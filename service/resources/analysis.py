@@ -5,7 +5,7 @@ the requested parameter groups, in one JSON object.
 
 The arguments are /runDARTHmodel's (same parsing, same defaults, same
 runner: the same results for the same seed) plus `wtp`, `evppi`,
-`evppi_method` and `poly_order`.  The seed used is reported (chosen when
+`evppi_wtp` (default: `wtp`), `evppi_method` and `poly_order`.  The seed used is reported (chosen when
 none was sent), so every answer can be reproduced.
 
 EVPPI regresses net benefit on the parameters' sampled values — the data
@@ -35,7 +35,7 @@ from ..datasets import DatasetStore
 from ..errors import ApiError, bad_request, model_error
 from .run_model import Runner, guard_results, load_table, run, run_builtin_model
 
-ANALYSIS_ARGUMENTS = ("wtp", "evppi", "evppi_method", "poly_order")
+ANALYSIS_ARGUMENTS = ("wtp", "evppi", "evppi_wtp", "evppi_method", "poly_order")
 DEFAULT_WTP = "0:200000:5000"
 # Bounds on one request's work (the EVPPI regressions are W × groups).
 MAX_WTP_POINTS = 201
@@ -46,8 +46,8 @@ MAX_POLY_ORDER = 4
 EVERY_PARAMETER = "*"
 
 
-def read_wtp(value: Any):
-    text = DEFAULT_WTP if value is None else value
+def read_wtp(value: Any, name: str = "wtp", default: str = DEFAULT_WTP):
+    text = default if value is None else value
     try:
         if isinstance(text, str):
             grid = parse_wtp(text, MAX_WTP_POINTS)
@@ -60,10 +60,10 @@ def read_wtp(value: Any):
                 "give a list of numbers, or text: a list a,b,c or a range start:stop:step"
             )
     except AnalysisError as exc:
-        raise bad_request(f"wtp: {exc}", argument="wtp") from None
+        raise bad_request(f"{name}: {exc}", argument=name) from None
     if grid.max() > MAX_WTP:
-        raise bad_request(f"wtp: each value at most {MAX_WTP:g}, got {grid.max():g}",
-                          argument="wtp")
+        raise bad_request(f"{name}: each value at most {MAX_WTP:g}, got {grid.max():g}",
+                          argument=name)
     return grid
 
 
@@ -164,6 +164,8 @@ class Analysis:
                 "analyses come as application/json", available=["application/json"])
         arguments = read_arguments(req, self._max_body_bytes, extra=ANALYSIS_ARGUMENTS)
         wtp = read_wtp(arguments.extra.get("wtp"))
+        evppi_wtp = arguments.extra.get("evppi_wtp")
+        evppi_wtp = None if evppi_wtp is None else read_wtp(evppi_wtp, "evppi_wtp")
         groups = read_groups(arguments.extra.get("evppi"))
         method = read_method(arguments.extra.get("evppi_method"))
         order = read_order(arguments.extra.get("poly_order"))
@@ -187,7 +189,7 @@ class Analysis:
                 np.column_stack([samples.columns[n] for n in requested]) if requested else None,
                 requested,
             )
-            answer = analyse(psa, wtp, groups, method, order)
+            answer = analyse(psa, wtp, groups, method, order, evppi_wtp)
         except model.ModelError as exc:
             raise model_error(exc, visible=allowed) from None
         answer["method"].update(seed=getattr(results, "seed", None), dataset=name)
