@@ -32,8 +32,8 @@ from model.analysis import METHODS, PSA, AnalysisError, analyse, as_wtp, parse_w
 
 from ..arguments import json_argument, read_arguments, whole_number_argument
 from ..datasets import DatasetStore
-from ..errors import ApiError, bad_request, model_error
-from .run_model import Runner, guard_results, load_table, run, run_builtin_model
+from ..errors import INTERNAL, ApiError, bad_request, model_error
+from .run_model import Runner, guard_results, load_table, run, run_builtin_model, withheld
 
 ANALYSIS_ARGUMENTS = ("wtp", "evppi", "evppi_wtp", "evppi_method", "poly_order")
 DEFAULT_WTP = "0:200000:5000"
@@ -133,12 +133,7 @@ def guard_analysis(req: falcon.Request, text: str, table: model.ParameterTable,
     leaked = [name for name in table.parameter
               if name not in offered and json.dumps(name) in text]
     if leaked:
-        req.context.error = f"leak guard: analysis withheld, it names parameter(s) {leaked}"
-        raise ApiError(
-            falcon.HTTP_500,
-            "internal server error: the result failed a safety check and was withheld; "
-            "the failure has been logged",
-        )
+        raise withheld(req, f"leak guard: analysis withheld, it names parameter(s) {leaked}")
 
 
 class Analysis:
@@ -180,7 +175,7 @@ class Analysis:
         samples = getattr(results, "samples", None)
         if requested and samples is None:
             req.context.error = "the runner returned no samples: EVPPI impossible"
-            raise ApiError(falcon.HTTP_500, "internal server error: the failure has been logged")
+            raise ApiError(falcon.HTTP_500, INTERNAL)
         strategies = model.STRATEGIES
         try:
             psa = PSA(

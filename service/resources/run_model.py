@@ -102,6 +102,16 @@ def wants_json(accept: str) -> bool:
     return json_ > csv
 
 
+def withheld(req: falcon.Request, reason: str) -> ApiError:
+    """The leak guard's 500: the reason goes to the log, not to the client."""
+    req.context.error = reason
+    return ApiError(
+        falcon.HTTP_500,
+        "internal server error: the result failed a safety check and was withheld; "
+        "the failure has been logged",
+    )
+
+
 def guard_results(
     req: falcon.Request, results: Any, table: model.ParameterTable
 ) -> np.ndarray:
@@ -120,12 +130,7 @@ def guard_results(
     else:
         problem = None
     if problem:
-        req.context.error = f"leak guard: result withheld, columns {columns[:30]} {problem}"
-        raise ApiError(
-            falcon.HTTP_500,
-            "internal server error: the result failed a safety check and was withheld; "
-            "the failure has been logged",
-        )
+        raise withheld(req, f"leak guard: result withheld, columns {columns[:30]} {problem}")
     values = np.asarray(values, dtype=float)
     if not np.isfinite(values).all():
         raise ApiError(
