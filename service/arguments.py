@@ -1,4 +1,6 @@
-"""The arguments of POST /runDARTHmodel, wherever the client put them.
+"""The arguments of POST /runDARTHmodel (and /analysis, which takes the same
+plus its own, read by service/resources/analysis.py), wherever the client
+put them.
 
 The original (plumber) took its arguments from the query string and the
 body alike; clients send them as a query string, an urlencoded form, a

@@ -376,7 +376,8 @@ def build_document(
             "description": (
                 "Runs the Sick-Sicker cohort model's probabilistic sensitivity analysis "
                 "(1000 samples, three strategies) on the client's data, with the "
-                "consultant's updates to the editable parameters. Every error is JSON "
+                "consultant's updates to the editable parameters, and analyses it as the R "
+                "package dampack does (ICERs, CEAC, expected loss, EVPI, EVPPI). Every error is JSON "
                 '`{"error": "what to fix", ...detail}`. Send the API key in the `key` header. '
                 "Swagger UI: /__docs__/."
             ),
