@@ -135,3 +135,12 @@ def test_run_saves_the_samples_it_evaluated_for_evppi(tmp_path):
     assert evppi.shape == (1, 2) and evppi.EVPPI[0] > 0
     assert_one_line_error(cli("run", "--save-samples", tmp_path / "no" / "s.csv"),
                           "cannot write")
+
+
+def test_a_ragged_or_empty_table_is_one_line(tmp_path):
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("Strategy,Cost,Effect\nA,1,2\nB,3\n")
+    assert_one_line_error(cli("icers", "--strategies", ragged), "row 2: 2 fields, the header has 3")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("Strategy,Cost,Effect\n")
+    assert_one_line_error(cli("icers", "--strategies", empty), "needs a header line and at least one row")

@@ -46,10 +46,10 @@ def read_csv(path: str) -> tuple[list[str], list[list[str]]]:
     if len(rows) < 2:
         raise AnalysisError(f"{path} needs a header line and at least one row")
     header = [name.strip() for name in rows[0]]
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in enumerate(rows[1:], start=1):
         if len(row) != len(header):
             raise AnalysisError(
-                f"{path} line {number}: {len(row)} fields, the header has {len(header)}"
+                f"{path} row {number}: {len(row)} fields, the header has {len(header)}"
             )
     return header, rows[1:]
 
@@ -63,7 +63,7 @@ def _numbers(path: str, header: list[str], rows: list[list[str]], columns) -> np
                 values[r, c] = float(row[i])
             except ValueError:
                 raise AnalysisError(
-                    f"{path} line {r + 2}, column {header[i]}: {row[i]!r} is not a number"
+                    f"{path} row {r + 1}, column {header[i]}: {row[i]!r} is not a number"
                 ) from None
     return values
 
