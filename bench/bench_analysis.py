@@ -241,7 +241,7 @@ def main() -> int:
         f"Peers: {', '.join(PEERS)}.  voiage 0.2.1's EVPPI is scikit-learn's linear",
         "regression (no Rust kernel in that wheel), so it is set against the poly method;",
         "heormodel and voiage take one WTP per call, so their grids are Python loops.",
-        f"Load average (1 min) before the peers ran: {load:.2f}; the machine is shared,",
+        f"Load average (1 min) before the service and the peers ran: {load:.2f}; the machine is shared,",
         "so figures taken while other work ran are preliminary.",
     ])
     if not args.no_write:
