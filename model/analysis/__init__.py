@@ -1,9 +1,10 @@
 """Decision analyses on a PSA, as dampack computes them, in NumPy.
 
-    >>> from model.analysis import PSA, calculate_icers_psa, ceac, evpi, evppi
-    >>> psa = PSA(costs, effects, strategies, parameters, parameter_names)
-    >>> calculate_icers_psa(psa, uncertainty=True).to_csv()
-    >>> evppi(psa, [80000, 100000], ["p_HS1", "p_S1H"], method="gam")
+    from model.analysis import PSA, calculate_icers_psa, ceac, evpi, evppi
+
+    psa = PSA(costs, effects, strategies, parameters, parameter_names)  # (n, k), (n, p)
+    calculate_icers_psa(psa, uncertainty=True).to_csv()
+    evppi(psa, [80000, 100000], ["p_HS1", "p_S1H"], method="gam").to_records()
 
 Each analysis returns a `Table` with dampack's column names (``to_csv``,
 ``to_records``); the ``*_values`` functions return the bare arrays.
