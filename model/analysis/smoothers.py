@@ -79,6 +79,8 @@ def _orthonormal_basis(design: np.ndarray) -> np.ndarray:
 
 
 class PolynomialSmoother:
+    """dampack's ``type = "poly"``: see the module's docstring."""
+
     def __init__(self, samples: np.ndarray, order: int = 2):
         if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
             raise AnalysisError(f"polynomial order must be a whole number ≥ 1, got {order!r}")
@@ -158,6 +160,8 @@ def _row_kron(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class SplineSmoother:
+    """dampack's ``type = "gam"``, our way: see the module's docstring."""
+
     def __init__(self, samples: np.ndarray):
         x = _varying(samples)
         g = x.shape[1]
