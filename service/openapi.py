@@ -123,11 +123,14 @@ _STRING_SCHEMAS = {
     "model_functions": {"type": "string", "enum": ["", ORIGINAL_MODEL_URL]},
     "path_to_psa_inputs": {"type": "string", "default": DEFAULT_DATASET, "pattern": _DATASET_NAME},
     "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
-    "wtp": {"type": "string", "pattern": _WTP_TEXT, "default": DEFAULT_WTP},
+    # No `default` below (the descriptions give them): Swagger UI fills a
+    # query parameter's default in, and the same argument in the example
+    # body would then be refused as given twice.
+    "wtp": {"type": "string", "pattern": _WTP_TEXT},
     "evppi_wtp": {"type": "string", "pattern": _WTP_TEXT},
     "evppi": {"type": "string", "pattern": _NOT_BLANK, "example": '[["p_HS1","p_S1H"],"p_S1S2"]'},
-    "evppi_method": {"type": "string", "enum": list(METHODS), "default": "poly"},
-    "poly_order": {"type": "integer", "minimum": 1, "maximum": MAX_POLY_ORDER, "default": 2},
+    "evppi_method": {"type": "string", "enum": list(METHODS)},
+    "poly_order": {"type": "integer", "minimum": 1, "maximum": MAX_POLY_ORDER},
 }
 # JSON text in a query string or form: `content` says what the text holds.
 _JSON_TEXT = {"param_updates": "ParamUpdates", "evppi": "EvppiGroups"}
