@@ -150,6 +150,6 @@ def run_command(args: argparse.Namespace) -> str:
     if args.command == "evppi":
         params = [p.strip() for p in args.params.split(",") if p.strip()]
         psa = read_psa(args.results, args.samples)
-        return evppi(psa, wtp, params, args.method, args.order).to_csv()
+        return evppi(psa, wtp, params, method=args.method, order=args.order).to_csv()
     analysis = {"ceac": ceac, "exp-loss": expected_loss, "evpi": evpi}[args.command]
     return analysis(read_psa(args.results), wtp).to_csv()

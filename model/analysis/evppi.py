@@ -72,14 +72,8 @@ def evppi_values(
     return np.minimum(result, evpi_values(psa, wtp)) if cap else result
 
 
-def evppi(
-    psa: PSA,
-    wtp,
-    parameters: Sequence[str],
-    method: str = "poly",
-    order: int = 2,
-    cap: bool = True,
-) -> Table:
-    """dampack's ``calc_evppi`` for one group: columns WTP, EVPPI."""
+def evppi(psa: PSA, wtp, parameters: Sequence[str], **options) -> Table:
+    """dampack's ``calc_evppi`` for one group: columns WTP, EVPPI.
+    `options`: method, order, cap, as for `evppi_values`."""
     wtp = psa.wtp(wtp)
-    return Table(("WTP", "EVPPI"), (wtp, evppi_values(psa, wtp, parameters, method, order, cap)))
+    return Table(("WTP", "EVPPI"), (wtp, evppi_values(psa, wtp, parameters, **options)))
