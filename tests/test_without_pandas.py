@@ -1,7 +1,6 @@
-"""The service (/analysis included) and `python -m model run` and the
-analysis commands work without pandas, which is why
-the image leaves it out (see the Dockerfile); the DataFrame API and the
-NumPy API give the same numbers."""
+"""The service (/analysis included), `python -m model run` and the analysis
+commands work without pandas, which is why the image leaves it out (see the
+Dockerfile); the DataFrame API and the NumPy API give the same numbers."""
 
 from __future__ import annotations
 
