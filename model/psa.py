@@ -22,7 +22,8 @@ def evaluate_psa(samples: Samples) -> PSAResults:
     Columns of `samples` not named in the base case are ignored; base-case
     values fill in for the ones it lacks.
     """
-    values = evaluate_parameters(base_case_arrays(samples.columns, len(samples)))
+    n = len(samples)
+    values = evaluate_parameters(base_case_arrays(samples.columns, n), n)
     return PSAResults(values, samples)
 
 
