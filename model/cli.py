@@ -1,7 +1,8 @@
 """Command line: ``python -m model evaluate|run`` and the decision
 analyses ``icers|ceac|exp-loss|evpi|evppi`` (model/analysis/commands.py).
 
-Results go to stdout as CSV (full double precision), messages to stderr.
+Results go to stdout as CSV (full double precision, streamed a block of
+rows at a time), messages to stderr.
 Any bad input ends with a one-line ``error: ...`` and exit status 2, never a
 traceback.  ``run`` needs only NumPy; ``evaluate`` reads its samples with
 pandas.
@@ -12,15 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import DEFAULT_SAMPLES, STRATEGIES, ModelError, PSAResults, evaluate, format_csv, run_psa
+from . import DEFAULT_SAMPLES, STRATEGIES, ModelError, PSAResults, evaluate, run_psa
 from .analysis.commands import COMMANDS as ANALYSIS_COMMANDS
 from .analysis.commands import add_commands as add_analysis_commands
 from .analysis.commands import run_command as run_analysis_command
+from .results import iter_csv
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -128,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command in ANALYSIS_COMMANDS:
-            return _write(run_analysis_command(args))
+            return _write([run_analysis_command(args).encode()])
         if args.command == "evaluate":
             results = evaluate(_read_samples(args.samples))
         else:
@@ -150,22 +153,28 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelError, CommandError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return _write(summarise(results) if getattr(args, "summary", False) else format_csv(results))
+    if getattr(args, "summary", False):
+        return _write([summarise(results).encode()])
+    # The CSV goes out a block of rows at a time: a large run never holds
+    # its whole text in memory.
+    return _write(iter_csv(results))
 
 
 def _save_samples(samples, path: str) -> None:
     table = SimpleNamespace(values=np.column_stack(list(samples.columns.values())),
                             columns=samples.names)
     try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(format_csv(table))
+        with open(path, "wb") as handle:
+            for piece in iter_csv(table):
+                handle.write(piece)
     except OSError as exc:
         raise CommandError(f"cannot write {path}: {exc.strerror}") from None
 
 
-def _write(output: str) -> int:
+def _write(pieces: Iterable[bytes]) -> int:
     try:
-        sys.stdout.write(output)
+        for piece in pieces:
+            sys.stdout.buffer.write(piece)
         sys.stdout.flush()
     except BrokenPipeError:  # `| head` is fine
         sys.stderr.close()

@@ -89,3 +89,22 @@ def test_bad_samples_table(tmp_path):
 def test_usage_errors_exit_2():
     done = cli("frobnicate")
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_a_large_run_streams_the_same_csv():
+    # More rows than one streamed block: the pieces join to the one text.
+    import model
+    from model.results import STREAM_ROWS
+
+    n = 2 * STREAM_ROWS + 3
+    done = cli("run", "--seed", 8, "--samples", n)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == model.format_csv(model.run_psa(seed=8, n_samples=n))
+    assert len(done.stdout.splitlines()) == n + 1
+
+
+def test_output_cut_short_is_not_an_error():
+    done = subprocess.run(f"{PYTHON} -m model run --samples 50000 | head -2",
+                          shell=True, capture_output=True, text=True, cwd=ROOT)
+    assert len(done.stdout.splitlines()) == 2
+    assert "Traceback" not in done.stderr and done.stderr == ""
