@@ -51,15 +51,18 @@ RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
     --shell /usr/sbin/nologin app
 COPY --from=build /opt/venv /opt/venv
-# One BLAS/OpenMP thread per worker (service/settings.py, BLAS_THREADS): set
-# here, where the process starts, because NumPy reads them when imported.
+# One BLAS/OpenMP thread per worker, and malloc keeping the heap it reuses on
+# every request (service/settings.py, PROCESS_ENV): set here, where the
+# process starts, because NumPy and malloc read them when they start.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PORT=8000 \
     OPENBLAS_NUM_THREADS=1 \
     OMP_NUM_THREADS=1 \
-    MKL_NUM_THREADS=1
+    MKL_NUM_THREADS=1 \
+    MALLOC_TRIM_THRESHOLD_=67108864 \
+    MALLOC_MMAP_THRESHOLD_=33554432
 USER 10001:10001
 WORKDIR /tmp
 EXPOSE 8000

@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from .settings import BLAS_THREADS, Settings, SettingsError
+from .settings import PROCESS_ENV, Settings, SettingsError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,9 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["GUNICORN_BIND"] = f"{args.host}:{args.port}"
     if args.workers:
         os.environ["WEB_CONCURRENCY"] = str(args.workers)
-    # gunicorn's process imports NumPy: the thread counts must be in its
-    # environment from the start (as the Dockerfile's ENV puts them).
-    for variable, value in BLAS_THREADS.items():
+    # gunicorn's process imports NumPy and starts malloc: the thread counts
+    # and malloc tuning must be in its environment from the start (as the
+    # Dockerfile's ENV puts them).
+    for variable, value in PROCESS_ENV.items():
         os.environ.setdefault(variable, value)
     gunicorn = [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf",
                 "service.wsgi:application"]

@@ -14,15 +14,17 @@ service/gunicorn_conf.py).
 | `API_KEY_FILE`  | a file with one key per line (`#` comments allowed)   | —       |
 | `DATA_DIR`      | folder of the parameter tables clients may name       | the `model` package's data folder |
 | `MAX_BODY_BYTES`| largest request body accepted (413 above it)          | 1048576 |
+| `MAX_SAMPLES`   | largest `n_samples` a request may ask for (400 above it) | 100000 |
 | `REQUEST_TIMEOUT` | seconds a request may take before a JSON 503 (must be below `GUNICORN_TIMEOUT`) | 0.8 × `GUNICORN_TIMEOUT` (24) |
 | `AUTH_FAILURE_LIMIT` | wrong keys from one address within the window before 429 (0: off) | 10 |
 | `AUTH_FAILURE_WINDOW` | the window, seconds                                | 60 |
 | `TRUSTED_PROXY_HOPS` | proxies in front of the service whose X-Forwarded-For entry names the client (1 behind an ALB) | 0 |
 | `EVPPI_PARAMETERS` | comma-separated parameters, beyond the editable ones, whose EVPPI `/analysis` may report (`*`: every parameter) | — (editable ones only) |
 
-The BLAS thread variables (`BLAS_THREADS`) are not settings: they must be
-in the environment before NumPy is imported, so the process's starter sets
-them (the Dockerfile's ENV, `python -m service`).
+The process variables (`PROCESS_ENV`: BLAS threads, malloc tuning) are not
+settings: they must be in the environment before NumPy is imported or
+malloc first runs, so the process's starter sets them (the Dockerfile's
+ENV, `python -m service`).
 
 At least one key must be configured (from either source, or both): the
 service refuses to start without one rather than fall back to a default, as
@@ -40,6 +42,10 @@ from pathlib import Path
 from model.parameters import default_table_path
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# A run of 100,000 samples peaks at ~70 MiB in a worker and takes well
+# under a second (bench/RESULTS.md, "Scale"): within the time budget, and
+# within the container's 900 MiB with both workers at it (tests/test_image.py).
+DEFAULT_MAX_SAMPLES = 100_000
 DEFAULT_DATASET = "parameter_distributions.csv"
 DEFAULT_GUNICORN_TIMEOUT = 30
 # gunicorn's default request-line limit, stated because the OpenAPI document
@@ -48,6 +54,15 @@ LIMIT_REQUEST_LINE = 4094
 # One BLAS/OpenMP thread per worker: the matrices are tiny and the workers
 # already use every core; more threads only contend.
 BLAS_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# glibc malloc gives the top of its heap back to the system whenever more
+# than 128 KiB is free there, and the model's temporaries for a request
+# (about 1 MiB) are all freed at its end: every request would fault the same
+# pages in again, which costs more than the model's arithmetic (figures in
+# bench/RESULTS.md, "Scale").  Keep up to 64 MiB; fixing the trim threshold
+# also fixes glibc's mmap threshold, so set that too (arrays under 32 MiB
+# come from the heap, as glibc's own dynamic threshold would allow).
+MALLOC_TUNING = {"MALLOC_TRIM_THRESHOLD_": "67108864", "MALLOC_MMAP_THRESHOLD_": "33554432"}
+PROCESS_ENV = {**BLAS_THREADS, **MALLOC_TUNING}
 DEFAULT_AUTH_FAILURE_LIMIT = 10
 DEFAULT_AUTH_FAILURE_WINDOW = 60.0
 
@@ -87,6 +102,7 @@ class Settings:
     api_keys: tuple[str, ...] = field(repr=False)
     data_dir: Path = field(default_factory=lambda: Path(default_table_path()).parent)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_samples: int = DEFAULT_MAX_SAMPLES
     default_dataset: str = DEFAULT_DATASET
     request_timeout: float = 0.8 * DEFAULT_GUNICORN_TIMEOUT
     auth_failure_limit: int = DEFAULT_AUTH_FAILURE_LIMIT
@@ -106,6 +122,8 @@ class Settings:
             raise SettingsError(f"DATA_DIR {str(self.data_dir)!r} is not a directory")
         if self.max_body_bytes < 1:
             raise SettingsError(f"MAX_BODY_BYTES must be >= 1, got {self.max_body_bytes}")
+        if self.max_samples < 1:
+            raise SettingsError(f"MAX_SAMPLES must be >= 1, got {self.max_samples}")
         if not 0 < self.request_timeout < math.inf:
             raise SettingsError(f"REQUEST_TIMEOUT must be > 0 seconds, got {self.request_timeout}")
         if self.auth_failure_limit < 0:
@@ -155,6 +173,7 @@ class Settings:
 
 _NUMBERS = (  # environment variable, Settings field, type, what it must be
     ("MAX_BODY_BYTES", "max_body_bytes", int, "a whole number of bytes"),
+    ("MAX_SAMPLES", "max_samples", int, "a whole number"),
     ("REQUEST_TIMEOUT", "request_timeout", float, "a number of seconds"),
     ("AUTH_FAILURE_LIMIT", "auth_failure_limit", int, "a whole number"),
     ("AUTH_FAILURE_WINDOW", "auth_failure_window", float, "a number of seconds"),

@@ -10,8 +10,8 @@ import pytest
 
 from model.parameters import default_table_path
 from service.settings import (
-    BLAS_THREADS,
     DEFAULT_MAX_BODY_BYTES,
+    PROCESS_ENV,
     ServerSettings,
     Settings,
     SettingsError,
@@ -95,11 +95,11 @@ def test_gunicorns_settings_come_from_the_same_source():
                                             ServerSettings.from_env().workers)
 
 
-def test_python_m_service_starts_gunicorn_with_one_blas_thread(tmp_path):
+def test_python_m_service_starts_gunicorn_with_its_process_environment(tmp_path):
     """NumPy reads the thread counts when imported: `python -m service` puts
     them in gunicorn's environment from the start, as the Dockerfile does."""
     port = free_port()
-    env = {k: v for k, v in service_env(API_KEYS=TEST_KEY).items() if k not in BLAS_THREADS}
+    env = {k: v for k, v in service_env(API_KEYS=TEST_KEY).items() if k not in PROCESS_ENV}
     out, err = tmp_path / "service.out", tmp_path / "service.err"
     secret_audit.record_server([out, err], {"API_KEYS": TEST_KEY})
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
@@ -109,7 +109,7 @@ def test_python_m_service_starts_gunicorn_with_one_blas_thread(tmp_path):
     server = Server(f"http://127.0.0.1:{port}", process, out, err)
     try:
         wait_for_health(server, 30)
-        expected = {f"{name}={value}".encode() for name, value in BLAS_THREADS.items()}
+        expected = {f"{name}={value}".encode() for name, value in PROCESS_ENV.items()}
         for pid in [process.pid, *server.worker_pids()]:
             assert expected <= set(Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
     finally:

@@ -26,7 +26,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.settings import BLAS_THREADS
+from service.settings import PROCESS_ENV
 from tests.support import secret_audit
 from tests.support.net import free_port
 from tests.support.paths import ROOT
@@ -55,9 +55,9 @@ class Server:
 
 def service_env(**overrides: str) -> dict[str, str]:
     """The environment a test server starts with: ours, without keys, with
-    the BLAS thread counts the container sets (Dockerfile ENV)."""
+    the BLAS thread counts and malloc tuning the container sets (Dockerfile ENV)."""
     env = {k: v for k, v in os.environ.items() if k not in ("API_KEYS", "API_KEY_FILE")}
-    env = {**BLAS_THREADS, **env}
+    env = {**PROCESS_ENV, **env}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(overrides)
     return env
