@@ -49,7 +49,7 @@ def create_app(
     clock: Callable[[], float] = time.perf_counter,
     throttle_clock: Callable[[], float] = time.monotonic,
 ) -> falcon.App:
-    """The WSGI app.  `runner(table, updates, seed)` runs the model (default:
+    """The WSGI app.  `runner(table, updates, seed, n_samples)` runs the model (default:
     the built-in one); `log_stream` receives the request log (default:
     stdout at the time of each write); `clock` times requests;
     `throttle_clock` ages the failed-key counts (service/throttle.py)."""
@@ -58,6 +58,7 @@ def create_app(
         datasets,
         default_dataset=settings.default_dataset,
         max_body_bytes=settings.max_body_bytes,
+        max_samples=settings.max_samples,
         runner=runner,
     )
     # The same datasets and runner: the same results for the same seed.
@@ -65,6 +66,7 @@ def create_app(
         datasets,
         default_dataset=settings.default_dataset,
         max_body_bytes=settings.max_body_bytes,
+        max_samples=settings.max_samples,
         evppi_parameters=settings.evppi_parameters,
         runner=runner,
     )
@@ -73,6 +75,7 @@ def create_app(
         auth_failure_limit=settings.auth_failure_limit,
         auth_failure_window=settings.auth_failure_window,
         request_timeout=settings.request_timeout,
+        max_samples=settings.max_samples,
     ))
     docs = SwaggerUi()
     # The open resources, declared once: everything else needs a key.

@@ -9,7 +9,8 @@ JSON object.  `read_arguments` accepts all four and returns one
 `RunArguments`, or raises an `ApiError` that says what to fix:
 
 * 400 — the request cannot be read: malformed JSON, an unknown or repeated
-  argument, a bad seed, a refused `model_functions` / `path_to_psa_inputs`;
+  argument, a bad seed, an `n_samples` that is not a whole number from 1 to
+  the configured maximum, a refused `model_functions` / `path_to_psa_inputs`;
 * 413 — the body is over the configured limit;
 * 415 — the body is in a media type not listed above;
 * 422 — `param_updates` is well-formed JSON but has more than MAX_UPDATES
@@ -35,10 +36,12 @@ from falcon.media.multipart import MultipartFormHandler, MultipartParseError
 from falcon.util.mediatypes import parse_header
 from falcon.util.uri import parse_query_string
 
+from model import DEFAULT_SAMPLES
 from model.errors import UpdateFormatError
 from model.parameters import check_updates
 
 from .errors import ApiError, bad_request, model_error
+from .settings import DEFAULT_MAX_SAMPLES
 
 # The original's default updates (API.md), applied when none are sent.
 DEFAULT_UPDATES = (
@@ -47,7 +50,7 @@ DEFAULT_UPDATES = (
 )
 # The original's default model_functions; accepted as a name of the built-in model.
 ORIGINAL_MODEL_URL = "https://raw.githubusercontent.com/BresMed/plumberHE/main/R/darth_funcs.R"
-ARGUMENTS = ("param_updates", "model_functions", "path_to_psa_inputs", "seed")
+ARGUMENTS = ("param_updates", "model_functions", "path_to_psa_inputs", "seed", "n_samples")
 MAX_UPDATES = 200
 MAX_SEED = 2**63 - 1
 BODY_MEDIA_TYPES = (
@@ -64,6 +67,7 @@ class RunArguments:
     updates: list[dict[str, Any]]
     dataset: str | None  # None: the configured default
     seed: int | None
+    n_samples: int
     # An endpoint's own arguments (`extra` names), as sent: text (`_Text`)
     # from a query string or form, any JSON value from a JSON body.
     extra: dict[str, Any] = field(default_factory=dict)
@@ -74,10 +78,11 @@ class _Text(str):
 
 
 def read_arguments(
-    req: falcon.Request, max_body_bytes: int, extra: tuple[str, ...] = ()
+    req: falcon.Request, max_body_bytes: int, extra: tuple[str, ...] = (),
+    max_samples: int = DEFAULT_MAX_SAMPLES,
 ) -> RunArguments:
     """/runDARTHmodel's arguments, and those named in `extra` (another
-    endpoint's own, left to it to read)."""
+    endpoint's own, left to it to read); `n_samples` at most `max_samples`."""
     accepted = ARGUMENTS + extra
     values: dict[str, Any] = {}
     for source in (_query_arguments(req), _body_arguments(req, max_body_bytes)):
@@ -104,6 +109,7 @@ def read_arguments(
         updates=_updates(values.get("param_updates")),
         dataset=dataset,
         seed=_seed(values.get("seed")),
+        n_samples=_n_samples(values.get("n_samples"), max_samples),
         extra={name: values[name] for name in extra if name in values},
     )
 
@@ -234,15 +240,25 @@ def _check_model_functions(value: Any) -> None:
     )
 
 
-def _seed(value: Any) -> int | None:
-    if value is None:
-        return None
+def _whole_number(name: str, value: Any, low: int, high: int) -> int:
+    """`value` as a whole number from low to high (digits, where it came as text)."""
     value = whole_number_argument(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise bad_request(
-            f"seed must be a whole number from 0 to {MAX_SEED}, got {json.dumps(value)[:50]}"
+            f"{name} must be a whole number from {low} to {high}, got {json.dumps(value)[:50]}",
+            argument=name,
         )
     return value
+
+
+def _seed(value: Any) -> int | None:
+    return None if value is None else _whole_number("seed", value, 0, MAX_SEED)
+
+
+def _n_samples(value: Any, maximum: int) -> int:
+    # The maximum is the service's (MAX_SAMPLES): a run's time and memory
+    # grow with it.
+    return DEFAULT_SAMPLES if value is None else _whole_number("n_samples", value, 1, maximum)
 
 
 def _updates(value: Any) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ import model
 from model.distributions import DISTRIBUTIONS
 
 from model.analysis import METHODS
+from model.results import STREAM_ROWS
 
 from .arguments import ARGUMENTS, MAX_SEED, MAX_UPDATES, ORIGINAL_MODEL_URL
 from .resources.analysis import (
@@ -26,6 +27,7 @@ from .settings import (
     DEFAULT_AUTH_FAILURE_WINDOW,
     DEFAULT_DATASET,
     DEFAULT_GUNICORN_TIMEOUT,
+    DEFAULT_MAX_SAMPLES,
     LIMIT_REQUEST_LINE,
 )
 
@@ -72,6 +74,13 @@ _ARGUMENTS = {
         ),
     },
     "seed": {"description": "Makes the run reproducible; without it every run draws fresh samples."},
+    "n_samples": {
+        "description": (
+            f"Number of PSA samples: {model.DEFAULT_SAMPLES} (the original's) if left out, at "
+            "most the service's configured maximum (MAX_SAMPLES). Time and memory grow with "
+            f"it; more than {STREAM_ROWS} results are streamed (chunked transfer encoding)."
+        ),
+    },
     # /analysis only
     "wtp": {
         "description": (
@@ -123,6 +132,8 @@ _STRING_SCHEMAS = {
     "model_functions": {"type": "string", "enum": ["", ORIGINAL_MODEL_URL]},
     "path_to_psa_inputs": {"type": "string", "default": DEFAULT_DATASET, "pattern": _DATASET_NAME},
     "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
+    # The maximum is the running service's: build_document sets it.
+    "n_samples": {"type": "integer", "minimum": 1, "maximum": DEFAULT_MAX_SAMPLES},
     # No `default` below (the descriptions give them): Swagger UI fills a
     # query parameter's default in, and the same argument in the example
     # body would then be refused as given twice.
@@ -325,8 +336,31 @@ def build_document(
     auth_failure_limit: int = DEFAULT_AUTH_FAILURE_LIMIT,
     auth_failure_window: float = DEFAULT_AUTH_FAILURE_WINDOW,
     request_timeout: float = 0.8 * DEFAULT_GUNICORN_TIMEOUT,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
 ) -> dict:
     """The document; the limits are the running service's (they are quoted)."""
+    return _with_max_samples(_document(version, auth_failure_limit, auth_failure_window,
+                                       request_timeout, max_samples), max_samples)
+
+
+def _with_max_samples(node, maximum: int):
+    """`node` with the `n_samples` schema's maximum set to `maximum` (every
+    operation and body type states it; copies, never the shared schema)."""
+    if isinstance(node, list):
+        return [_with_max_samples(item, maximum) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _with_max_samples(value, maximum) for key, value in node.items()}
+    if node.get("name") == "n_samples" and "schema" in node:
+        node["schema"] = dict(node["schema"], maximum=maximum)
+    if "n_samples" in node.get("properties", {}) and "maximum" in node["properties"]["n_samples"]:
+        node["properties"] = dict(node["properties"],
+                                  n_samples=dict(node["properties"]["n_samples"], maximum=maximum))
+    return node
+
+
+def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
+              request_timeout: float, max_samples: int) -> dict:
     # What every keyed operation may answer, besides its own 200/400/406/422.
     shared = {
         "401": _error("No API key in the `key` header", KEY_MISSING),
@@ -378,7 +412,7 @@ def build_document(
             "version": version,
             "description": (
                 "Runs the Sick-Sicker cohort model's probabilistic sensitivity analysis "
-                "(1000 samples, three strategies) on the client's data, with the "
+                "(1000 samples by default, three strategies) on the client's data, with the "
                 "consultant's updates to the editable parameters, and analyses it as the R "
                 "package dampack does (ICERs, CEAC, expected loss, EVPI, EVPPI). Every error is JSON "
                 '`{"error": "what to fix", ...detail}`. Send the API key in the `key` header. '
@@ -394,7 +428,7 @@ def build_document(
                     "description": (
                         "Arguments may come in the query string or the body (JSON object, "
                         "urlencoded or multipart form), each at most once in all. Returns the "
-                        "1000 x 6 results as CSV, or as JSON records when the Accept header "
+                        "n_samples x 6 results (1000 x 6 by default) as CSV, or as JSON records when the Accept header "
                         "ranks application/json above text/csv. Rules this schema cannot "
                         "state: an argument in both the query string and the body is refused "
                         "(400); which datasets exist is the data folder's business, not this "
@@ -440,7 +474,9 @@ def build_document(
                         },
                         "400": _error(
                             "The request cannot be read: malformed JSON, unknown or repeated "
-                            "argument, bad seed, refused model_functions or path_to_psa_inputs",
+                            "argument, bad seed, n_samples not a whole number from 1 to the "
+                            f"maximum ({max_samples} here), refused model_functions or "
+                            "path_to_psa_inputs",
                             "model_functions 'https://example.org/x.R' refused: remote model "
                             "code is not executed. ...",
                         ),

@@ -217,8 +217,8 @@ def test_json_only(client):
 def test_leak_guard_covers_analysis_results():
     log = io.StringIO()
 
-    def leaky_runner(table, updates, seed):
-        results = model.run(table, updates, seed=seed)
+    def leaky_runner(table, updates, seed, n_samples):
+        results = model.run(table, updates, seed=seed, n_samples=n_samples)
         results["hr_S1S2_trtB"] = 0.6  # e.g. a model that returns its inputs
         return results
 

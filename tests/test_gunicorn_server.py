@@ -194,3 +194,28 @@ def test_requests_gunicorn_cannot_parse_get_json_errors_without_their_text(
     assert b"content-type: application/json" in head.lower()
     assert json.loads(body) == {"error": error}
     assert KEY.encode() not in body and b"aaaa" not in body
+
+
+def test_a_large_run_is_streamed_and_a_small_one_is_not(server):
+    port = int(server.url.rsplit(":", 1)[1])
+    n = 3 * model.results.STREAM_ROWS + 1
+    for accept, samples in (("text/csv", n), ("application/json", n), ("text/csv", 1000)):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        body = json.dumps({"param_updates": [], "seed": 9, "n_samples": samples}).encode()
+        connection.request("POST", "/runDARTHmodel", body=body, headers={
+            "key": KEY, "Content-Type": "application/json", "Accept": accept})
+        response = connection.getresponse()
+        text = response.read().decode()
+        connection.close()
+        assert response.status == 200
+        expected = model.run_psa(updates=[], seed=9, n_samples=samples)
+        if samples > model.results.STREAM_ROWS:  # chunked, no length known up front
+            assert response.getheader("Transfer-Encoding") == "chunked"
+            assert response.getheader("Content-Length") is None
+        else:
+            assert response.getheader("Content-Length") == str(len(text))
+        if accept == "text/csv":
+            assert text == model.format_csv(expected)
+        else:
+            back = pd.DataFrame(json.loads(text))
+            assert (back.to_numpy() == expected.values).all()

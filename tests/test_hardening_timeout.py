@@ -21,16 +21,16 @@ HEADERS = {"key": TEST_KEY, "Content-Type": "application/json"}
 BODY = json.dumps({"param_updates": [], "seed": 2})
 
 
-def sleeping(table, updates, seed):
+def sleeping(table, updates, seed, n_samples):
     time.sleep(10)
-    return run_builtin_model(table, updates, seed)
+    return run_builtin_model(table, updates, seed, n_samples)
 
 
-def spinning(table, updates, seed):
+def spinning(table, updates, seed, n_samples):
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         pass
-    return run_builtin_model(table, updates, seed)
+    return run_builtin_model(table, updates, seed, n_samples)
 
 
 @pytest.mark.parametrize("runner", [sleeping, spinning], ids=["blocked", "cpu-bound"])

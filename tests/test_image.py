@@ -20,7 +20,7 @@ import pytest
 
 import model
 from model.parameters import default_table_path
-from service.settings import BLAS_THREADS
+from service.settings import PROCESS_ENV
 from tests.support.image import ROOT, docker, inspect, run_container, unique
 from tests.support.secret_audit import TEST_KEY
 
@@ -89,6 +89,38 @@ def test_a_model_run_returns_1000_by_6_csv(api):
     assert [float(v) for v in rows[1]] == pytest.approx(list(expected.iloc[0]), rel=1e-12)
 
 
+def test_the_maximum_run_answers_within_the_tasks_memory_limit(api_image, tmp_path,
+                                                               record_property):
+    """The task definition gives the container 900 MiB: a run of the default
+    maximum (100,000 samples) answers in both formats, streamed, and each
+    worker's peak RSS leaves room for the other worker doing the same."""
+    limit = 900 * 2**20
+    with run_container(api_image.tag, tmp_path, env={"API_KEYS": TEST_KEY},
+                       args=["--memory", "900m", "--memory-swap", "900m"]) as box:
+        for accept in ("text/csv", "application/json"):
+            req = urllib.request.Request(
+                box.url + "/runDARTHmodel", method="POST",
+                data=json.dumps({"seed": 2, "n_samples": 100_000}).encode(),
+                headers={"key": TEST_KEY, "Content-Type": "application/json", "Accept": accept})
+            with urllib.request.urlopen(req, timeout=120) as response:
+                assert response.status == 200
+                assert response.headers["Transfer-Encoding"] == "chunked"
+                text = response.read().decode()
+            if accept == "text/csv":
+                assert len(parse_results(text)) == 100_001
+            else:
+                assert len(json.loads(text)) == 100_000
+        state = inspect(box.name)["State"]
+        assert state["Running"] and not state["OOMKilled"]
+        # VmHWM: the peak resident set of each gunicorn process (master, workers).
+        status = docker("exec", box.name, "bash", "-c",
+                        "grep -H VmHWM /proc/[0-9]*/status").stdout
+        peaks = [int(line.split()[-2]) * 1024 for line in status.splitlines() if "VmHWM" in line]
+    record_property("peak_rss_mib", round(max(peaks) / 2**20, 1))
+    print(f"peak RSS of the container's processes, MiB: {sorted(p / 2**20 for p in peaks)}")
+    assert max(peaks) < limit / 2, peaks
+
+
 def test_the_image_serves_without_pandas(api):
     """pandas (~40 MB) is left out of the image: the service runs the model on
     NumPy arrays, and the run above proved it; here, that pandas is absent."""
@@ -124,7 +156,7 @@ def test_the_image_healthcheck_uses_only_bash_and_reports_healthy(api, api_image
     assert not_found.returncode != 0
     assert config["ExposedPorts"] == {"8000/tcp": {}}
     assert config["Entrypoint"][:3] == ["gunicorn", "--config", "python:service.gunicorn_conf"]
-    assert {f"{name}={value}" for name, value in BLAS_THREADS.items()} <= set(config["Env"])
+    assert {f"{name}={value}" for name, value in PROCESS_ENV.items()} <= set(config["Env"])
     # The image's own probe (every second here, to keep the test short).
     with run_container(api_image.tag, tmp_path, env={"API_KEYS": TEST_KEY},
                        args=["--health-interval=1s"]) as container:

@@ -425,8 +425,8 @@ def test_body_over_the_limit_is_413(data_dir, log):
 # --- the leak guard and other failures of the service itself -------------------------
 
 def test_leak_guard_refuses_results_that_contain_a_parameter(data_dir, log):
-    def leaky_runner(table, updates, seed):
-        results = model.run(table, updates, seed=seed)
+    def leaky_runner(table, updates, seed, n_samples):
+        results = model.run(table, updates, seed=seed, n_samples=n_samples)
         results["hr_S1S2_trtB"] = 0.6  # e.g. a model that returns its inputs
         return results
 
@@ -441,14 +441,14 @@ def test_leak_guard_refuses_results_that_contain_a_parameter(data_dir, log):
 
 def test_leak_guard_refuses_results_of_another_shape(data_dir, log):
     client = make_client(data_dir, log,
-                         runner=lambda table, updates, seed: model.draw(table, 10, seed=1).to_frame())
+                         runner=lambda table, updates, seed, n_samples: model.draw(table, 10, seed=1).to_frame())
     result = client.simulate_post(RUN, headers={"Accept": "application/json"})
     assert result.status_code == 500
     assert "p_HS1" not in result.text
 
 
 def test_a_crashing_model_is_a_logged_500_without_a_traceback(data_dir, log):
-    def crashing_runner(table, updates, seed):
+    def crashing_runner(table, updates, seed, n_samples):
         raise RuntimeError("secret internal detail")
 
     client = make_client(data_dir, log, runner=crashing_runner)
@@ -459,8 +459,8 @@ def test_a_crashing_model_is_a_logged_500_without_a_traceback(data_dir, log):
 
 
 def test_non_finite_results_are_422(data_dir, log):
-    def overflowing_runner(table, updates, seed):
-        results = model.run(table, updates, seed=seed)
+    def overflowing_runner(table, updates, seed, n_samples):
+        results = model.run(table, updates, seed=seed, n_samples=n_samples)
         results.iloc[3, 0] = float("inf")
         return results
 

@@ -142,12 +142,14 @@ class Analysis:
         datasets: DatasetStore,
         default_dataset: str,
         max_body_bytes: int,
+        max_samples: int,
         evppi_parameters: Collection[str] = (),
         runner: Runner = run_builtin_model,
     ):
         self._datasets = datasets
         self._default_dataset = default_dataset
         self._max_body_bytes = max_body_bytes
+        self._max_samples = max_samples
         self._evppi_parameters = tuple(evppi_parameters)
         self._runner = runner
 
@@ -157,7 +159,8 @@ class Analysis:
                 falcon.HTTP_406,
                 f"cannot answer in any type the Accept header lists ({req.accept[:100]!r}): "
                 "analyses come as application/json", available=["application/json"])
-        arguments = read_arguments(req, self._max_body_bytes, extra=ANALYSIS_ARGUMENTS)
+        arguments = read_arguments(req, self._max_body_bytes, extra=ANALYSIS_ARGUMENTS,
+                                   max_samples=self._max_samples)
         wtp = read_wtp(arguments.extra.get("wtp"))
         evppi_wtp = arguments.extra.get("evppi_wtp")
         evppi_wtp = None if evppi_wtp is None else read_wtp(evppi_wtp, "evppi_wtp")

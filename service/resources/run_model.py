@@ -1,15 +1,19 @@
-"""POST /runDARTHmodel: run the PSA and return its 1000 × 6 results.
+"""POST /runDARTHmodel: run the PSA and return its n_samples × 6 results
+(1000 by default, as the original).
 
 CSV (the original's header and format) unless the client prefers JSON
 (records, one object per sample): an Accept header that ranks
 application/json above text/csv.  R's httr sends
 ``application/json, text/xml, application/xml, */*``, which ranks them
 equal, and gets CSV as from the original (httr turns it into a data frame).
+Up to STREAM_ROWS results go out in one piece with a Content-Length; more
+are streamed (chunked) a block of rows at a time, so that a large run never
+holds its whole text in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import falcon
@@ -17,19 +21,22 @@ from falcon.util.mediatypes import quality
 import numpy as np
 
 import model
+from model.results import STREAM_ROWS, iter_csv, number_blocks
 
 from ..arguments import RunArguments, read_arguments
 from ..datasets import BadDatasetError, DatasetError, DatasetStore
 from ..errors import ApiError, bad_request, model_error
 
 CSV = "text/csv; charset=UTF-8"
-# (table, updates, seed) -> results with `columns` and `values` (n × 6), as
-# model.PSAResults (or a pandas DataFrame) has them.
-Runner = Callable[[model.ParameterTable, list, "int | None"], Any]
+# (table, updates, seed, n_samples) -> results with `columns` and `values`
+# (n_samples × 6), as model.PSAResults (or a pandas DataFrame) has them.
+Runner = Callable[[model.ParameterTable, list, "int | None", int], Any]
 
 
-def run_builtin_model(table: model.ParameterTable, updates: list, seed: int | None) -> Any:
-    return model.run_psa(table, updates, seed=seed)
+def run_builtin_model(
+    table: model.ParameterTable, updates: list, seed: int | None, n_samples: int
+) -> Any:
+    return model.run_psa(table, updates, seed=seed, n_samples=n_samples)
 
 
 class RunModel:
@@ -38,26 +45,28 @@ class RunModel:
         datasets: DatasetStore,
         default_dataset: str,
         max_body_bytes: int,
+        max_samples: int,
         runner: Runner = run_builtin_model,
     ):
         self._datasets = datasets
         self._default_dataset = default_dataset
         self._max_body_bytes = max_body_bytes
+        self._max_samples = max_samples
         self._runner = runner
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         as_json = wants_json(req.accept)
-        arguments = read_arguments(req, self._max_body_bytes)
+        arguments = read_arguments(req, self._max_body_bytes, max_samples=self._max_samples)
         name = arguments.dataset if arguments.dataset is not None else self._default_dataset
         table = load_table(req, self._datasets, name)
         results = run(self._runner, table, arguments)
         values = guard_results(req, results, table)
-        if as_json:
-            resp.content_type = falcon.MEDIA_JSON
-            resp.text = json_records(values)
+        resp.content_type = falcon.MEDIA_JSON if as_json else CSV
+        pieces = iter_json_records(values) if as_json else iter_csv(results)
+        if len(values) <= STREAM_ROWS:
+            resp.data = b"".join(pieces)
         else:
-            resp.content_type = CSV
-            resp.text = model.format_csv(results)
+            resp.stream = pieces
 
 
 def load_table(req: falcon.Request, datasets: DatasetStore, name: str) -> model.ParameterTable:
@@ -78,7 +87,7 @@ def load_table(req: falcon.Request, datasets: DatasetStore, name: str) -> model.
 def run(runner: Runner, table: model.ParameterTable, arguments: RunArguments) -> Any:
     """The PSA of these arguments; the model's errors as 422."""
     try:
-        return runner(table, arguments.updates, arguments.seed)
+        return runner(table, arguments.updates, arguments.seed, arguments.n_samples)
     except model.ModelError as exc:
         # The sampled values of non-editable parameters are the data
         # owner's to keep: the client sees only those it controls.
@@ -141,13 +150,15 @@ def guard_results(
     return values
 
 
-_RECORD = "{" + ",".join(f'"{c}":%r' for c in model.RESULT_COLUMNS) + "}"
+# The numbers' text (model.results.number_blocks: shortest round trip, and
+# valid JSON for the finite values allowed here) into one record template.
+_RECORD = ("{" + ",".join(f'"{c}":%b' for c in model.RESULT_COLUMNS) + "}").encode()
 
 
-def json_records(values: np.ndarray) -> str:
-    """[{column: value, …}, …]; repr is the shortest text that reads back to
-    the same double, and valid JSON for the finite values allowed here."""
-    n_rows = values.shape[0]
-    if n_rows == 0:
-        return "[]"
-    return "[" + ",".join([_RECORD] * n_rows) % tuple(values.ravel().tolist()) + "]"
+def iter_json_records(values: np.ndarray) -> Iterator[bytes]:
+    """[{column: value, …}, …], a block of records at a time."""
+    yield b"["
+    for index, (n_rows, text) in enumerate(number_blocks(values)):
+        records = b",".join([_RECORD] * n_rows) % tuple(text.replace(b"\n", b",").split(b","))
+        yield b"," + records if index else records
+    yield b"]"

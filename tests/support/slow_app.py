@@ -21,14 +21,14 @@ DELAY = float(os.environ.get("SLOW_RUNNER_SECONDS", "5"))
 MODE = os.environ.get("SLOW_RUNNER_MODE", "sleep")
 
 
-def slow_runner(table, updates, seed):
+def slow_runner(table, updates, seed, n_samples):
     if MODE == "spin":
         deadline = time.monotonic() + DELAY
         while time.monotonic() < deadline:
             pass
     else:
         time.sleep(DELAY)
-    return run_builtin_model(table, updates, seed)
+    return run_builtin_model(table, updates, seed, n_samples)
 
 
 application = create_app(Settings.from_env(), runner=slow_runner)
