@@ -45,8 +45,24 @@ from tests.support.service import stop  # noqa: E402
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 
+# Prepended to the probes: median and fastest call of each, in ms.
+TIMED = r"""
+import statistics, time
+def timed(calls, warm_up, repeats):
+    out = {}
+    for name, call in calls.items():
+        for _ in range(warm_up):
+            call()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter(); call(); times.append(time.perf_counter() - start)
+        out[name] = statistics.median(times) * 1e3
+        out[name + " min"] = min(times) * 1e3
+    return out
+"""
+
 # Run in a fresh process with the tree first on sys.path: prints one JSON line.
-MODEL_PROBE = r"""
+MODEL_PROBE = TIMED + r"""
 import json, statistics, time
 import numpy as np
 import model
@@ -66,16 +82,7 @@ calls = {
     "format_csv": lambda: model.format_csv(results),
     "json": to_json,
 }
-out = {}
-for name, call in calls.items():
-    for _ in range(30):
-        call()
-    times = []
-    for _ in range(300):
-        start = time.perf_counter(); call(); times.append(time.perf_counter() - start)
-    out[name] = statistics.median(times) * 1e3
-    out[name + " min"] = min(times) * 1e3
-print(json.dumps(out))
+print(json.dumps(timed(calls, warm_up=30, repeats=300)))
 """
 
 COMPUTE_PROBE = r"""
@@ -89,7 +96,7 @@ start = time.perf_counter(); model.run_psa(table, None, 1, n); total = time.perf
 print(json.dumps({"draw": drawn, "run_psa": total}))
 """
 
-WRITER_PROBE = r"""
+WRITER_PROBE = TIMED + r"""
 import json, statistics, time
 import numpy as np
 import model
@@ -119,15 +126,8 @@ calls = {
     "JSON: one %.17g record template": lambda: record_template("%.17g"),
     "JSON: json.dumps of records": lambda: json.dumps([dict(zip(cols, row)) for row in values.tolist()]),
 }
-out = {}
-for name, call in calls.items():
-    for _ in range(5):
-        call()
-    times = []
-    for _ in range(60):
-        start = time.perf_counter(); call(); times.append(time.perf_counter() - start)
-    out[name] = statistics.median(times) * 1e3
-print(json.dumps(out))
+print(json.dumps({name: ms for name, ms in timed(calls, warm_up=5, repeats=60).items()
+                  if not name.endswith(" min")}))
 """
 
 
