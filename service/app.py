@@ -21,6 +21,7 @@ from .request_log import RequestLog
 from .resources.analysis import Analysis
 from .resources.docs import OpenApiDocument, SwaggerUi
 from .resources.info import Health, Paper
+from .resources.page import AnalystPage, EditableParameters
 from .resources.run_model import RunModel, Runner, run_builtin_model
 from .settings import Settings
 from .throttle import FailedKeyThrottle
@@ -70,7 +71,8 @@ def create_app(
         evppi_parameters=settings.evppi_parameters,
         runner=runner,
     )
-    health, paper = Health(), Paper()
+    parameters = EditableParameters(datasets, default_dataset=settings.default_dataset)
+    health, paper, page = Health(), Paper(), AnalystPage()
     openapi = OpenApiDocument(build_document(
         auth_failure_limit=settings.auth_failure_limit,
         auth_failure_window=settings.auth_failure_window,
@@ -79,7 +81,7 @@ def create_app(
     ))
     docs = SwaggerUi()
     # The open resources, declared once: everything else needs a key.
-    open_resources = {health, paper, openapi, docs}
+    open_resources = {health, paper, openapi, docs, page}
     auth = KeyAuth(settings.api_keys, open_resources)
     throttle = FailedKeyThrottle(
         settings.auth_failure_limit, settings.auth_failure_window, open_resources,
@@ -104,11 +106,14 @@ def create_app(
 
     app.add_route("/runDARTHmodel", run_model)
     app.add_route("/analysis", analysis)
+    app.add_route("/parameters", parameters)
     app.add_route("/paper", paper)
     app.add_route("/health", health)
     app.add_route("/openapi.json", openapi)
     app.add_route("/__docs__", docs, suffix="redirect")
     app.add_route("/__docs__/", docs)
     app.add_route("/__docs__/{asset}", docs, suffix="asset")
+    app.add_route("/", page)
+    app.add_route("/page/{asset}", page, suffix="asset")
     app.add_sink(NotFound(auth, throttle), prefix="/")
     return app

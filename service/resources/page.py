@@ -1,0 +1,123 @@
+"""The analyst's page: GET / and its assets under /page/, and the keyed
+GET /parameters it fills its table from.
+
+The page is static (service/static/): it holds the key the analyst types
+in a variable only (never a URL, cookie or storage), and calls the API
+from the browser as any client does.  Its charts are drawn by plotly.js,
+read from the installed `plotly` package (the image keeps that one file:
+Dockerfile), never from a CDN: the page works offline and inside a private
+VPC, like the Swagger UI.  Only the files listed in `ASSETS` are served.
+
+/parameters lists the dataset's editable parameters with their current
+distributions (and the service's default updates, which a run without
+`param_updates` applies): what a client may change anyway.  The other rows
+are the data owner's and never leave the service.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import falcon
+from falcon.util.uri import parse_query_string
+
+from model.distributions import DISTRIBUTIONS
+
+from ..arguments import DEFAULT_UPDATES
+from ..datasets import DatasetStore
+from ..errors import bad_request
+from .run_model import load_table
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+_JS = "application/javascript; charset=utf-8"
+
+
+def plotly_js() -> Path:
+    """plotly.min.js of the installed `plotly` package (found, not imported:
+    importing plotly costs time and memory the service does not need)."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the plotly package is not installed: the page needs its plotly.min.js")
+    return Path(spec.origin).parent / "package_data" / "plotly.min.js"
+
+
+ASSETS = {
+    "page.js": (STATIC / "page.js", _JS),
+    "charts.js": (STATIC / "charts.js", _JS),
+    "page.css": (STATIC / "page.css", "text/css; charset=utf-8"),
+    "plotly.min.js": (None, _JS),  # plotly_js(), resolved when first asked for
+}
+
+# Everything from this origin; plotly sets inline styles and exports images
+# through data: and blob: URLs.  No inline script, no eval.
+CSP = (
+    "default-src 'self'; script-src 'self'; connect-src 'self'; "
+    "img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+    "frame-ancestors 'none'; form-action 'none'; base-uri 'none'"
+)
+
+
+class AnalystPage:
+    """Routes: / and /page/{asset}.  Open: it holds no data, only code."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.content_type = falcon.MEDIA_HTML
+        resp.data = _read(STATIC / "index.html")
+        resp.set_header("Content-Security-Policy", CSP)
+        resp.set_header("Referrer-Policy", "no-referrer")
+
+    def on_get_asset(self, req: falcon.Request, resp: falcon.Response, asset: str) -> None:
+        if asset not in ASSETS:
+            raise falcon.HTTPNotFound(description=f"no page asset named {asset[:100]!r}")
+        path, media_type = ASSETS[asset]
+        resp.content_type = media_type
+        resp.data = _read(path or plotly_js())
+        resp.cache_control = ["no-cache"]  # revalidated: a new release shows at once
+
+
+@lru_cache(maxsize=len(ASSETS) + 1)
+def _read(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+class EditableParameters:
+    """GET /parameters[?path_to_psa_inputs=NAME]."""
+
+    def __init__(self, datasets: DatasetStore, default_dataset: str):
+        self._datasets = datasets
+        self._default_dataset = default_dataset
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        query = parse_query_string(req.query_string, keep_blank=True)
+        unknown = [name for name in query if name != "path_to_psa_inputs"]
+        if unknown:
+            raise bad_request(
+                f"unknown argument {unknown[0][:100]!r}; accepted: path_to_psa_inputs",
+                argument=unknown[0][:100])
+        name = query.get("path_to_psa_inputs", self._default_dataset)
+        if not isinstance(name, str):
+            raise bad_request("argument 'path_to_psa_inputs' is given more than once: give it once",
+                              argument="path_to_psa_inputs")
+        table = load_table(req, self._datasets, name)
+        editable = set(table.editable_parameters)
+        resp.media = {
+            "dataset": name,
+            "parameters": [
+                {"parameter": p, "distribution": d, "v1": _number(a), "v2": _number(b)}
+                for p, d, a, b, flag in table.rows() if flag
+            ],
+            # What a run without param_updates applies (to the rows it names).
+            "default_updates": [dict(u) for u in DEFAULT_UPDATES if u["parameter"] in editable],
+            "distributions": {
+                name: [meaning for meaning in (rule.v1, rule.v2) if meaning]
+                for name, rule in DISTRIBUTIONS.items()
+            },
+        }
+        resp.cache_control = ["no-store"]
+
+
+def _number(value: float) -> float | None:
+    return None if math.isnan(value) else value
