@@ -318,6 +318,49 @@ def _analysis_operation(shared: dict) -> dict:
     }
 
 
+def _parameters_operation(shared: dict) -> dict:
+    row = {"type": "object", "required": ["parameter", "distribution", "v1", "v2"],
+           "additionalProperties": False,
+           "properties": {"parameter": _TEXT,
+                          "distribution": {"type": "string", "enum": list(DISTRIBUTIONS)},
+                          "v1": _NUM, "v2": dict(_NUM, nullable=True)}}
+    return {
+        "operationId": "parameters",
+        "summary": "The dataset's editable parameters and their current distributions",
+        "description": (
+            "What a client may change with param_updates: each editable parameter of the "
+            "dataset with its distribution, and the default updates a run without "
+            "param_updates applies. The other parameters are the data owner's and are not "
+            "listed. The analyst's page (/) fills its table from this."
+        ),
+        "parameters": [_query_parameter("path_to_psa_inputs")],
+        "responses": {
+            "200": {
+                "description": "The editable parameters",
+                "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "required": ["dataset", "parameters", "default_updates", "distributions"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "dataset": _TEXT,
+                        "parameters": {"type": "array", "items": row},
+                        "default_updates": {"$ref": "#/components/schemas/ParamUpdates"},
+                        "distributions": {
+                            "type": "object",
+                            "description": "each distribution's v1 (and v2) meaning",
+                            "additionalProperties": {"type": "array", "items": _TEXT}},
+                    },
+                }}},
+            },
+            "400": _error("Unknown or repeated argument, or no such dataset",
+                          "no dataset named 'x.csv' in the data folder"),
+            "422": _error("The dataset is not a valid parameter table",
+                          "dataset 'x.csv' is not a valid parameter table; contact the data owner"),
+            **{status: shared[status] for status in ("401", "403", "429", "500", "503")},
+        },
+    }
+
+
 def _throttle_description(limit: int, window: float) -> str:
     if limit <= 0:
         return "Not sent: the failed-key limit is switched off (AUTH_FAILURE_LIMIT=0)"
@@ -499,6 +542,7 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                 }
             },
             "/analysis": {"post": _analysis_operation(shared)},
+            "/parameters": {"get": _parameters_operation(shared)},
             "/paper": {
                 "get": {
                     "operationId": "paper",
