@@ -47,7 +47,8 @@ from tests.support.service import gunicorn_server
 EXAMPLES = int(os.environ.get("LIVING_HTA_FUZZ_EXAMPLES", "60"))
 RUN = "/runDARTHmodel"
 ANALYSIS = "/analysis"
-KEYED = (RUN, ANALYSIS)  # the operations that run the model
+PARAMETERS = "/parameters"
+KEYED = (RUN, ANALYSIS, PARAMETERS)  # the operations that need a key
 # Statuses a schema-valid request may get: schemathesis' defaults, 400 and 422
 # for the rules the document cannot state (narrowed by the check below), and
 # 414 for a query string over gunicorn's request-line limit (JSON Schema has

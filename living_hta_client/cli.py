@@ -1,0 +1,207 @@
+"""python -m living_hta_client report: the living-HTA loop's one step.
+
+    python -m living_hta_client report --url https://hta.example.org \\
+        --key-file ~/.living-hta-key --updates updates.json --seed 2026 \\
+        --wtp 100000 --out reports/latest --previous reports/latest/summary.json
+
+writes OUT/report.html (self-contained) and OUT/summary.json (machine-
+readable: provenance, the decision at the WTP, what changed), and exits
+
+    0  unchanged since the previous run (or no previous run)
+    3  the decision changed: the optimal strategy at the WTP
+    4  something moved beyond a threshold (a frontier ICER, a probability of
+       being cost-effective, the frontier itself), the decision did not
+    1  the service refused or could not be reached; 2  bad usage
+
+The key comes from --key-file or the LIVING_HTA_KEY environment variable,
+never from the command line (which other users and shell histories see).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from . import changes
+from .api import ApiError, Client
+from .report import render
+
+EXIT_UNCHANGED, EXIT_ERROR, EXIT_USAGE, EXIT_DECISION_CHANGED, EXIT_CHANGED = 0, 1, 2, 3, 4
+EXIT_STATUS = {changes.UNCHANGED: EXIT_UNCHANGED, changes.FIRST_RUN: EXIT_UNCHANGED,
+               changes.CHANGED: EXIT_CHANGED, changes.DECISION_CHANGED: EXIT_DECISION_CHANGED}
+KEY_ENV = "LIVING_HTA_KEY"
+MAX_WTP_POINTS = 201  # the service's limit on one request's grid
+
+
+class UsageError(Exception):
+    pass
+
+
+def wtp_grid(text: str, decision_wtp: float) -> list[float]:
+    """start:stop:step (stop included), with the decision's WTP added."""
+    try:
+        start, stop, step = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise UsageError(f"--wtp-range {text!r}: give start:stop:step, e.g. 0:200000:5000") from None
+    if not (0 <= start <= stop and step > 0 and math.isfinite(stop)):
+        raise UsageError(f"--wtp-range {text!r}: need 0 ≤ start ≤ stop and step > 0")
+    count = int(math.floor((stop - start) / step + 1e-9)) + 1
+    grid = sorted({start + i * step for i in range(min(count, MAX_WTP_POINTS + 1))} | {decision_wtp})
+    if len(grid) > MAX_WTP_POINTS:
+        raise UsageError(f"--wtp-range {text!r} with --wtp has {len(grid)} values; "
+                         f"at most {MAX_WTP_POINTS}")
+    return grid
+
+
+def read_key(key_file: str | None) -> str:
+    if key_file:
+        try:
+            key = Path(key_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise UsageError(f"--key-file {key_file}: {exc.strerror}") from None
+    else:
+        key = os.environ.get(KEY_ENV, "").strip()
+    if not key:
+        raise UsageError(f"no API key: give --key-file FILE or set {KEY_ENV} "
+                         "(never on the command line)")
+    return key
+
+
+def read_json(path: str, what: str):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{what} {path} is not JSON: {exc}") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="python -m living_hta_client", allow_abbrev=False,
+                                   description=__doc__.split("\n\n")[0])
+    commands = main.add_subparsers(dest="command", required=True)
+    report = commands.add_parser(
+        "report", allow_abbrev=False,  # so that --key cannot stand for --key-file
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="run the analysis and write the report; compare with the previous run",
+        description=__doc__.split("\n\n", 1)[1])
+    report.add_argument("--url", required=True, help="the deployment, e.g. https://hta.example.org")
+    report.add_argument("--key-file", help=f"file holding the API key (default: ${KEY_ENV})")
+    report.add_argument("--ca-file", help="CA certificate(s) to verify the service's TLS with")
+    report.add_argument("--updates", help="JSON file: the param_updates records "
+                        "(default: the service's default updates)")
+    report.add_argument("--dataset", help="path_to_psa_inputs (default: the service's)")
+    report.add_argument("--seed", type=int, help="seed (default: the service picks one and "
+                        "the report records it); fix it so that runs differ only by their data")
+    report.add_argument("--wtp", type=float, default=100000.0,
+                        help="the decision's willingness to pay per QALY (default 100000)")
+    report.add_argument("--wtp-range", default="0:200000:5000",
+                        help="the curves' WTP grid, start:stop:step (default 0:200000:5000)")
+    report.add_argument("--evppi", action="append", default=[], metavar="NAME[,NAME...]",
+                        help="a parameter group whose EVPPI to compute (repeatable)")
+    report.add_argument("--out", required=True, help="folder for report.html and summary.json")
+    report.add_argument("--previous", help="the previous run's summary.json to compare with "
+                        "(a missing file: first run)")
+    report.add_argument("--icer-threshold", type=float, default=changes.Thresholds.icer,
+                        help="relative move of a frontier ICER that counts (default 0.05)")
+    report.add_argument("--probability-threshold", type=float,
+                        default=changes.Thresholds.probability,
+                        help="absolute move of a probability of being cost-effective that "
+                             "counts (default 0.05)")
+    return main
+
+
+def run_report(args: argparse.Namespace) -> int:
+    key = read_key(args.key_file)
+    grid = wtp_grid(args.wtp_range, args.wtp)
+    request: dict = {"wtp": grid, "evppi": [group.split(",") for group in args.evppi]}
+    if args.updates:
+        request["param_updates"] = read_json(args.updates, "--updates")
+    if args.dataset:
+        request["path_to_psa_inputs"] = args.dataset
+    if args.seed is not None:
+        request["seed"] = args.seed
+    previous = None
+    if args.previous and Path(args.previous).exists():
+        previous = read_json(args.previous, "--previous")
+
+    client = Client(args.url, key, ca_file=args.ca_file)
+    answer = client.analysis(request)
+    analysis = answer.body
+    seed = analysis["method"]["seed"]
+    # The plane's samples: the same arguments with the seed the analysis used.
+    again = {k: request[k] for k in ("param_updates", "path_to_psa_inputs") if k in request}
+    samples = client.samples({**again, "seed": seed})
+
+    decision = changes.decision_of(analysis, args.wtp)
+    summary = {
+        "format": 1,
+        "provenance": provenance(args, client, analysis, answer.headers, request, seed),
+        "decision": decision,
+        "comparison": None,
+    }
+    if previous is not None:
+        summary["comparison"] = {
+            "previous_generated_at": previous.get("provenance", {}).get("generated_at"),
+            **changes.compare(previous["decision"], decision, changes.Thresholds(
+                args.icer_threshold, args.probability_threshold)),
+        }
+    status = summary["comparison"]["status"] if previous is not None else changes.FIRST_RUN
+    summary["status"] = status
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.html").write_text(render(analysis, samples, summary), encoding="utf-8")
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    print(f"{status}: optimal at {args.wtp:,.0f} per QALY is {decision['optimal']}; "
+          f"report {out / 'report.html'}")
+    for change in (summary["comparison"] or {}).get("changes", []):
+        print(f"  - {change['message']}")
+    return EXIT_STATUS[status]
+
+
+def provenance(args, client: Client, analysis: dict, headers: dict, request: dict,
+               seed) -> dict:
+    """When, where, what was asked, and what the service says of itself: its
+    provenance receipt (in the body, or X-* headers) when it sends one."""
+    receipt = analysis.get("provenance") or {
+        name.lower(): value for name, value in headers.items() if name.lower() in (
+            "x-run-id", "x-service-version", "x-image-digest", "x-dataset-sha256", "x-seed")}
+    return {
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "endpoint": client.url + "/analysis",
+        "dataset": analysis["method"].get("dataset"),
+        "seed": seed,
+        "updates": request.get("param_updates", "the service's default updates"),
+        "wtp": args.wtp,
+        "wtp_range": args.wtp_range,
+        "evppi": request["evppi"],
+        "api_version": client.api_version(),
+        "service_receipt": receipt or None,
+        "client_version": _version(),
+    }
+
+
+def _version() -> str:
+    try:
+        return metadata.version("living-hta")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return run_report(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ApiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR

@@ -1,0 +1,165 @@
+"""python -m living_hta_client report against the real server (gunicorn):
+the HTML holds the ICER table's numbers and draws every figure offline;
+the living loop says "decision changed" (exit 3) when new updates flip the
+optimal strategy at the WTP, and "unchanged" (exit 0) for two identical
+seeded runs; the key never comes from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+from selenium.webdriver.support.ui import WebDriverWait
+
+from living_hta_client import changes
+from living_hta_client.cli import main
+from tests.support.browser import chromium, full_page_screenshot, missing, requested_urls
+from tests.support.paths import ROOT
+from tests.support.secret_audit import TEST_KEY
+from tests.support.service import gunicorn_server
+
+# At 100,000 per QALY with seed 1, the default updates make Treatment_A
+# optimal (ICER ≈ 99,000); faster progression to Sicker (p_S1S2) makes it
+# ≈ 208,000, and No_Treatment optimal.
+FLIP = [{"parameter": "p_S1S2", "distribution": "beta", "v1": 200, "v2": 716}]
+FIGURES = ("plane", "ceac", "evpi", "evppi")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with gunicorn_server(tmp_path_factory.mktemp("report"), API_KEYS=TEST_KEY) as running:
+        yield running
+
+
+@pytest.fixture
+def key_env(monkeypatch):
+    monkeypatch.setenv("LIVING_HTA_KEY", TEST_KEY)
+
+
+def report(server, out, *extra):
+    return main(["report", "--url", server.url, "--out", str(out), *extra])
+
+
+def summary_of(out):
+    return json.loads((out / "summary.json").read_text())
+
+
+def test_the_report_command_writes_the_icer_numbers_and_figures(server, tmp_path):
+    """The real command, as a scheduler runs it: key from the environment."""
+    out = tmp_path / "run"
+    env = {**os.environ, "LIVING_HTA_KEY": TEST_KEY,
+           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run(
+        [sys.executable, "-m", "living_hta_client", "report", "--url", server.url,
+         "--seed", "11", "--evppi", "p_HS1", "--evppi", "p_S1H,c_H", "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("first run: optimal at 100,000 per QALY is ")
+    assert TEST_KEY not in done.stdout + done.stderr
+
+    request = urllib.request.Request(
+        server.url + "/analysis", method="POST",
+        data=json.dumps({"seed": 11, "wtp": "0:200000:5000",
+                         "evppi": ["p_HS1", ["p_S1H", "c_H"]]}).encode(),
+        headers={"key": TEST_KEY, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        expected = json.loads(response.read())
+    html = (out / "report.html").read_text()
+    assert TEST_KEY not in html
+    for row in expected["icers"]:
+        assert f'<td data-column="Cost" data-value="{row["Cost"]!r}">{row["Cost"]:,.0f}</td>' in html
+        assert f'{row["Effect"]:,.3f}</td>' in html
+        if row["ICER"] is not None:
+            assert f'data-value="{row["ICER"]!r}">{row["ICER"]:,.0f}</td>' in html
+    summary = summary_of(out)
+    assert summary["status"] == "first run" and summary["provenance"]["seed"] == 11
+    assert summary["provenance"]["endpoint"] == server.url + "/analysis"
+    assert summary["provenance"]["api_version"]
+    assert summary["decision"]["optimal"] in ("No_Treatment", "Treatment_A", "Treatment_B")
+    for figure in FIGURES:
+        assert f'<div id="{figure}" class="figure"></div>' in html
+    assert "https://" not in html.split("<script>", 1)[0]  # nothing linked in
+
+    if missing():
+        pytest.fail(missing())
+    with chromium() as browser:  # opened offline: every figure drawn from the file alone
+        requested_urls(browser)
+        browser.get((out / "report.html").as_uri())
+        WebDriverWait(browser, 30).until(lambda d: all(d.execute_script(
+            "return document.querySelectorAll(arguments[0]).length", f"#{f} .scatterlayer path")
+            for f in FIGURES))
+        assert requested_urls(browser) == [(out / "report.html").as_uri()]
+        full_page_screenshot(browser, ROOT / "docs" / "screenshots" / "report.png")
+
+
+def test_updates_that_flip_the_optimal_strategy_change_the_decision(server, tmp_path, key_env):
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert report(server, first, "--seed", "1") == 0
+    assert summary_of(first)["decision"]["optimal"] == "Treatment_A"
+    updates = tmp_path / "updates.json"
+    updates.write_text(json.dumps(FLIP))
+    status = report(server, second, "--seed", "1", "--updates", str(updates),
+                    "--previous", str(first / "summary.json"))
+    assert status == 3
+    summary = summary_of(second)
+    assert summary["status"] == "decision changed"
+    assert summary["comparison"]["decision_changed"] is True
+    optimal = [c for c in summary["comparison"]["changes"] if c["what"] == "optimal"]
+    assert optimal == [{"what": "optimal", "strategy": None, "before": "Treatment_A",
+                        "after": "No_Treatment", "message": optimal[0]["message"]}]
+    assert summary["provenance"]["updates"] == FLIP
+    assert "The decision changed since" in (second / "report.html").read_text()
+
+
+def test_two_identical_seeded_runs_report_no_change(server, tmp_path, key_env):
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert report(server, first, "--seed", "5", "--wtp", "120000") == 0
+    assert report(server, second, "--seed", "5", "--wtp", "120000",
+                  "--previous", str(first / "summary.json")) == 0
+    summary = summary_of(second)
+    assert summary["comparison"]["changes"] == [] and summary["status"] == "unchanged"
+    assert summary["decision"] == summary_of(first)["decision"]
+
+
+def test_the_key_never_comes_from_the_command_line(server, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("LIVING_HTA_KEY", raising=False)
+    with pytest.raises(SystemExit) as usage:  # not even as an abbreviation of --key-file
+        report(server, tmp_path, "--key", TEST_KEY)
+    assert usage.value.code == 2
+    assert report(server, tmp_path) == 2
+    assert "no API key: give --key-file FILE or set LIVING_HTA_KEY" in capsys.readouterr().err
+    key_file = tmp_path / "key"
+    key_file.write_text("wrong-key\n")
+    assert report(server, tmp_path / "out", "--key-file", str(key_file)) == 1
+    assert "403 Forbidden: Authentication failed." in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # nothing written from a refusal
+
+
+def decision(optimal="Treatment_A", icer=100_000.0, p_a=0.5):
+    return {"wtp": 100000, "optimal": optimal,
+            "probability_cost_effective": {"No_Treatment": 1 - p_a, "Treatment_A": p_a},
+            "frontier_icers": {"No_Treatment": None, "Treatment_A": icer}}
+
+
+@pytest.mark.parametrize("after, status, what", [
+    (decision(), "unchanged", []),
+    (decision(icer=104_000.0, p_a=0.54), "unchanged", []),  # within both thresholds
+    (decision(icer=106_000.0), "changed", ["icer"]),
+    (decision(p_a=0.56), "changed", ["probability", "probability"]),
+    (decision(optimal="No_Treatment"), "decision changed", ["optimal"]),
+])
+def test_what_counts_as_a_change(after, status, what):
+    result = changes.compare(decision(), after, changes.Thresholds(icer=0.05, probability=0.05))
+    assert result["status"] == status
+    assert [c["what"] for c in result["changes"]] == what
+
+
+def test_a_strategy_leaving_the_frontier_is_a_change():
+    after = decision()
+    after["frontier_icers"] = {"No_Treatment": None}
+    result = changes.compare(decision(), after, changes.Thresholds())
+    assert [(c["what"], c["strategy"]) for c in result["changes"]] == [("frontier", "Treatment_A")]
