@@ -25,13 +25,21 @@ COPY build/wheels/ /tmp/wheels/
 #   (it runs model.run_psa on NumPy arrays; tests/test_without_pandas.py);
 # - the libraries' own test suites, type stubs, the Swagger UI's source maps,
 #   pip and setuptools;
+# - all of plotly but plotly.min.js (and the __init__.py by which the page
+#   finds it), and narwhals, which only plotly's Python side uses: the
+#   analyst's page needs the 5 MB script, not the 40 MB package;
 # and compile the byte code once, checked by hash rather than by file times,
 # so workers start without compiling and a read-only root file system costs
-# nothing.  The last line proves the service imports and runs without pandas.
+# nothing.  The last line proves the service imports and runs without pandas,
+# and that the page's plotly.min.js is there.
 RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/python -m pip install --no-index --find-links /tmp/wheels --no-compile living-hta \
- && /opt/venv/bin/python -m pip uninstall --yes --quiet pandas python-dateutil six pip setuptools \
+ && /opt/venv/bin/python -m pip uninstall --yes --quiet pandas python-dateutil six narwhals pip setuptools \
  && site=$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') \
+ && find "$site"/plotly -type f ! -path "$site/plotly/__init__.py" \
+    ! -path "$site/plotly/package_data/plotly.min.js" -delete \
+ && find "$site"/plotly -depth -type d -empty -delete \
+ && rm -rf /opt/venv/share/jupyter /opt/venv/bin/plotly_get_chrome \
  && rm -rf "$site"/numpy/*/tests "$site"/numpy/tests "$site"/numpy/_pyinstaller \
     "$site"/numpy/f2py "$site"/numpy/distutils \
  && find "$site" -name '*.pyi' -delete \
@@ -39,7 +47,8 @@ RUN python3 -m venv /opt/venv \
  && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} + \
  && /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv/lib \
  && /opt/venv/bin/python -c 'import falcon, gunicorn, model, service.app; \
-assert model.run_psa(seed=1).values.shape == (1000, 6)'
+assert model.run_psa(seed=1).values.shape == (1000, 6); \
+from service.resources.page import plotly_js; assert plotly_js().stat().st_size > 10**6'
 # Marks this stage's images, so scripts/image.sh can prune superseded ones.
 LABEL io.living-hta.stage=build
 

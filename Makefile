@@ -5,11 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup system demo demo-down test bench bench-analysis bench-service bench-hardening image base-image bench-image bench-deploy bench-demo clean
+.PHONY: help setup system demo demo-down report test bench bench-analysis bench-service bench-hardening image base-image bench-image bench-deploy bench-demo clean
 
 help:
 	@echo "make demo       set up and run the main job"
 	@echo "make demo-down  stop and remove everything the demo started"
+	@echo "make report     the living-HTA report against the running demo (reports/demo/)"
 	@echo "make test       set up and run every test"
 	@echo "make bench      run the benchmarks, figures into bench/RESULTS.md"
 	@echo "make bench-service  the service benchmark only (gunicorn + wrk)"
@@ -36,6 +37,21 @@ demo: setup
 
 demo-down: setup
 	$(PY) scripts/demo.py down
+
+# The living-HTA loop's step against the local demo (`make demo` first): over
+# HTTPS, trusting only the demo's CA; the key from $LIVING_HTA_KEY, or the
+# demo's $DEMO_API_KEY (environment only, never the command line).  A second
+# run compares with the first (reports/demo/summary.json); exit 3 (decision
+# changed) and 4 (changed) are outcomes, not failures, so they do not fail make.
+REPORT_URL ?= https://127.0.0.1:8443
+REPORT_CA ?= .cache/demo/ca.pem
+REPORT_OUT ?= reports/demo
+report: setup
+	@LIVING_HTA_KEY="$${LIVING_HTA_KEY:-$${DEMO_API_KEY:-}}" $(PY) -m living_hta_client report \
+	    --url $(REPORT_URL) --ca-file $(REPORT_CA) --updates reports/updates.json --seed 1 \
+	    --evppi p_HS1 --evppi p_S1H,p_S1S2 \
+	    --out $(REPORT_OUT) --previous $(REPORT_OUT)/summary.json; \
+	status=$$?; [ $$status -eq 0 ] || [ $$status -eq 3 ] || [ $$status -eq 4 ]
 
 test: setup system base-image
 	$(PY) -m pytest

@@ -27,7 +27,10 @@ class Client:
         self.url = url.rstrip("/")
         self._key = key
         self._timeout = timeout
-        self._context = ssl.create_default_context(cafile=ca_file) if ca_file else None
+        try:
+            self._context = ssl.create_default_context(cafile=ca_file) if ca_file else None
+        except (OSError, ssl.SSLError) as exc:
+            raise ApiError(f"CA file {ca_file}: not a PEM certificate ({exc})") from None
 
     def call(self, method: str, path: str, body: Any = None, keyed: bool = True) -> Answer:
         headers = {"Accept": "application/json"}

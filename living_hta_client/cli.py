@@ -131,6 +131,8 @@ def run_report(args: argparse.Namespace) -> int:
     if args.previous and Path(args.previous).exists():
         previous = read_json(args.previous, "--previous")
 
+    if args.ca_file and not Path(args.ca_file).is_file():
+        raise UsageError(f"--ca-file {args.ca_file}: no such file")
     client = Client(args.url, key, ca_file=args.ca_file)
     answer = client.analysis(request)
     analysis = answer.body

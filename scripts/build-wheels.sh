@@ -5,7 +5,7 @@
 #   scripts/build-wheels.sh          prints "built N wheels" or "up to date"
 # Skipped when nothing that goes into a wheel changed since the last build
 # (hash of pyproject.toml, the constraints, README.md and every file under
-# model/ and service/).  The project's wheel is built with a fixed
+# model/, service/ and living_hta_client/).  The project's wheel is built with a fixed
 # SOURCE_DATE_EPOCH, so the same sources give the same bytes and Docker's
 # layer cache (content-based) stays valid.  The host's Python must be the
 # image's minor version (3.11): compiled wheels (NumPy, pandas) are per version.
@@ -18,7 +18,7 @@ STAMP=$DEST/.inputs
 inputs_hash() {
     {
         sha256sum "$0" pyproject.toml requirements/constraints.txt README.md
-        find model service -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 \
+        find model service living_hta_client -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 \
             | sort -z | xargs -0 sha256sum
     } | sha256sum | cut -d' ' -f1
 }

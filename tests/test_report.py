@@ -11,8 +11,10 @@ import os
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
+import yaml
 from selenium.webdriver.support.ui import WebDriverWait
 
 from living_hta_client import changes
@@ -21,6 +23,7 @@ from tests.support.browser import chromium, full_page_screenshot, missing, reque
 from tests.support.paths import ROOT
 from tests.support.secret_audit import TEST_KEY
 from tests.support.service import gunicorn_server
+from tests.support.tls import make_certificate
 
 # At 100,000 per QALY with seed 1, the default updates make Treatment_A
 # optimal (ICER ≈ 99,000); faster progression to Sicker (p_S1S2) makes it
@@ -163,3 +166,69 @@ def test_a_strategy_leaving_the_frontier_is_a_change():
     after["frontier_icers"] = {"No_Treatment": None}
     result = changes.compare(decision(), after, changes.Thresholds())
     assert [(c["what"], c["strategy"]) for c in result["changes"]] == [("frontier", "Treatment_A")]
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def https_server(tmp_path_factory, tls_files):
+    """As the demo's front: HTTPS with a certificate from a private CA."""
+    with gunicorn_server(tmp_path_factory.mktemp("report-tls"), tls=tls_files,
+                         API_KEYS=TEST_KEY) as running:
+        yield running
+
+
+def make_report(https_server, ca, out):
+    env = {k: v for k, v in os.environ.items() if k != "LIVING_HTA_KEY"}
+    return subprocess.run(
+        ["make", "--no-print-directory", "report", f"REPORT_URL={https_server.url}",
+         f"REPORT_CA={ca}", f"REPORT_OUT={out}"],
+        cwd=ROOT, env={**env, "DEMO_API_KEY": TEST_KEY}, capture_output=True, text=True,
+        timeout=300)
+
+
+def test_make_report_over_https_with_the_demos_ca_and_key(https_server, tls_files, tmp_path):
+    out = tmp_path / "demo"
+    first = make_report(https_server, tls_files["ca"], out)
+    assert first.returncode == 0, first.stderr
+    # (make may first bring .venv up to date: the report says its line last)
+    assert first.stdout.splitlines()[-1].startswith("first run: optimal at 100,000 per QALY")
+    second = make_report(https_server, tls_files["ca"], out)  # compares with the first
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.splitlines()[-1].startswith("unchanged: ")
+    assert summary_of(out)["provenance"]["endpoint"] == https_server.url + "/analysis"
+    # Another CA: the service's certificate is not trusted, nothing is sent.
+    other = make_certificate(tmp_path / "other")
+    refused = make_report(https_server, other["ca"], tmp_path / "refused")
+    assert refused.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in refused.stderr
+    assert TEST_KEY not in first.stdout + first.stderr + refused.stderr
+
+
+def test_the_workflows_report_step_runs_as_written(https_server, tls_files, tmp_path):
+    workflow = yaml.safe_load((ROOT / ".github/workflows/living-hta-report.yml").read_text())
+    assert workflow[True]["schedule"][0]["cron"].split()[2:4] == ["2", "*"]  # monthly
+    steps = workflow["jobs"]["report"]["steps"]
+    step = next(s for s in steps if s.get("id") == "report")
+    assert step["env"]["LIVING_HTA_KEY"] == "${{ secrets.LIVING_HTA_KEY }}"
+    propose = next(s for s in steps if s.get("name") == "Propose the report for review")
+    assert propose["if"] == "steps.report.outputs.outcome != 'unchanged'"
+
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "updates.json").write_text(
+        (ROOT / "reports" / "updates.json").read_text())
+    output = tmp_path / "github_output"
+    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(ROOT), "HOME": str(tmp_path),
+           "LIVING_HTA_KEY": TEST_KEY, "LIVING_HTA_CA": tls_files["ca"].read_text(),
+           "LIVING_HTA_URL": https_server.url, "LIVING_HTA_WTP": "100000",
+           "LIVING_HTA_SEED": "2026", "GITHUB_OUTPUT": str(output),
+           "RUNNER_TEMP": str(tmp_path)}
+    for expected in ("first run", "unchanged"):
+        done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert output.read_text().splitlines()[-1] == f"outcome={expected}"
+    assert (tmp_path / "reports" / "latest" / "report.html").is_file()

@@ -10,7 +10,9 @@ service.wsgi:application`) on a free loopback port, waited for until
 stderr go to files in the given folder, never to pipes that could fill up;
 both files and the keys the server was given are recorded with
 `tests.support.secret_audit`, whose last test checks no log holds a key.
-`app=` serves another WSGI module (test-only apps under tests/support/).
+`app=` serves another WSGI module (test-only apps under tests/support/);
+`tls=` ({ca, certificate, key} files: tests/support/tls.py) serves HTTPS
+with gunicorn's own TLS, waited for trusting only that CA.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -41,6 +44,7 @@ class Server:
     process: subprocess.Popen
     stdout: Path
     stderr: Path
+    ssl_context: ssl.SSLContext | None = None
 
     def log_lines(self) -> list[str]:
         return self.stdout.read_text().splitlines()
@@ -64,16 +68,20 @@ def service_env(**overrides: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def gunicorn_server(folder: Path, startup_timeout: float = 30, app: str = APP, **env: str):
+def gunicorn_server(folder: Path, startup_timeout: float = 30, app: str = APP,
+                    tls: dict[str, Path] | None = None, **env: str):
     """Run gunicorn with the given environment variables (API_KEYS=…, …)."""
     port = free_port()
     env.setdefault("GUNICORN_BIND", f"127.0.0.1:{port}")
+    if tls is not None:
+        env["GUNICORN_CMD_ARGS"] = f"--certfile={tls['certificate']} --keyfile={tls['key']}"
     stdout, stderr = _log_paths(Path(folder))
     secret_audit.record_server([stdout, stderr], env)
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
         process = subprocess.Popen(GUNICORN[:-1] + [app], cwd=ROOT, env=service_env(**env),
                                    stdout=out, stderr=err, start_new_session=True)
-    server = Server(f"http://127.0.0.1:{port}", process, stdout, stderr)
+    server = Server(f"{'https' if tls else 'http'}://127.0.0.1:{port}", process, stdout, stderr,
+                    ssl.create_default_context(cafile=str(tls["ca"])) if tls else None)
     try:
         wait_for_health(server, startup_timeout)
         yield server
@@ -100,7 +108,8 @@ def wait_for_health(server: Server, timeout: float) -> None:
                 + server.stderr.read_text()[-2000:]
             )
         try:
-            with urllib.request.urlopen(server.url + "/health", timeout=1) as response:
+            with urllib.request.urlopen(server.url + "/health", timeout=1,
+                                        context=server.ssl_context) as response:
                 if response.status == 200:
                     return
         except OSError:
