@@ -41,7 +41,15 @@ def downloads(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(downloads):
+    """The browser `ran` drives through one session of the page."""
     with chromium(downloads=downloads) as driver:
+        yield driver
+
+
+@pytest.fixture
+def other_browser():
+    """A browser of its own, for tests that leave the `ran` page alone."""
+    with chromium() as driver:
         yield driver
 
 
@@ -164,7 +172,8 @@ def test_nothing_is_fetched_from_another_origin(server, ran):
     assert not [u for u in urls if TEST_KEY in u]
 
 
-def test_a_wrong_key_shows_the_403_message(server, browser):
+def test_a_wrong_key_shows_the_403_message(server, other_browser):
+    browser = other_browser
     browser.get(server.url + "/")
     browser.find_element(By.ID, "key").send_keys("not-the-key")
     browser.find_element(By.ID, "load").click()
@@ -172,3 +181,28 @@ def test_a_wrong_key_shows_the_403_message(server, browser):
     assert error == f"403 Forbidden: {KEY_INVALID}"
     assert not browser.find_element(By.ID, "inputs").is_displayed()
     full_page_screenshot(browser, SCREENSHOTS / "page-wrong-key.png")
+
+
+def test_a_refused_update_shows_the_422_message(server, ran):
+    row = ran.find_element(By.CSS_SELECTOR, '#parameters tr[data-parameter="c_H"]')
+    box = row.find_element(By.CLASS_NAME, "v2")
+    box.clear()
+    box.send_keys("-5")  # a gamma scale must be > 0
+    ran.find_element(By.ID, "run").click()
+    error = wait_for(ran, lambda d: d.find_element(By.ID, "error").text)
+    assert error.startswith("422 Unprocessable Entity: ")
+    assert "c_H" in error and "scale" in error
+
+
+def test_too_many_wrong_keys_show_the_429_and_its_wait(tmp_path, other_browser):
+    browser = other_browser
+    with gunicorn_server(tmp_path, API_KEYS=TEST_KEY, AUTH_FAILURE_LIMIT="1") as throttled:
+        browser.get(throttled.url + "/")
+        errors = []
+        while not errors or errors[-1].startswith("403") and len(errors) < 5:
+            browser.find_element(By.ID, "key").send_keys("not-the-key")
+            browser.find_element(By.ID, "load").click()  # clears the error, then shows the new one
+            errors.append(wait_for(browser, lambda d: d.find_element(By.ID, "error").text))
+        error = errors[-1]
+    assert error.startswith("429 Too Many Requests: too many requests with a wrong API key")
+    assert error.endswith(" s)") and "(retry after " in error
