@@ -130,6 +130,10 @@ def run_report(args: argparse.Namespace) -> int:
     previous = None
     if args.previous and Path(args.previous).exists():
         previous = read_json(args.previous, "--previous")
+        if not isinstance(previous, dict) or not isinstance(previous.get("decision"), dict):
+            raise UsageError(f"--previous {args.previous} is not a summary.json of this command")
+    if args.icer_threshold < 0 or args.probability_threshold < 0:
+        raise UsageError("thresholds must be ≥ 0")
 
     if args.ca_file and not Path(args.ca_file).is_file():
         raise UsageError(f"--ca-file {args.ca_file}: no such file")

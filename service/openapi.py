@@ -459,7 +459,7 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                 "consultant's updates to the editable parameters, and analyses it as the R "
                 "package dampack does (ICERs, CEAC, expected loss, EVPI, EVPPI). Every error is JSON "
                 '`{"error": "what to fix", ...detail}`. Send the API key in the `key` header. '
-                "Swagger UI: /__docs__/."
+                "Swagger UI: /__docs__/. The analysts' page: /."
             ),
         },
         "security": [{"apiKey": []}],

@@ -128,6 +128,19 @@ def test_the_image_serves_without_pandas(api):
     assert probe.returncode == 1 and "No module named 'pandas'" in probe.stderr
 
 
+def test_the_image_serves_the_page_with_plotly_js_only(api):
+    """The analyst's page works from the image; of plotly it keeps the one
+    script the page loads (5 MB), not the Python package (~40 MB)."""
+    status, content_type, body = request(api.url + "/")
+    assert status == 200 and content_type.startswith("text/html") and "page/plotly.min.js" in body
+    with urllib.request.urlopen(api.url + "/page/plotly.min.js", timeout=30) as response:
+        assert response.status == 200 and len(response.read()) > 10**6
+    status, _, body = request(api.url + "/parameters", key=TEST_KEY)
+    assert status == 200 and json.loads(body)["parameters"], body
+    probe = docker("exec", api.name, "python", "-c", "import plotly.graph_objects", check=False)
+    assert probe.returncode == 1 and "No module named 'plotly.graph_objects'" in probe.stderr
+
+
 def test_the_container_runs_as_a_non_root_user(api, api_image):
     uid = docker("exec", api.name, "id", "-u").stdout.strip()
     gid = docker("exec", api.name, "id", "-g").stdout.strip()

@@ -140,6 +140,11 @@ def test_the_key_never_comes_from_the_command_line(server, tmp_path, monkeypatch
     assert report(server, tmp_path / "out", "--key-file", str(key_file)) == 1
     assert "403 Forbidden: Authentication failed." in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # nothing written from a refusal
+    key_file.write_text(TEST_KEY)
+    (tmp_path / "previous.json").write_text('{"status": "unchanged"}')
+    assert report(server, tmp_path / "out", "--key-file", str(key_file),
+                  "--previous", str(tmp_path / "previous.json")) == 2
+    assert "is not a summary.json of this command" in capsys.readouterr().err
 
 
 def decision(optimal="Treatment_A", icer=100_000.0, p_a=0.5):

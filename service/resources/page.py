@@ -75,7 +75,8 @@ class AnalystPage:
         path, media_type = ASSETS[asset]
         resp.content_type = media_type
         resp.data = _read(path or plotly_js())
-        resp.cache_control = ["no-cache"]  # revalidated: a new release shows at once
+        # An hour: plotly.min.js is 5 MB, and a new release shows within the hour.
+        resp.cache_control = ["public", "max-age=3600"]
 
 
 @lru_cache(maxsize=len(ASSETS) + 1)

@@ -136,8 +136,12 @@
         return show(last);
       });
     }).then(function () {
+      // The service's provenance receipt, when it sends one.
+      var receipt = last.analysis.provenance;
       showStatus("Done: seed " + last.analysis.method.seed + ", " +
-                 last.analysis.method.n_samples + " samples.");
+                 last.analysis.method.n_samples + " samples" +
+                 (receipt ? "; run " + receipt.run_id + ", service " + receipt.service_version : "") +
+                 ".");
     }).catch(function (error) {
       showStatus(""); showError(error.message);
     }).finally(function () { $("run").disabled = false; });
