@@ -25,9 +25,10 @@ COPY build/wheels/ /tmp/wheels/
 #   (it runs model.run_psa on NumPy arrays; tests/test_without_pandas.py);
 # - the libraries' own test suites, type stubs, the Swagger UI's source maps,
 #   pip and setuptools;
-# - all of plotly but plotly.min.js (and the __init__.py by which the page
-#   finds it), and narwhals, which only plotly's Python side uses: the
-#   analyst's page needs the 5 MB script, not the 40 MB package;
+# - all of plotly but plotly.min.js, gzipped (1.5 MB: what browsers get;
+#   service/resources/page.py), and the __init__.py by which the page finds
+#   it; and narwhals, which only plotly's Python side uses: the analyst's
+#   page needs the script, not the 40 MB package;
 # and compile the byte code once, checked by hash rather than by file times,
 # so workers start without compiling and a read-only root file system costs
 # nothing.  The last line proves the service imports and runs without pandas,
@@ -39,6 +40,7 @@ RUN python3 -m venv /opt/venv \
  && find "$site"/plotly -type f ! -path "$site/plotly/__init__.py" \
     ! -path "$site/plotly/package_data/plotly.min.js" -delete \
  && find "$site"/plotly -depth -type d -empty -delete \
+ && gzip -9 -n "$site"/plotly/package_data/plotly.min.js \
  && rm -rf /opt/venv/share/jupyter /opt/venv/bin/plotly_get_chrome \
  && rm -rf "$site"/numpy/*/tests "$site"/numpy/tests "$site"/numpy/_pyinstaller \
     "$site"/numpy/f2py "$site"/numpy/distutils \
@@ -48,7 +50,7 @@ RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv/lib \
  && /opt/venv/bin/python -c 'import falcon, gunicorn, model, service.app; \
 assert model.run_psa(seed=1).values.shape == (1000, 6); \
-from service.resources.page import plotly_js; assert plotly_js().stat().st_size > 10**6'
+from service.resources.page import plotly_js; assert len(plotly_js()) > 10**6'
 # Marks this stage's images, so scripts/image.sh can prune superseded ones.
 LABEL io.living-hta.stage=build
 

@@ -124,7 +124,7 @@ dataset <code>{escape(str(provenance['dataset']))}</code>, seed {escape(str(prov
 <h2>Provenance</h2>
 {key_value_table(provenance, "provenance")}
 <script type="application/json" id="data">{data}</script>
-{_script(plotly_js().read_text(encoding="utf-8"))}
+{_script(plotly_js().decode("utf-8"))}
 {_script((STATIC / "charts.js").read_text(encoding="utf-8"))}
 {_script(draw)}
 </body>

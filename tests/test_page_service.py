@@ -4,6 +4,8 @@ page itself, in a browser: tests/test_page_browser.py."""
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 
 import model
@@ -76,8 +78,14 @@ def test_the_page_is_open_and_loads_nothing_from_elsewhere(client):
         assert f"page/{asset}" in page.text
         result = client.simulate_get(f"/page/{asset}", headers={"key": ""})
         assert result.status_code == 200 and result.headers["content-type"] == media_type, asset
-    plotly = client.simulate_get("/page/plotly.min.js", headers={"key": ""})
-    assert plotly.content == plotly_js().read_bytes()
+    plain = client.simulate_get("/page/plotly.min.js", headers={"Accept-Encoding": "identity"})
+    assert plain.content == plotly_js() and "content-encoding" not in plain.headers
+    assert plotly_js().startswith(b"/**") and b"plotly.js" in plotly_js()[:400]
+    packed = client.simulate_get("/page/plotly.min.js", headers={"Accept-Encoding": "gzip, br"})
+    assert packed.headers["content-encoding"] == "gzip" and packed.headers["vary"] == "Accept-Encoding"
+    assert gzip.decompress(packed.content) == plotly_js() and len(packed.content) < len(plotly_js()) / 2
+    refused = client.simulate_get("/page/plotly.min.js", headers={"Accept-Encoding": "gzip;q=0"})
+    assert refused.content == plotly_js()
     # Only the listed files, even one in the same folder; a path with more
     # segments matches no route at all (the not-found sink: 401 without key).
     for name in ("index.html", "..", "app.py"):
