@@ -5,8 +5,9 @@ The page is static (service/static/): it holds the key the analyst types
 in a variable only (never a URL, cookie or storage), and calls the API
 from the browser as any client does.  Its charts are drawn by plotly.js,
 read from the installed `plotly` package (the image keeps that one file,
-gzipped: Dockerfile), never from a CDN: the page works offline and inside a private
-VPC, like the Swagger UI.  Only the files listed in `ASSETS` are served.
+gzipped: Dockerfile), never from a CDN: the page works offline and inside
+a private VPC, like the Swagger UI.  Only the files listed in `ASSETS` are
+served.
 
 /parameters lists the dataset's editable parameters with their current
 distributions (and the service's default updates, which a run without
@@ -56,6 +57,7 @@ def plotly_js_gzip() -> bytes:
     return gzip.compress(path.read_bytes(), compresslevel=9, mtime=0)
 
 
+@lru_cache(maxsize=1)
 def plotly_js() -> bytes:
     """plotly.min.js itself (for clients that take no gzip, and the report)."""
     path = _plotly_path()
