@@ -32,6 +32,12 @@ import numpy as np
 from .errors import DistributionParameterError, UnknownDistributionError
 
 
+def _unsigned(sd: float) -> float:
+    """`sd` with a negative zero made positive: -0.0 passes the rule
+    ``sd >= 0``, but NumPy reads its sign bit and refuses it as < 0."""
+    return sd + 0.0  # -0.0 + 0.0 is 0.0; every other value is unchanged
+
+
 class Distribution(NamedTuple):
     v1: str  # what v1 means
     v2: str | None  # what v2 means; None: v2 is not used
@@ -57,12 +63,12 @@ DISTRIBUTIONS: dict[str, Distribution] = {
     "normal": Distribution(
         "mean", "sd",
         lambda a, b: None if b >= 0 else f"normal sd must be >= 0, got sd={b:g}",
-        lambda rng, a, b, n: rng.normal(a, b, n),
+        lambda rng, a, b, n: rng.normal(a, _unsigned(b), n),
     ),
     "rlnorm": Distribution(
         "meanlog", "sdlog",
         lambda a, b: None if b >= 0 else f"rlnorm sdlog must be >= 0, got sdlog={b:g}",
-        lambda rng, a, b, n: rng.lognormal(a, b, n),
+        lambda rng, a, b, n: rng.lognormal(a, _unsigned(b), n),
     ),
     "random uniform": Distribution(
         "min", "max",

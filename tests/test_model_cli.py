@@ -108,3 +108,10 @@ def test_output_cut_short_is_not_an_error():
                           shell=True, capture_output=True, text=True, cwd=ROOT)
     assert len(done.stdout.splitlines()) == 2
     assert "Traceback" not in done.stderr and done.stderr == ""
+
+
+def test_a_negative_zero_sd_in_updates_runs(tmp_path):
+    updates = tmp_path / "u.json"
+    updates.write_text('[{"parameter": "c_H", "distribution": "normal", "v1": 2000, "v2": -0.0}]')
+    done = cli("run", "--seed", 1, "--samples", 5, "--updates", updates)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr

@@ -123,3 +123,11 @@ def test_results_keep_the_samples_behind_each_row():
     assert all(values.shape == (30,) for values in results.samples.columns.values())
     assert np.array_equal(model.evaluate_psa(results.samples).values, results.values)
     assert np.array_equal(np.hstack([results.costs, results.effects]), results.values)
+
+
+@pytest.mark.parametrize("distribution", ["normal", "rlnorm"])
+def test_a_negative_zero_sd_is_a_zero_sd(distribution):
+    # -0.0 passes "sd >= 0", and NumPy refused its sign bit (issue 15, item 1).
+    draws = draw(distribution, 0.5, -0.0)[:10]
+    assert (draws == draws[0]).all()
+    assert draws[0] == (0.5 if distribution == "normal" else math.exp(0.5))
