@@ -92,8 +92,10 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/\"${PORT:-8000}\" && printf 'GET /health HTTP/1.0\\r\\nUser-Agent: living-hta-healthcheck\\r\\n\\r\\n' >&3 && IFS= read -r status <&3 && [[ $status == HTTP/1.[01]\\ 200\\ * ]]"]
 # Settings come from the environment (API_KEYS / API_KEY_FILE, DATA_DIR,
-# WEB_CONCURRENCY, ...); arguments after the image name are added to gunicorn's.
-ENTRYPOINT ["gunicorn", "--config", "python:service.gunicorn_conf", "service.wsgi:application"]
+# WEB_CONCURRENCY, ...), checked by service/__main__.py before gunicorn starts
+# (one "cannot start" line for a mistake); arguments after the image name are
+# added to gunicorn's.
+ENTRYPOINT ["python", "-m", "service", "--host", "0.0.0.0"]
 # Last, so a new commit changes only this metadata, never a cached layer.
 ARG VCS_REF=unknown
 LABEL org.opencontainers.image.title="living-hta" \

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import DistributionParameterError, UnknownDistributionError
+from .errors import DistributionParameterError, UnknownDistributionError, quoted
 
 
 def _unsigned(sd: float) -> float:
@@ -90,7 +90,7 @@ def check_distribution(parameter: str, distribution: str, v1: float, v2: float) 
     if rule is None:
         raise UnknownDistributionError(
             parameter,
-            f"unknown distribution {distribution!r}; supported: "
+            f"unknown distribution {quoted(distribution)}; supported: "
             + ", ".join(repr(d) for d in DISTRIBUTIONS),
         )
     needed = [("v1", rule.v1, v1)] + ([("v2", rule.v2, v2)] if rule.v2 else [])

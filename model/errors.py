@@ -18,6 +18,17 @@ R_INVALID_MATRIX = (
 )
 
 
+# Longest text of the caller's quoted back in a message: a name may be a
+# megabyte long, and the message should still be one line a person reads.
+MAX_QUOTED = 100
+
+
+def quoted(text: object, limit: int = MAX_QUOTED) -> str:
+    """`text` as repr() shows it, cut to `limit` characters (with "…")."""
+    text = str(text)
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "…"
+
+
 class ModelError(ValueError):
     """Base class: bad input to the model, never a bug in it.
 
@@ -39,7 +50,7 @@ class NotEditableError(ModelError):
         self.parameter = parameter
         super().__init__(
             message
-            or f"parameter {parameter!r} is not editable: {R_NOT_EDITABLE}"
+            or f"parameter {quoted(parameter)} is not editable: {R_NOT_EDITABLE}"
         )
 
 
@@ -54,7 +65,7 @@ class UnknownParameterError(NotEditableError):
         self.editable = editable
         super().__init__(
             parameter,
-            f"unknown parameter {parameter!r}: not in the parameter table "
+            f"unknown parameter {quoted(parameter)}: not in the parameter table "
             f"({R_NOT_EDITABLE}); editable parameters are: {', '.join(editable)}",
         )
 
@@ -75,7 +86,7 @@ class DistributionError(ModelError):
 
     def __init__(self, parameter: str, message: str):
         self.parameter = parameter
-        super().__init__(f"parameter {parameter!r}: {message}")
+        super().__init__(f"parameter {quoted(parameter)}: {message}")
 
 
 class UnknownDistributionError(DistributionError):

@@ -1,8 +1,12 @@
-"""Quick local start: ``python -m service`` serves on 127.0.0.1:$PORT (8000).
+"""Start the service: ``python -m service`` serves on 127.0.0.1:$PORT (8000).
 
-The same gunicorn and configuration as in the container (see
-service/gunicorn_conf.py), bound to loopback unless ``--host`` says
-otherwise.  Keys from API_KEYS / API_KEY_FILE, as always.
+The one way to start it, locally and in the container (whose entry point is
+``python -m service --host 0.0.0.0``): every setting is checked first, so a
+mistake is one "cannot start: …" line and exit status 2, never a traceback
+(gunicorn reads WEB_CONCURRENCY when imported, before any configuration of
+ours runs); then the process becomes gunicorn with the configuration in
+service/gunicorn_conf.py.  `--host`/`--port` give the address; without
+either, GUNICORN_BIND if set; other arguments are passed on to gunicorn.  Keys from API_KEYS / API_KEY_FILE, as always.
 """
 
 from __future__ import annotations
@@ -11,32 +15,38 @@ import argparse
 import os
 import sys
 
-from .settings import PROCESS_ENV, Settings, SettingsError
+from .settings import PROCESS_ENV, ServerSettings, Settings, SettingsError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=os.environ.get("PORT") or "8000",
-                        help="port (default $PORT or 8000)")
-    parser.add_argument("--workers", type=int, help="worker processes (default $WEB_CONCURRENCY or 2)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--host", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", help="port (default $PORT or 8000)")
+    parser.add_argument("--workers", help="worker processes (default $WEB_CONCURRENCY or 2)")
+    args, gunicorn_args = parser.parse_known_args(argv)  # the rest: gunicorn's
 
+    env = os.environ
+    if args.port is not None:
+        env["PORT"] = args.port
+    if args.workers is not None:
+        env["WEB_CONCURRENCY"] = args.workers
+    if args.host is not None or args.port is not None or not env.get("GUNICORN_BIND"):
+        env.pop("GUNICORN_BIND", None)
     try:
-        Settings.from_env()  # fail here, in one line, rather than inside gunicorn
+        server = ServerSettings.from_env(env)
+        Settings.from_env(env)  # fail here, in one line, rather than inside gunicorn
     except SettingsError as exc:
         print(f"living-hta service: cannot start: {exc}", file=sys.stderr)
         return 2
-    os.environ["GUNICORN_BIND"] = f"{args.host}:{args.port}"
-    if args.workers:
-        os.environ["WEB_CONCURRENCY"] = str(args.workers)
+    if "GUNICORN_BIND" not in env:
+        env["GUNICORN_BIND"] = f"{args.host or '127.0.0.1'}:{server.port}"
     # gunicorn's process imports NumPy and starts malloc: the thread counts
     # and malloc tuning must be in its environment from the start (as the
     # Dockerfile's ENV puts them).
     for variable, value in PROCESS_ENV.items():
-        os.environ.setdefault(variable, value)
+        env.setdefault(variable, value)
     gunicorn = [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf",
-                "service.wsgi:application"]
+                *gunicorn_args, "service.wsgi:application"]
     os.execv(sys.executable, gunicorn)
     return 0  # not reached
 

@@ -121,14 +121,29 @@ def _query_arguments(req: falcon.Request):
 
 
 def read_body(req: falcon.Request, limit: int) -> bytes:
-    if req.content_length is not None:
-        if req.content_length > limit:
-            raise _too_large(limit)
-        return req.bounded_stream.read()
-    if not req.env.get("wsgi.input_terminated"):
-        return b""  # no length and a server that cannot delimit the body: none
-    # A chunked body (gunicorn delimits it): read one byte past the limit.
-    body = req.stream.read(limit + 1)
+    if req.content_length is not None and req.content_length > limit:
+        raise _too_large(limit)
+    try:
+        if req.content_length is not None:
+            return req.bounded_stream.read()
+        if not req.env.get("wsgi.input_terminated"):
+            return b""  # no length and a server that cannot delimit the body: none
+        # A chunked body (gunicorn delimits it): read one byte past the limit.
+        body = req.stream.read(limit + 1)
+    except falcon.HTTPError:
+        raise  # the time budget ran out while the body arrived
+    except Exception as exc:
+        # The server's reader refused the body as sent (gunicorn: a bad chunk
+        # size, a chunk without its CRLF, the connection closed mid-body).
+        # The client's fault, not a 500; and the reader's message quotes the
+        # client's bytes, so only its class is kept.
+        req.context.error = f"body unreadable: {exc.__class__.__name__}"
+        error = bad_request(
+            "the request body could not be read: malformed chunked encoding, or the "
+            "body ended before its declared length"
+        )
+        error.headers = {"Connection": "close"}  # the rest of the stream is unreadable too
+        raise error from None
     if len(body) > limit:
         raise _too_large(limit)
     return body
@@ -186,6 +201,8 @@ def _multipart(body: bytes, content_type: str) -> list[tuple[str, str]]:
             pairs.append((part.name, _Text(text)))
     except (MultipartParseError, falcon.HTTPInvalidHeader) as exc:
         raise bad_request(f"malformed multipart body: {exc.description}") from None
+    except UnicodeDecodeError:  # a part's headers (its name) are not UTF-8
+        raise bad_request("malformed multipart body: a part's headers are not UTF-8 text") from None
     return pairs
 
 

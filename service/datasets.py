@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 import model
+from model.errors import quoted
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # http:, file:, s3:, C:…
 CACHE_SIZE = 16
@@ -46,21 +47,21 @@ class DatasetStore:
             raise DatasetError("path_to_psa_inputs contains a NUL character")
         if _SCHEME.match(name) or name.startswith("//"):
             raise DatasetError(
-                f"path_to_psa_inputs {name!r} looks like a URL: only the name of a "
+                f"path_to_psa_inputs {quoted(name)} looks like a URL: only the name of a "
                 "dataset in the service's data folder is accepted, nothing is fetched"
             )
         parts = re.split(r"[\\/]", name)
         if name.startswith(("/", "\\", "~")) or ".." in parts:
             raise DatasetError(
-                f"path_to_psa_inputs {name!r} is not a dataset name: absolute paths, "
+                f"path_to_psa_inputs {quoted(name)} is not a dataset name: absolute paths, "
                 "'~' and '..' are not accepted; give a name inside the data folder, "
                 "e.g. parameter_distributions.csv"
             )
         path = os.path.realpath(os.path.join(self._root, name))
         if os.path.commonpath([self._root, path]) != self._root:
-            raise DatasetError(f"path_to_psa_inputs {name!r} leads outside the data folder")
+            raise DatasetError(f"path_to_psa_inputs {quoted(name)} leads outside the data folder")
         if not os.path.isfile(path):
-            raise DatasetError(f"no dataset named {name!r} in the data folder")
+            raise DatasetError(f"no dataset named {quoted(name)} in the data folder")
         return path
 
     def load(self, name: str) -> model.ParameterTable:
@@ -68,7 +69,7 @@ class DatasetStore:
         try:
             stat = os.stat(path)
         except OSError:
-            raise DatasetError(f"no dataset named {name!r} in the data folder") from None
+            raise DatasetError(f"no dataset named {quoted(name)} in the data folder") from None
         version = (stat.st_mtime_ns, stat.st_size)
         cached = self._cache.get(path)
         if cached is not None and cached[0] == version:
@@ -76,7 +77,7 @@ class DatasetStore:
         try:
             table = model.read_table(path)
         except (ValueError, OSError) as exc:  # ModelError is a ValueError
-            raise BadDatasetError(f"dataset {name!r}: {exc}") from None
+            raise BadDatasetError(f"dataset {quoted(name)}: {exc}") from None
         with self._lock:
             if len(self._cache) >= CACHE_SIZE:
                 self._cache.pop(next(iter(self._cache)))

@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import logging
 import math
+import traceback
 from collections.abc import Collection
 from typing import Any
 
 import falcon
 
 from model.errors import (
+    MAX_QUOTED,
     DistributionError,
     InvalidTransitionMatrixError,
     ModelError,
@@ -26,6 +28,8 @@ from model.errors import (
     UnknownParameterError,
     UpdateFormatError,
 )
+
+from .request_log import logged_method, logged_path
 
 log = logging.getLogger("service")
 
@@ -60,11 +64,11 @@ def model_error(exc: ModelError, visible: Collection[str] | None = None) -> ApiE
     if exc.update is not None:
         detail["update"] = exc.update
     if isinstance(exc, UnknownParameterError):
-        detail.update(parameter=exc.parameter, editable=exc.editable)
+        detail.update(parameter=exc.parameter[:MAX_QUOTED], editable=exc.editable)
     elif isinstance(exc, (NotEditableError, DistributionError)):
-        detail["parameter"] = exc.parameter
+        detail["parameter"] = exc.parameter[:MAX_QUOTED]
     elif isinstance(exc, UpdateFormatError) and exc.parameter is not None:
-        detail["parameter"] = exc.parameter
+        detail["parameter"] = exc.parameter[:MAX_QUOTED]
     elif isinstance(exc, InvalidTransitionMatrixError):
         message = exc.describe(visible)
         detail.update(
@@ -96,7 +100,19 @@ def serialize_error(req: falcon.Request, resp: falcon.Response, error: falcon.HT
 
 
 def handle_unexpected(req, resp, ex, params):
-    """Registered for `Exception`; Falcon's more specific HTTPError handler wins."""
-    log.exception("unhandled error in %s %s", req.method, req.path)
+    """Registered for `Exception`; Falcon's more specific HTTPError handler wins.
+
+    The traceback is logged without the exception's message, and with the
+    route's template, not the path: either may quote what the client sent
+    (a key, a dataset's name)."""
+    log.error("unhandled %s in %s %s (message not logged)\n%s", ex.__class__.__name__,
+              logged_method(req), logged_path(req), traceback_without_message(ex))
     req.context.error = f"unhandled {ex.__class__.__name__}"
     raise ApiError(falcon.HTTP_500, INTERNAL)
+
+
+def traceback_without_message(ex: BaseException) -> str:
+    """Where `ex` was raised (its frames and class), not what it says: an
+    exception's message may quote what a client sent."""
+    frames = "".join(traceback.format_tb(ex.__traceback__)).rstrip()
+    return f"Traceback (most recent call last):\n{frames}\n{ex.__class__.__name__} (message not logged)"

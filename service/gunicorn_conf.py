@@ -13,10 +13,12 @@ own JSON request log to stdout (service/request_log.py).
 import json
 import os
 import re
+import sys
 
 import gunicorn.util
 from gunicorn.glogging import Logger
 
+from service.errors import traceback_without_message
 from service.settings import LIMIT_REQUEST_LINE, ServerSettings, SettingsError
 
 try:
@@ -57,6 +59,19 @@ class RedactingLogger(Logger):
             msg = self._INVALID.sub(r"\1 (request text not logged)", msg % args if args else msg)
             args = ()
         super().warning(msg, *args, **kwargs)
+
+    def exception(self, msg, *args, **kwargs):
+        """gunicorn logs "Error handling request <method> <uri>" with the
+        traceback when a worker is stopped mid-request (SIGQUIT, SIGINT) or
+        the app fails outside Falcon: the URI's query string may hold a key.
+        Keep the exception's class and frames; drop the request line and the
+        exception's message."""
+        if isinstance(msg, str) and msg.startswith("Error handling request"):
+            error = sys.exc_info()[1]
+            super().error("Error handling request (request line not logged)\n%s",
+                          traceback_without_message(error) if error else "")
+            return
+        super().exception(msg, *args, **kwargs)
 
 
 logger_class = RedactingLogger

@@ -1,7 +1,8 @@
 """Request log: one JSON line per request on stdout (the original's logger
 filter, made machine-readable for CloudWatch and friends).
 
-Fields: time (UTC, ISO 8601), method, path, status, duration_ms, user_agent,
+Fields: time (UTC, ISO 8601), method (or "(other)" for a token that is no
+HTTP method), path, status, duration_ms, user_agent,
 remote_addr, forwarded_for (when a proxy set it), auth (open / ok / missing /
 invalid / throttled: refused by service/throttle.py / none: the request
 never reached the key check) and, when the
@@ -33,6 +34,18 @@ import falcon
 MAX_FIELD = 256  # user agents are client-controlled: cap them
 UNROUTED = "(no route)"
 REDACTED = "[key redacted]"
+# The method is the client's text too (gunicorn passes any token): logged
+# when it is an HTTP method Falcon knows, else as "(other)".
+KNOWN_METHODS = frozenset(falcon.COMBINED_METHODS)
+OTHER_METHOD = "(other)"
+
+
+def logged_method(req: falcon.Request) -> str:
+    return req.method if req.method in KNOWN_METHODS else OTHER_METHOD
+
+
+def logged_path(req: falcon.Request) -> str:
+    return req.uri_template or UNROUTED
 
 
 class RequestLog:
@@ -66,8 +79,8 @@ class RequestLog:
         started = context.get("started", now)
         entry = {
             "time": self._wall_clock().isoformat(timespec="milliseconds"),
-            "method": req.method,
-            "path": req.uri_template or UNROUTED,
+            "method": logged_method(req),
+            "path": logged_path(req),
             "status": int(falcon.code_to_http_status(resp.status)[:3]),
             "duration_ms": round((now - started) * 1000, 2),
             "user_agent": self._clean(req.user_agent or ""),

@@ -4,7 +4,7 @@ service/gunicorn_conf.py).
 
 | variable        | meaning                                               | default |
 |-----------------|-------------------------------------------------------|---------|
-| `GUNICORN_BIND` | address(es) to listen on                              | `0.0.0.0:$PORT` |
+| `GUNICORN_BIND` | address(es) to listen on (`python -m service` without `--host`/`--port`) | `0.0.0.0:$PORT` |
 | `PORT`          | port when GUNICORN_BIND is not set                    | 8000    |
 | `WEB_CONCURRENCY` | worker processes                                    | 2       |
 | `GUNICORN_TIMEOUT` | seconds before a silent worker is killed           | 30      |
@@ -63,6 +63,7 @@ BLAS_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_TH
 # come from the heap, as glibc's own dynamic threshold would allow).
 MALLOC_TUNING = {"MALLOC_TRIM_THRESHOLD_": "67108864", "MALLOC_MMAP_THRESHOLD_": "33554432"}
 PROCESS_ENV = {**BLAS_THREADS, **MALLOC_TUNING}
+MAX_PORT = 65535
 DEFAULT_AUTH_FAILURE_LIMIT = 10
 DEFAULT_AUTH_FAILURE_WINDOW = 60.0
 
@@ -76,6 +77,7 @@ class ServerSettings:
     """gunicorn's settings."""
 
     bind: str = "0.0.0.0:8000"
+    port: int = 8000
     workers: int = 2
     timeout: int = DEFAULT_GUNICORN_TIMEOUT
     graceful_timeout: int = 20
@@ -90,7 +92,9 @@ class ServerSettings:
             value = _positive(env, name)
             if value is not None:
                 options[option] = value
-        port = _positive(env, "PORT") or 8000
+        port = options["port"] = _positive(env, "PORT") or 8000
+        if port > MAX_PORT:
+            raise SettingsError(f"PORT must be a port number from 1 to {MAX_PORT}, got {port}")
         options["bind"] = env.get("GUNICORN_BIND") or f"0.0.0.0:{port}"
         if env.get("GUNICORN_LOG_LEVEL"):
             options["log_level"] = env["GUNICORN_LOG_LEVEL"]

@@ -9,7 +9,9 @@ blocked.  Its failures then age out one by one: a guesser gets at most
 `limit` tries per window.  A request without a key (401) guesses nothing
 and is not counted; a request with a valid key forgets the address's
 failures; open endpoints (/health, /openapi.json, …) are never limited.
-Other addresses are not affected.
+Other addresses are not affected.  An IPv6 client is counted per /64 (its
+whole network), not per address: it cannot step to a fresh count by
+changing the low 64 bits.
 
 The count lives in each worker process (no shared store to run or to
 fail): with W workers an address gets at most W × limit tries per window.
@@ -21,6 +23,7 @@ proxies appended to X-Forwarded-For, which a client cannot forge.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -43,6 +46,22 @@ class TooManyFailures(ApiError):
             retry_after=retry_after,
         )
         self.headers = {"Retry-After": str(retry_after)}
+
+
+def counted_as(address: str) -> str:
+    """The key an address's failures are counted under: itself for IPv4, its
+    /64 for IPv6 (one subscriber or host usually holds a whole /64, and
+    would otherwise get a fresh count from each of its 2**64 addresses).
+    An IPv4 address mapped into IPv6 counts as the IPv4 address."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])  # no zone index
+    except ValueError:
+        return address  # not an address ("-", a proxy's odd entry): as given
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network((ip, 64), strict=False))
+    return str(ip)
 
 
 class FailedKeyThrottle:
@@ -81,7 +100,7 @@ class FailedKeyThrottle:
         not-found sink: Falcon runs no process_resource for sinks)."""
         if self._limit <= 0:
             return
-        failures = self._failures.get(self.client_address(req))
+        failures = self._failures.get(counted_as(self.client_address(req)))
         if failures is None or len(failures) < self._limit:
             return
         wait = failures[0] + self._window - self._clock()
@@ -94,9 +113,9 @@ class FailedKeyThrottle:
             return
         outcome = req.context.get("auth")
         if outcome == INVALID:
-            self._record_failure(self.client_address(req))
+            self._record_failure(counted_as(self.client_address(req)))
         elif outcome == OK:
-            self._failures.pop(self.client_address(req), None)
+            self._failures.pop(counted_as(self.client_address(req)), None)
 
     def _record_failure(self, address: str) -> None:
         failures = self._failures.get(address)

@@ -98,6 +98,19 @@ def test_limit_zero_switches_the_throttle_off():
     assert "switched off" in responses["429"]["description"]
 
 
+def test_an_ipv6_client_is_counted_per_64_not_per_address():
+    client = make_client(FakeClock(), auth_failure_limit=2)
+    # Stepping through the low 64 bits gives no fresh count (issue 15, item 8).
+    for addr in ("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff"):
+        assert post(client, "wrong", addr=addr).status_code == 403
+    assert post(client, TEST_KEY, addr="2001:db8:1:2:abcd::7").status_code == 429
+    assert post(client, TEST_KEY, addr="2001:db8:1:3::1").status_code == 200  # the next /64
+    # An IPv4 address mapped into IPv6 is that IPv4 address.
+    for _ in range(2):
+        assert post(client, "wrong", addr="::ffff:192.0.2.9").status_code == 403
+    assert post(client, TEST_KEY, addr="192.0.2.9").status_code == 429
+
+
 def test_behind_a_trusted_proxy_the_forwarded_client_is_counted():
     client = make_client(FakeClock(), auth_failure_limit=2, trusted_proxy_hops=1)
     alb = "10.1.1.1"  # every request arrives from the load balancer

@@ -181,7 +181,7 @@ def test_the_image_healthcheck_uses_only_bash_and_reports_healthy(api, api_image
                        check=False)
     assert not_found.returncode != 0
     assert config["ExposedPorts"] == {"8000/tcp": {}}
-    assert config["Entrypoint"][:3] == ["gunicorn", "--config", "python:service.gunicorn_conf"]
+    assert config["Entrypoint"] == ["python", "-m", "service", "--host", "0.0.0.0"]
     assert {f"{name}={value}" for name, value in PROCESS_ENV.items()} <= set(config["Env"])
     # The image's own probe (every second here, to keep the test short).
     with run_container(api_image.tag, tmp_path, env={"API_KEYS": TEST_KEY},
@@ -236,6 +236,16 @@ def test_without_a_key_the_container_refuses_to_start_in_one_line(api_image):
     output = proc.stdout + proc.stderr
     assert "no API key configured" in output
     assert "Traceback" not in output
+
+
+def test_a_bad_worker_count_stops_the_container_in_one_line(api_image):
+    """gunicorn reads WEB_CONCURRENCY when imported: the entry point checks
+    it first (issue 15, item 7)."""
+    proc = docker("run", "--rm", "--name", unique("badworkers"), "-e", "API_KEYS=" + TEST_KEY,
+                  "-e", "WEB_CONCURRENCY=abc", api_image.tag, check=False, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stdout + proc.stderr == (
+        "living-hta service: cannot start: WEB_CONCURRENCY must be a whole number, got 'abc'\n")
 
 
 def test_no_key_or_credential_is_in_the_image(api_image, tmp_path):

@@ -77,6 +77,23 @@ def test_the_service_does_not_start_without_a_key(command):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("arguments, env, message", [
+    (["--port", "99999"], {}, "PORT must be a port number from 1 to 65535, got 99999"),
+    (["--port", "http"], {}, "PORT must be a whole number, got 'http'"),
+    ([], {"PORT": "70000"}, "PORT must be a port number from 1 to 65535, got 70000"),
+    ([], {"WEB_CONCURRENCY": "abc"}, "WEB_CONCURRENCY must be a whole number, got 'abc'"),
+    (["--workers", "0"], {}, "WEB_CONCURRENCY must be >= 1, got 0"),
+])
+def test_operator_mistakes_are_one_line_not_a_traceback(arguments, env, message):
+    """`python -m service` is the image's entry point too: gunicorn reads
+    WEB_CONCURRENCY when imported, so it is checked before (issue 15, item 7)."""
+    done = subprocess.run([sys.executable, "-m", "service", *arguments], cwd=ROOT,
+                          env=service_env(API_KEYS=TEST_KEY, **env), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr == f"living-hta service: cannot start: {message}\n"
+
+
 def test_gunicorns_settings_come_from_the_same_source():
     assert ServerSettings.from_env({}) == ServerSettings()
     server = ServerSettings.from_env({"PORT": "9001", "WEB_CONCURRENCY": "3",

@@ -22,6 +22,7 @@ import numpy as np
 
 import model
 from model.results import STREAM_ROWS, iter_csv, number_blocks
+from model.errors import quoted
 
 from ..arguments import RunArguments, read_arguments
 from ..datasets import BadDatasetError, DatasetError, DatasetStore
@@ -80,7 +81,7 @@ def load_table(req: falcon.Request, datasets: DatasetStore, name: str) -> model.
         req.context.error = str(exc)
         raise ApiError(
             falcon.HTTP_422,
-            f"dataset {name!r} is not a valid parameter table; contact the data owner",
+            f"dataset {quoted(name)} is not a valid parameter table; contact the data owner",
         ) from None
 
 

@@ -1,0 +1,201 @@
+"""Requests as a hostile client makes them, by hand, against the real gunicorn
+server: malformed chunked bodies, multipart forms, odd headers and methods,
+stops mid-request.  None may end in a 500, and no log (the request log on
+stdout, gunicorn's and the service's on stderr) may hold the key or the
+client's text (issue 15, items 2-6).
+
+Every request carries the key and a marker (`CLIENT`) wherever the client
+can put text; the logs may hold neither, except the user agent and
+X-Forwarded-For fields, logged on purpose (the key is redacted there)."""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import socket
+import time
+
+import pytest
+
+from tests.support.secret_audit import TEST_KEY
+from tests.support.service import gunicorn_server
+
+KEY = TEST_KEY.encode()
+CLIENT = b"clienttext" + secrets.token_hex(4).encode()  # never in a log (18 characters)
+RUN = b"POST /runDARTHmodel?seed=1"
+
+
+def chunked(*chunks: bytes, path: bytes = RUN, headers: bytes = b"") -> bytes:
+    return (path + b" HTTP/1.1\r\nHost: x\r\nkey: " + KEY + b"\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n" + headers
+            + b"\r\n" + b"".join(chunks))
+
+
+def multipart(part_head: bytes, value: bytes = b"[]", end: bytes = b"\r\n--b--\r\n") -> bytes:
+    body = b"--b\r\nContent-Disposition: form-data; " + part_head + b"\r\n\r\n" + value + end
+    return (RUN + b" HTTP/1.1\r\nHost: x\r\nkey: " + KEY + b"\r\n"
+            b"Content-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+def request(method: bytes = b"POST", path: bytes = b"/runDARTHmodel", headers: bytes = b"",
+            body: bytes = b"") -> bytes:
+    return (method + b" " + path + b" HTTP/1.1\r\nHost: x\r\n" + headers
+            + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+# name -> (bytes sent, whether to close our sending side after them, expected status)
+HOSTILE = {
+    # chunked (item 2)
+    "chunk-size-not-hex": (chunked(CLIENT + KEY + b"\r\n{}\r\n0\r\n\r\n"), False, 400),
+    "chunk-without-crlf": (chunked(b"2\r\n{}" + CLIENT + KEY + b"0\r\n\r\n"), False, 400),
+    "eof-mid-chunk": (chunked(b"40\r\n{\"seed\": \"" + CLIENT + KEY), True, 400),
+    "chunk-size-negative": (chunked(b"-2\r\n{}" + CLIENT + b"\r\n0\r\n\r\n"), False, 400),
+    "chunk-extension": (chunked(b"2;" + CLIENT + KEY + b"\r\n{}\r\n0\r\n\r\n"), False, 200),
+    "eof-in-trailer": (chunked(b"2\r\n{}\r\n0\r\n" + CLIENT + KEY), True, 400),
+    "chunked-and-length": (chunked(b"2\r\n{}\r\n0\r\n\r\n", headers=b"Content-Length: 2\r\n"),
+                           False, 400),
+    "eof-before-length": (request(headers=b"key: " + KEY + b"\r\nContent-Type: application/json\r\n",
+                                  body=b"{\"seed\": 1, \"x\": \"" + CLIENT + KEY + b"\"}")[:-10],
+                          True, 400),
+    # multipart (item 3)
+    "part-name-latin1": (multipart(b'name="param_\xe9' + CLIENT + b'"'), False, 400),
+    "part-name-bad-utf8": (multipart(b'name="\xff\xfe' + CLIENT + KEY + b'"'), False, 400),
+    "part-filename-bad-utf8": (multipart(b'name="seed"; filename="\xff' + CLIENT + b'"', b"1"),
+                               False, 400),
+    "part-name-is-key": (multipart(b'name="' + KEY + CLIENT + b'"'), False, 400),
+    "part-value-bad-utf8": (multipart(b'name="param_updates"', b"\xff" + CLIENT + KEY), False, 400),
+    "part-without-end": (multipart(b'name="seed"', b"1" + CLIENT, end=b""), False, 400),
+    "part-cut-short": (multipart(b'name="seed"', b"1" + CLIENT)[:-8], True, 400),
+    # headers
+    "key-in-user-agent": (request(headers=b"key: " + KEY + b"\r\nUser-Agent: " + KEY + b"\r\n"),
+                          False, 200),
+    "key-in-forwarded-for": (request(headers=b"key: " + KEY + b"\r\nX-Forwarded-For: " + KEY
+                                     + b"\r\n"), False, 200),
+    "key-in-accept": (request(headers=b"key: " + KEY + b"\r\nAccept: " + CLIENT + KEY + b"\r\n"),
+                      False, 200),  # an unreadable Accept counts as none: CSV
+    "key-in-content-type": (request(headers=b"key: " + KEY + b"\r\nContent-Type: " + CLIENT
+                                    + KEY + b"\r\n", body=b"x"), False, 415),
+    "wrong-key-latin1": (request(headers=b"key: \xe9" + CLIENT + KEY + b"\r\n"), False, 403),
+    "two-key-headers": (request(headers=b"key: " + KEY + b"\r\nkey: " + CLIENT + b"\r\n"),
+                        False, 403),
+    "key-in-expect": (request(headers=b"key: " + KEY + b"\r\nExpect: " + CLIENT + KEY + b"\r\n"),
+                      False, 417),
+    # methods and paths
+    "method-is-client-text": (request(method=CLIENT.upper(), headers=b"key: " + KEY + b"\r\n"),
+                              False, 400),  # Falcon's answer to a method it does not know
+    "method-is-key": (request(method=KEY, headers=b"key: " + KEY + b"\r\n"), False, 400),
+    "method-lowercase": (request(method=b"post", headers=b"key: " + KEY + b"\r\n"), False, 400),
+    "get-with-body": (request(method=b"GET", body=b"{}", headers=b"key: " + KEY + b"\r\n"),
+                      False, 405),
+    "key-in-path": (request(method=b"GET", path=b"/" + KEY + CLIENT), False, 401),
+    "key-in-query": (request(path=b"/runDARTHmodel?key=" + KEY + b"&" + CLIENT + b"=1",
+                             headers=b"key: " + KEY + b"\r\n"), False, 400),
+    "key-as-dataset": (request(path=b"/runDARTHmodel?path_to_psa_inputs=" + KEY + CLIENT,
+                               headers=b"key: " + KEY + b"\r\n"), False, 400),
+}
+
+
+def exchange(port: int, raw: bytes, half_close: bool) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(raw)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+    return answer
+
+
+def status_of(answer: bytes) -> int | None:
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.") else None
+
+
+def assert_no_client_text(*logs: str) -> None:
+    for log in logs:
+        assert TEST_KEY not in log
+        assert CLIENT.decode() not in log.lower()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    with gunicorn_server(folder, API_KEYS=TEST_KEY, WEB_CONCURRENCY="1",
+                         AUTH_FAILURE_LIMIT="0") as server:
+        yield server
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_a_hostile_request_is_no_500_and_leaves_no_client_text_in_the_logs(server, name):
+    raw, half_close, expected = HOSTILE[name]
+    port = int(server.url.rsplit(":", 1)[1])
+    seen = len(server.stdout.read_text()), len(server.stderr.read_text())
+    answer = exchange(port, raw, half_close)
+    status = status_of(answer)
+    time.sleep(0.1)  # the worker writes its log lines
+    # This request's lines only: each case stands or falls on its own.
+    stdout, stderr = server.stdout.read_text()[seen[0]:], server.stderr.read_text()[seen[1]:]
+    assert status == expected, (answer[:300], stderr[-2000:])
+    assert_no_client_text(stdout, stderr)  # the answer may quote the client's own text
+    assert "Traceback" not in stderr
+
+
+def test_the_request_log_keeps_the_method_only_when_it_is_an_http_method(server):
+    port = int(server.url.rsplit(":", 1)[1])
+    exchange(port, request(method=CLIENT.upper(), headers=b"key: " + KEY + b"\r\n"), False)
+    exchange(port, request(method=b"DELETE", headers=b"key: " + KEY + b"\r\n"), False)
+    time.sleep(0.1)
+    methods = [entry["method"] for entry in server.log_entries()[-2:]]
+    assert methods == ["(other)", "DELETE"]
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGQUIT, signal.SIGINT])
+def test_stopping_gunicorn_mid_request_logs_no_request_line(tmp_path, stop_signal):
+    """The worker is stopped while it waits for the rest of a body: gunicorn
+    logs the request it was handling, once with the query string (item 5)."""
+    with gunicorn_server(tmp_path, API_KEYS=TEST_KEY, WEB_CONCURRENCY="1") as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(b"POST /runDARTHmodel?key=" + KEY + b"&" + CLIENT + b"=1 HTTP/1.1\r\n"
+                         b"Host: x\r\nkey: " + KEY + b"\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100\r\n\r\n{\"seed\":")
+            time.sleep(0.5)  # the worker is in the app, reading the body
+            server.process.send_signal(stop_signal)
+            server.process.wait(30)
+        stderr = server.stderr.read_text()
+    assert "Error handling request (request line not logged)" in stderr
+    assert_no_client_text(server.stdout.read_text(), stderr)
+
+
+def test_an_error_echoes_at_most_100_characters_of_a_name(tmp_path):
+    """A 1 MB dataset name gave a 5 MB answer (item 6); names are cut."""
+    from tests.support.client import app_client
+    from service.settings import Settings
+
+    client = app_client(Settings(api_keys=(TEST_KEY,)), key=TEST_KEY)
+    huge = "n" * 900_000
+    for arguments in ({"path_to_psa_inputs": huge}, {"path_to_psa_inputs": "https://" + huge},
+                      {"path_to_psa_inputs": "../" + huge},
+                      {"param_updates": [{"parameter": huge, "distribution": "beta", "v1": 1, "v2": 2}]},
+                      {"param_updates": [{"parameter": "p_HS1", "distribution": huge, "v1": 1, "v2": 2}]}):
+        result = client.simulate_post("/runDARTHmodel", json=arguments)
+        assert result.status_code in (400, 422), result.text[:200]
+        assert len(result.content) < 2000, result.text[:200]
+        assert "nnnn'…" in result.json["error"]
+
+
+@pytest.mark.parametrize("distribution, mean", [("normal", 2000), ("rlnorm", 7.6)])
+def test_a_negative_zero_sd_is_no_500(distribution, mean):
+    from tests.support.client import app_client
+    from service.settings import Settings
+
+    client = app_client(Settings(api_keys=(TEST_KEY,)), key=TEST_KEY)
+    # JSON -0.0 is read as a negative zero (item 1: NumPy refused it, 500).
+    body = ('{"seed": 1, "param_updates": [{"parameter": "c_H", "distribution": "%s", '
+            '"v1": %s, "v2": -0.0}]}' % (distribution, mean))
+    result = client.simulate_post("/runDARTHmodel", body=body,
+                                  headers={"Content-Type": "application/json"})
+    assert result.status_code == 200, result.text[:300]
