@@ -16,6 +16,7 @@ import falcon
 from .auth import KeyAuth
 from .datasets import DatasetStore
 from .errors import handle_unexpected, serialize_error
+from .keys import KeyStore
 from .openapi import build_document
 from .request_log import RequestLog
 from .resources.analysis import Analysis
@@ -23,6 +24,7 @@ from .resources.docs import OpenApiDocument, SwaggerUi
 from .resources.info import Health, Paper
 from .resources.page import AnalystPage, EditableParameters
 from .resources.run_model import RunModel, Runner, run_builtin_model
+from .runs import RunLedger
 from .settings import Settings
 from .throttle import FailedKeyThrottle
 from .timeout import RequestTimedOut, TimeBudget, handle_timed_out
@@ -47,19 +49,25 @@ def create_app(
     runner: Runner = run_builtin_model,
     datasets: DatasetStore | None = None,
     log_stream: TextIO | None = None,
+    audit_stream: TextIO | None = None,
     clock: Callable[[], float] = time.perf_counter,
     throttle_clock: Callable[[], float] = time.monotonic,
 ) -> falcon.App:
     """The WSGI app.  `runner(table, updates, seed, n_samples)` runs the model (default:
     the built-in one); `log_stream` receives the request log (default:
-    stdout at the time of each write); `clock` times requests;
+    stdout at the time of each write); `audit_stream` the audit records
+    (default: AUDIT_LOG, service/runs.py); `clock` times requests;
     `throttle_clock` ages the failed-key counts (service/throttle.py)."""
     datasets = datasets or DatasetStore(settings.data_dir)
+    keys = KeyStore(settings.api_keys, key_file=settings.api_key_file)
+    ledger = RunLedger(audit_stream or settings.open_audit_log(), settings.image_digest,
+                       redact=keys.secrets)
     run_model = RunModel(
         datasets,
         default_dataset=settings.default_dataset,
         max_body_bytes=settings.max_body_bytes,
         max_samples=settings.max_samples,
+        ledger=ledger,
         runner=runner,
     )
     # The same datasets and runner: the same results for the same seed.
@@ -69,6 +77,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         max_samples=settings.max_samples,
         evppi_parameters=settings.evppi_parameters,
+        ledger=ledger,
         runner=runner,
     )
     parameters = EditableParameters(datasets, default_dataset=settings.default_dataset)
@@ -82,7 +91,7 @@ def create_app(
     docs = SwaggerUi()
     # The open resources, declared once: everything else needs a key.
     open_resources = {health, paper, openapi, docs, page}
-    auth = KeyAuth(settings.api_keys, open_resources)
+    auth = KeyAuth(keys, open_resources)
     throttle = FailedKeyThrottle(
         settings.auth_failure_limit, settings.auth_failure_window, open_resources,
         clock=throttle_clock, proxy_hops=settings.trusted_proxy_hops,
@@ -92,7 +101,7 @@ def create_app(
     # rest (body included); the throttle refuses before the key is looked at.
     app = falcon.App(
         middleware=[
-            RequestLog(stream=log_stream, clock=clock, redact=settings.api_keys),
+            RequestLog(stream=log_stream, clock=clock, redact=keys.secrets),
             TimeBudget(settings.request_timeout),
             throttle,
             auth,

@@ -48,8 +48,11 @@ DEFAULT_UPDATES = (
     {"parameter": "p_HS1", "distribution": "beta", "v1": 25, "v2": 150},
     {"parameter": "p_S1H", "distribution": "beta", "v1": 50, "v2": 70},
 )
-# The original's default model_functions; accepted as a name of the built-in model.
+# The original's default model_functions, and the fork's (its test suite and
+# Shiny app send it): accepted as names of the built-in model, never fetched.
 ORIGINAL_MODEL_URL = "https://raw.githubusercontent.com/BresMed/plumberHE/main/R/darth_funcs.R"
+FORK_MODEL_URL = "https://raw.githubusercontent.com/RobertASmith/plumberHE/main/R/darth_funcs.R"
+MODEL_NAMES = (ORIGINAL_MODEL_URL, FORK_MODEL_URL)
 ARGUMENTS = ("param_updates", "model_functions", "path_to_psa_inputs", "seed", "n_samples")
 MAX_UPDATES = 200
 MAX_SEED = 2**63 - 1
@@ -246,14 +249,14 @@ def whole_number_argument(value: Any) -> Any:
 
 
 def _check_model_functions(value: Any) -> None:
-    if value is None or value == "" or value == ORIGINAL_MODEL_URL:
+    if value is None or value == "" or value in MODEL_NAMES:
         return
     shown = value if isinstance(value, str) else json.dumps(value)
     raise bad_request(
         f"model_functions {shown[:200]!r} refused: remote model code is not executed. "
         "This service runs its built-in model only; omit model_functions (or send the "
-        "original's default URL, accepted as its name)",
-        accepted=[ORIGINAL_MODEL_URL],
+        "original's or the fork's URL, accepted as its names)",
+        accepted=list(MODEL_NAMES),
     )
 
 

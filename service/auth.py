@@ -1,9 +1,19 @@
-"""API-key check: header ``key``, as the original.
+"""API-key check: header ``key``, as the original, or ``Authorization``.
 
-Missing or empty → 401, not one of the configured keys → 403, with the
-original's messages.  The given key is compared with *every* configured key
-with `hmac.compare_digest`, so the time taken says nothing about which key,
-or how much of one, matched.
+The key may come in the ``key`` header (the original's), or as
+``Authorization: Key <key>`` (RStudio Connect's scheme, which scripts
+written for the original's hosted versions send) or ``Authorization:
+Bearer <key>``.  If a request carries both the ``key`` header and one of
+these, they must be the same key (400 otherwise, before either is looked
+at).  Missing or empty → 401, not one of the configured keys → 403, with
+the original's messages.  The given key is compared with *every*
+configured key with `hmac.compare_digest` (service/keys.py), so the time
+taken says nothing about which key, or how much of one, matched.
+
+A key may be limited to some endpoints (service/keys.py): a call outside
+them is a 403 that says which endpoints the key may call.  The key that
+matched is kept as ``req.context.api_key`` for the resources (its name
+goes to the audit log, its parameter scope is checked by `check_scope`).
 
 Which resources are open (no key needed) is declared once, where the routes
 are added (`service.app`): this middleware gets that set of resource objects
@@ -14,41 +24,85 @@ path is a 401, as in the original.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterable
 
 import falcon
 
-from .errors import KEY_INVALID, KEY_MISSING, ApiError
+from .arguments import DEFAULT_UPDATES
+from .errors import KEY_INVALID, KEY_MISSING, ApiError, bad_request
+from .keys import ApiKey, KeyStore
 
 # Values of req.context.auth, logged by the request log.
 OPEN, OK, MISSING, INVALID = "open", "ok", "missing", "invalid"
+SCHEMES = ("key", "bearer")  # Authorization schemes that carry an API key
 
 
 class KeyAuth:
-    def __init__(self, keys: Iterable[str], open_resources: Iterable[object]):
-        self._keys = tuple(key.encode("utf-8") for key in keys)
-        if not self._keys:
-            raise ValueError("KeyAuth needs at least one key")
+    def __init__(self, keys: KeyStore, open_resources: Iterable[object]):
+        self._keys = keys
         self._open = frozenset(id(resource) for resource in open_resources)
 
     def process_resource(self, req: falcon.Request, resp, resource, params) -> None:
         if id(resource) in self._open:
             req.context.auth = OPEN
-        else:
-            self.require_key(req)
+            return
+        key = self.require_key(req)
+        route = req.uri_template
+        if not key.may_call(route):
+            req.context.error = f"key {key.name!r} out of scope: {route}"
+            raise ApiError(
+                falcon.HTTP_403,
+                f"this API key ({key.name}) may not call {route}; it may call: "
+                + ", ".join(sorted(key.endpoints or ())),
+                allowed_endpoints=sorted(key.endpoints or ()),
+            )
 
-    def require_key(self, req: falcon.Request) -> None:
-        given = req.get_header("key")
+    def require_key(self, req: falcon.Request) -> ApiKey:
+        given = given_key(req)
         if not given:
             req.context.auth = MISSING
             raise ApiError(falcon.HTTP_401, KEY_MISSING)
         # WSGI headers are latin-1 strings; this gives back the bytes sent.
-        given_bytes = given.encode("latin-1", errors="replace")
-        matched = False
-        for key in self._keys:  # no early exit: constant time in the match
-            matched |= hmac.compare_digest(given_bytes, key)
-        if not matched:
+        key = self._keys.match(given.encode("latin-1", errors="replace"))
+        if key is None:
             req.context.auth = INVALID
             raise ApiError(falcon.HTTP_403, KEY_INVALID)
         req.context.auth = OK
+        req.context.api_key = key
+        return key
+
+
+def given_key(req: falcon.Request) -> str | None:
+    """The key the request carries (None: none), from the ``key`` header or
+    ``Authorization: Key|Bearer <key>``; 400 if both are there and differ."""
+    header = req.get_header("key") or None
+    authorization = req.get_header("Authorization") or ""
+    scheme, _, credentials = authorization.strip().partition(" ")
+    from_authorization = (credentials.strip() or None) if scheme.lower() in SCHEMES else None
+    if header and from_authorization and header != from_authorization:
+        req.context.error = "key header and Authorization differ"
+        raise bad_request(
+            "the key header and the Authorization header carry different keys: send one "
+            "(Authorization: Key <key>, or Bearer <key>), or the same key in both")
+    return header or from_authorization
+
+
+def check_scope(req: falcon.Request, updates: Iterable[dict]) -> None:
+    """403 if the request's key may not edit a parameter that `updates` edit."""
+    key: ApiKey | None = req.context.get("api_key")
+    if key is None:
+        return
+    # The original's default updates (sent when the client sends none) are
+    # the service's, not the client's edits: every key may have them.
+    edited = (r["parameter"] for r in updates if r not in DEFAULT_UPDATES)
+    refused = key.refused_parameters(edited)
+    if refused:
+        allowed = sorted(key.parameters or ())
+        req.context.error = f"key {key.name!r} out of scope: {len(refused)} parameter(s)"
+        raise ApiError(
+            falcon.HTTP_403,
+            f"this API key ({key.name}) may not edit {', '.join(refused[:20])}; it may edit: "
+            + (", ".join(allowed) or "no parameter (send param_updates=[])"),
+            refused_parameters=refused[:20],
+            allowed_parameters=allowed,
+        )

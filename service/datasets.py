@@ -12,9 +12,12 @@ is picked up on the next request.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import re
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import model
@@ -22,6 +25,13 @@ from model.errors import quoted
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # http:, file:, s3:, C:…
 CACHE_SIZE = 16
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str  # as the client gave it (or the default)
+    table: model.ParameterTable
+    sha256: str  # of the file's bytes: which data a result came from
 
 
 class DatasetError(Exception):
@@ -36,7 +46,7 @@ class BadDatasetError(Exception):
 class DatasetStore:
     def __init__(self, data_dir: str | os.PathLike):
         self._root = os.path.realpath(data_dir)
-        self._cache: dict[str, tuple[tuple[int, int], model.ParameterTable]] = {}
+        self._cache: dict[str, tuple[tuple[int, int], model.ParameterTable, str]] = {}
         self._lock = threading.Lock()
 
     def resolve(self, name: str) -> str:
@@ -65,6 +75,10 @@ class DatasetStore:
         return path
 
     def load(self, name: str) -> model.ParameterTable:
+        return self.open(name).table
+
+    def open(self, name: str) -> Dataset:
+        """Dataset `name`: its table and the SHA-256 of the bytes it was read from."""
         path = self.resolve(name)
         try:
             stat = os.stat(path)
@@ -73,13 +87,17 @@ class DatasetStore:
         version = (stat.st_mtime_ns, stat.st_size)
         cached = self._cache.get(path)
         if cached is not None and cached[0] == version:
-            return cached[1]
+            return Dataset(name, *cached[1:])
         try:
-            table = model.read_table(path)
+            # One read: the digest is of exactly the bytes the table came from.
+            with open(path, "rb") as handle:
+                data = handle.read()
+            table = model.read_table(io.BytesIO(data))
         except (ValueError, OSError) as exc:  # ModelError is a ValueError
             raise BadDatasetError(f"dataset {quoted(name)}: {exc}") from None
+        sha256 = hashlib.sha256(data).hexdigest()
         with self._lock:
             if len(self._cache) >= CACHE_SIZE:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[path] = (version, table)
-        return table
+            self._cache[path] = (version, table, sha256)
+        return Dataset(name, table, sha256)

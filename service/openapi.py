@@ -10,7 +10,7 @@ from model.distributions import DISTRIBUTIONS
 from model.analysis import METHODS
 from model.results import STREAM_ROWS
 
-from .arguments import ARGUMENTS, MAX_SEED, MAX_UPDATES, ORIGINAL_MODEL_URL
+from .arguments import ARGUMENTS, MAX_SEED, MAX_UPDATES, MODEL_NAMES
 from .resources.analysis import (
     ANALYSIS_ARGUMENTS,
     DEFAULT_WTP,
@@ -129,7 +129,7 @@ _DATASET_NAME = r"^[^\x00/\\:~]*[^\x00/\\:~\s.][^\x00/\\:~]*$"
 
 _STRING_SCHEMAS = {
     "param_updates": {"type": "string", "pattern": _NOT_BLANK, "example": '[{"parameter":"p_HS1","distribution":"beta","v1":25,"v2":150}]'},
-    "model_functions": {"type": "string", "enum": ["", ORIGINAL_MODEL_URL]},
+    "model_functions": {"type": "string", "enum": ["", *MODEL_NAMES]},
     "path_to_psa_inputs": {"type": "string", "default": DEFAULT_DATASET, "pattern": _DATASET_NAME},
     "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
     # The maximum is the running service's: build_document sets it.

@@ -5,7 +5,8 @@ Fields: time (UTC, ISO 8601), method (or "(other)" for a token that is no
 HTTP method), path, status, duration_ms, user_agent,
 remote_addr, forwarded_for (when a proxy set it), auth (open / ok / missing /
 invalid / throttled: refused by service/throttle.py / none: the request
-never reached the key check) and, when the
+never reached the key check), key_name (the name of the key that matched,
+service/keys.py) and, when the
 service refused or failed a request, error (the server-side reason).
 
 Never logged: the key header, any other header, the request body, and the
@@ -40,6 +41,15 @@ KNOWN_METHODS = frozenset(falcon.COMBINED_METHODS)
 OTHER_METHOD = "(other)"
 
 
+def redacted(text: str, keys: Iterable[str]) -> str:
+    """`text` with every one of `keys` replaced by "[key redacted]"."""
+    # Longest first, so a key that contains another is redacted whole.
+    for key in sorted({k for k in keys if k}, key=len, reverse=True):
+        if key in text:
+            text = text.replace(key, REDACTED)
+    return text
+
+
 def logged_method(req: falcon.Request) -> str:
     return req.method if req.method in KNOWN_METHODS else OTHER_METHOD
 
@@ -54,18 +64,15 @@ class RequestLog:
         stream: TextIO | None = None,
         clock: Callable[[], float] = time.perf_counter,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-        redact: Iterable[str] = (),
+        redact: Callable[[], Iterable[str]] = tuple,
     ):
         self._stream = stream
         self._clock = clock
         self._wall_clock = wall_clock
-        # Longest first, so a key that contains another is redacted whole.
-        self._redact = tuple(sorted({k for k in redact if k}, key=len, reverse=True))
+        self._redact = redact  # the keys in force now (they may be rotated)
 
     def _clean(self, text: str, limit: int | None = MAX_FIELD) -> str:
-        for key in self._redact:
-            if key in text:
-                text = text.replace(key, REDACTED)
+        text = redacted(text, self._redact())
         return text if limit is None else text[:limit]
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -87,6 +94,8 @@ class RequestLog:
             "remote_addr": req.remote_addr,
             "auth": context.get("auth", "none"),
         }
+        if context.get("api_key") is not None:
+            entry["key_name"] = context.api_key.name
         forwarded = req.get_header("X-Forwarded-For")
         if forwarded:
             entry["forwarded_for"] = self._clean(forwarded)

@@ -10,14 +10,16 @@ service/gunicorn_conf.py).
 | `GUNICORN_TIMEOUT` | seconds before a silent worker is killed           | 30      |
 | `GUNICORN_GRACEFUL_TIMEOUT` | seconds to finish requests on SIGTERM     | 20      |
 | `GUNICORN_LOG_LEVEL` | gunicorn's own log level                         | info    |
-| `API_KEYS`      | comma-separated API keys                              | —       |
-| `API_KEY_FILE`  | a file with one key per line (`#` comments allowed)   | —       |
+| `API_KEYS`      | comma-separated API keys, or JSON named, scoped keys (service/keys.py) | — |
+| `API_KEY_FILE`  | a file with one key per line (`#` comments allowed) or JSON keys; re-read when it changes | — |
 | `DATA_DIR`      | folder of the parameter tables clients may name       | the `model` package's data folder |
 | `MAX_BODY_BYTES`| largest request body accepted (413 above it)          | 1048576 |
 | `MAX_SAMPLES`   | largest `n_samples` a request may ask for (400 above it) | 100000 |
 | `REQUEST_TIMEOUT` | seconds a request may take before a JSON 503 (must be below `GUNICORN_TIMEOUT`) | 0.8 × `GUNICORN_TIMEOUT` (24) |
 | `AUTH_FAILURE_LIMIT` | wrong keys from one address within the window before 429 (0: off) | 10 |
 | `AUTH_FAILURE_WINDOW` | the window, seconds                                | 60 |
+| `AUDIT_LOG`     | where audit records go: `-` (stdout) or a file, appended to (service/runs.py) | `-` |
+| `IMAGE_DIGEST`  | the image's digest, quoted in each result's provenance (the task definition sets it) | — |
 | `TRUSTED_PROXY_HOPS` | proxies in front of the service whose X-Forwarded-For entry names the client (1 behind an ALB) | 0 |
 | `EVPPI_PARAMETERS` | comma-separated parameters, beyond the editable ones, whose EVPPI `/analysis` may report (`*`: every parameter) | — (editable ones only) |
 
@@ -38,8 +40,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from model.parameters import default_table_path
+
+from .keys import DEFAULT_NAME, ApiKey, KeyFormatError, merge, parse_keys, read_key_file
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # A run of 100,000 samples peaks at ~70 MiB in a worker and takes well
@@ -103,7 +108,10 @@ class ServerSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    api_keys: tuple[str, ...] = field(repr=False)
+    # ApiKey objects, or plain strings (a "default" key of full scope each).
+    api_keys: tuple[ApiKey | str, ...] = field(repr=False, default=())
+    # More keys, re-read when the file changes (service/keys.py).
+    api_key_file: str | None = None
     data_dir: Path = field(default_factory=lambda: Path(default_table_path()).parent)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_samples: int = DEFAULT_MAX_SAMPLES
@@ -115,9 +123,21 @@ class Settings:
     # The data owner's choice: EVPPI reveals how much a parameter's
     # uncertainty matters, so only editable parameters by default.
     evppi_parameters: tuple[str, ...] = ()
+    # Where audit records go (service/runs.py): "-" for stdout, or a file.
+    audit_log: str = "-"
+    # The image's digest, for the provenance receipt (the task definition passes it).
+    image_digest: str | None = None
 
     def __post_init__(self):
-        if not self.api_keys:
+        try:
+            keys = merge(ApiKey(DEFAULT_NAME, k) if isinstance(k, str) else k
+                         for k in self.api_keys)
+            in_file = read_key_file(self.api_key_file) if self.api_key_file else []
+            merge(keys + tuple(in_file))  # one name and scope per key
+        except KeyFormatError as exc:
+            raise SettingsError(str(exc)) from None
+        object.__setattr__(self, "api_keys", keys)
+        if not keys and not in_file:
             raise SettingsError(
                 "no API key configured: set API_KEYS (comma-separated) or API_KEY_FILE "
                 "(one key per line)"
@@ -137,24 +157,36 @@ class Settings:
                 f"AUTH_FAILURE_WINDOW must be > 0 seconds, got {self.auth_failure_window}")
         if self.trusted_proxy_hops < 0:
             raise SettingsError(f"TRUSTED_PROXY_HOPS must be >= 0, got {self.trusted_proxy_hops}")
+        if self.audit_log != "-":
+            try:
+                with open(self.audit_log, "a", encoding="utf-8"):
+                    pass
+            except OSError as exc:
+                raise SettingsError(
+                    f"AUDIT_LOG {self.audit_log!r} cannot be appended to: "
+                    f"{exc.__class__.__name__}") from None
+
+    def open_audit_log(self) -> TextIO | None:
+        """The audit stream: None for stdout (looked up at each write)."""
+        if self.audit_log == "-":
+            return None
+        return open(self.audit_log, "a", encoding="utf-8")  # noqa: SIM115 (the app's lifetime)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        keys = _split_keys(env.get("API_KEYS", "").split(","))
-        key_file = env.get("API_KEY_FILE", "").strip()
-        if key_file:
-            try:
-                lines = Path(key_file).read_text(encoding="utf-8").splitlines()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise SettingsError(
-                    f"API_KEY_FILE {key_file!r} cannot be read: {exc.__class__.__name__}"
-                ) from None
-            keys += _split_keys(line for line in lines if not line.lstrip().startswith("#"))
-        options = {"api_keys": tuple(dict.fromkeys(keys))}
+        try:
+            keys = parse_keys(env.get("API_KEYS", ""), ",", "API_KEYS")
+        except KeyFormatError as exc:
+            raise SettingsError(str(exc)) from None
+        options = {"api_keys": tuple(keys),
+                   "api_key_file": env.get("API_KEY_FILE", "").strip() or None}
+        for name, option in (("AUDIT_LOG", "audit_log"), ("IMAGE_DIGEST", "image_digest")):
+            if env.get(name, "").strip():
+                options[option] = env[name].strip()
         if env.get("DATA_DIR", "").strip():
             options["data_dir"] = Path(env["DATA_DIR"].strip())
-        evppi = tuple(dict.fromkeys(_split_keys(env.get("EVPPI_PARAMETERS", "").split(","))))
+        evppi = tuple(dict.fromkeys(_split_names(env.get("EVPPI_PARAMETERS", ""))))
         if "*" in evppi and len(evppi) > 1:
             raise SettingsError("EVPPI_PARAMETERS is either * (every parameter) or a list of names")
         options["evppi_parameters"] = evppi
@@ -206,5 +238,5 @@ def _positive(env: Mapping[str, str], name: str) -> int | None:
     return value
 
 
-def _split_keys(candidates) -> list[str]:
-    return [key.strip() for key in candidates if key.strip()]
+def _split_names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]

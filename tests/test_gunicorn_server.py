@@ -102,18 +102,18 @@ def test_chunked_body_within_the_limit_is_read(server):
 
 
 def test_request_log_one_line_per_request_without_the_key(server):
-    before = len(server.log_lines())
+    before, audited = len(server.log_entries()), len(server.audit_entries())
     post(server, headers={"key": KEY, "Content-Type": "application/json"},
          body=json.dumps({"param_updates": [], "seed": 3}).encode())
     post(server, "/runDARTHmodel?path_to_psa_inputs=/etc/passwd", headers={"key": KEY})
     post(server, headers={"key": KEY + "-wrong"})
     urllib.request.urlopen(server.url + "/paper", timeout=10).read()
     deadline = time.monotonic() + 5
-    while len(server.log_lines()) < before + 4 and time.monotonic() < deadline:
+    while len(server.log_entries()) < before + 4 and time.monotonic() < deadline:
         time.sleep(0.05)
-    lines = server.log_lines()[before:]
-    assert len(lines) == 4
-    entries = [json.loads(line) for line in lines]  # every line is one JSON object
+    entries = server.log_entries()[before:]  # every line is one JSON object
+    assert len(entries) == 4
+    assert len(server.audit_entries()) == audited + 1  # the one model run, beside them
     assert [(e["status"], e["auth"]) for e in entries] == [
         (200, "ok"), (400, "ok"), (403, "invalid"), (200, "open")]
     assert all(e["path"] in ("/runDARTHmodel", "/paper") for e in entries)

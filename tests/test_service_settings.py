@@ -16,6 +16,7 @@ from service.settings import (
     Settings,
     SettingsError,
 )
+from service.keys import KeyStore
 from tests.support import secret_audit
 from tests.support.secret_audit import TEST_KEY
 from tests.support.net import free_port
@@ -27,7 +28,10 @@ def test_keys_from_api_keys_and_key_file(tmp_path):
     key_file = tmp_path / "keys"
     key_file.write_text("# rotated 2024-01\nfile-key-1\n\n  file-key-2  \nshared\n")
     settings = Settings.from_env({"API_KEYS": " env-1, ,shared,env-2 ", "API_KEY_FILE": str(key_file)})
-    assert settings.api_keys == ("env-1", "shared", "env-2", "file-key-1", "file-key-2")
+    assert [k.secret for k in settings.api_keys] == ["env-1", "shared", "env-2"]
+    store = KeyStore(settings.api_keys, settings.api_key_file)
+    assert store.secrets() == ["env-1", "shared", "env-2", "file-key-1", "file-key-2"]
+    assert {k.name for k in store.keys} == {"default"}
     assert settings.data_dir == Path(default_table_path()).parent
     assert settings.max_body_bytes == DEFAULT_MAX_BODY_BYTES
 

@@ -33,7 +33,9 @@ from model.analysis import METHODS, PSA, AnalysisError, analyse, as_wtp, parse_w
 from ..arguments import json_argument, read_arguments, whole_number_argument
 from ..datasets import DatasetStore
 from ..errors import INTERNAL, ApiError, bad_request, model_error
-from .run_model import Runner, guard_results, load_table, run, run_builtin_model, withheld
+from ..auth import check_scope
+from ..runs import RunLedger
+from .run_model import Runner, guard_results, load_dataset, run, run_builtin_model, withheld
 
 ANALYSIS_ARGUMENTS = ("wtp", "evppi", "evppi_wtp", "evppi_method", "poly_order")
 DEFAULT_WTP = "0:200000:5000"
@@ -144,6 +146,7 @@ class Analysis:
         max_body_bytes: int,
         max_samples: int,
         evppi_parameters: Collection[str] = (),
+        ledger: RunLedger | None = None,
         runner: Runner = run_builtin_model,
     ):
         self._datasets = datasets
@@ -151,6 +154,7 @@ class Analysis:
         self._max_body_bytes = max_body_bytes
         self._max_samples = max_samples
         self._evppi_parameters = tuple(evppi_parameters)
+        self._ledger = ledger or RunLedger()
         self._runner = runner
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -167,11 +171,23 @@ class Analysis:
         groups = read_groups(arguments.extra.get("evppi"))
         method = read_method(arguments.extra.get("evppi_method"))
         order = read_order(arguments.extra.get("poly_order"))
+        check_scope(req, arguments.updates)
         name = arguments.dataset if arguments.dataset is not None else self._default_dataset
-        table = load_table(req, self._datasets, name)
+        dataset = load_dataset(req, self._datasets, name)
+        table = dataset.table
         allowed = evppi_allowed(table, self._evppi_parameters)
         check_groups(groups, allowed)
 
+        with self._ledger.run(req, dataset, arguments.updates, arguments.seed) as audit:
+            text = self._analyse(req, table, arguments, allowed, groups, wtp, evppi_wtp,
+                                 method, order, audit)
+        audit.receipt.set_headers(resp)
+        resp.content_type = falcon.MEDIA_JSON
+        resp.text = text
+
+    def _analyse(self, req, table, arguments, allowed, groups, wtp, evppi_wtp, method,
+                 order, audit) -> str:
+        """The run and its analyses, as JSON text with the provenance receipt."""
         results = run(self._runner, table, arguments)
         values = guard_results(req, results, table)
         requested = list(dict.fromkeys(n for group in groups for n in group))
@@ -190,11 +206,12 @@ class Analysis:
             answer = analyse(psa, wtp, groups, method, order, evppi_wtp)
         except model.ModelError as exc:
             raise model_error(exc, visible=allowed) from None
-        answer["method"].update(seed=getattr(results, "seed", None), dataset=name)
+        audit.finish(seed=getattr(results, "seed", None), n_samples=len(values))
+        answer["method"].update(seed=audit.seed, dataset=audit.dataset)
+        answer["provenance"] = audit.receipt.as_dict()
         text = json.dumps(answer, allow_nan=False)
         guard_analysis(req, text, table, allowed)
-        resp.content_type = falcon.MEDIA_JSON
-        resp.text = text
+        return text
 
 
 def _refuses_json(accept: str) -> bool:

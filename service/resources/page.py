@@ -31,7 +31,7 @@ from model.distributions import DISTRIBUTIONS
 from ..arguments import DEFAULT_UPDATES
 from ..datasets import DatasetStore
 from ..errors import bad_request
-from .run_model import load_table
+from .run_model import load_dataset
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 _JS = "application/javascript; charset=utf-8"
@@ -139,7 +139,7 @@ class EditableParameters:
         if not isinstance(name, str):
             raise bad_request("argument 'path_to_psa_inputs' is given more than once: give it once",
                               argument="path_to_psa_inputs")
-        table = load_table(req, self._datasets, name)
+        table = load_dataset(req, self._datasets, name).table
         editable = set(table.editable_parameters)
         resp.media = {
             "dataset": name,

@@ -25,8 +25,10 @@ from model.results import STREAM_ROWS, iter_csv, number_blocks
 from model.errors import quoted
 
 from ..arguments import RunArguments, read_arguments
-from ..datasets import BadDatasetError, DatasetError, DatasetStore
+from ..auth import check_scope
+from ..datasets import BadDatasetError, Dataset, DatasetError, DatasetStore
 from ..errors import ApiError, bad_request, model_error
+from ..runs import RunLedger
 
 CSV = "text/csv; charset=UTF-8"
 # (table, updates, seed, n_samples) -> results with `columns` and `values`
@@ -47,21 +49,28 @@ class RunModel:
         default_dataset: str,
         max_body_bytes: int,
         max_samples: int,
+        ledger: RunLedger,
         runner: Runner = run_builtin_model,
     ):
         self._datasets = datasets
         self._default_dataset = default_dataset
         self._max_body_bytes = max_body_bytes
         self._max_samples = max_samples
+        self._ledger = ledger
         self._runner = runner
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         as_json = wants_json(req.accept)
         arguments = read_arguments(req, self._max_body_bytes, max_samples=self._max_samples)
+        check_scope(req, arguments.updates)
         name = arguments.dataset if arguments.dataset is not None else self._default_dataset
-        table = load_table(req, self._datasets, name)
-        results = run(self._runner, table, arguments)
-        values = guard_results(req, results, table)
+        dataset = load_dataset(req, self._datasets, name)
+        table = dataset.table
+        with self._ledger.run(req, dataset, arguments.updates, arguments.seed) as audit:
+            results = run(self._runner, table, arguments)
+            values = guard_results(req, results, table)
+            audit.finish(seed=getattr(results, "seed", None), n_samples=len(values))
+        audit.receipt.set_headers(resp)
         resp.content_type = falcon.MEDIA_JSON if as_json else CSV
         pieces = iter_json_records(values) if as_json else iter_csv(results)
         if len(values) <= STREAM_ROWS:
@@ -70,11 +79,11 @@ class RunModel:
             resp.stream = pieces
 
 
-def load_table(req: falcon.Request, datasets: DatasetStore, name: str) -> model.ParameterTable:
-    """The named dataset: 400 if there is none by that name, 422 (the
-    reason logged, not told) if it is not a valid table."""
+def load_dataset(req: falcon.Request, datasets: DatasetStore, name: str) -> Dataset:
+    """The named dataset (its table and SHA-256): 400 if there is none by
+    that name, 422 (the reason logged, not told) if it is not a valid table."""
     try:
-        return datasets.load(name)
+        return datasets.open(name)
     except DatasetError as exc:
         raise bad_request(str(exc)) from None
     except BadDatasetError as exc:

@@ -16,9 +16,12 @@ from service import Settings, create_app
 
 
 def app_client(
-    settings: Settings, key: str | None = None, log: TextIO | None = None, **app_options: Any
+    settings: Settings, key: str | None = None, log: TextIO | None = None,
+    audit: TextIO | None = None, **app_options: Any
 ) -> falcon.testing.TestClient:
     """A TestClient of `create_app(settings, **app_options)`.  `key` is sent
-    with every request; `log` receives the request log (default: dropped)."""
-    app = create_app(settings, log_stream=io.StringIO() if log is None else log, **app_options)
+    with every request; `log` receives the request log, `audit` the audit
+    records (default: both dropped)."""
+    app = create_app(settings, log_stream=io.StringIO() if log is None else log,
+                     audit_stream=io.StringIO() if audit is None else audit, **app_options)
     return falcon.testing.TestClient(app, headers={"key": key} if key else None)

@@ -50,7 +50,12 @@ class Server:
         return self.stdout.read_text().splitlines()
 
     def log_entries(self) -> list[dict]:
-        return [json.loads(line) for line in self.log_lines()]
+        """The request log (stdout, without the audit records beside it)."""
+        return [e for e in map(json.loads, self.log_lines()) if e.get("log") != "audit"]
+
+    def audit_entries(self) -> list[dict]:
+        """The audit records (service/runs.py), on stdout by default."""
+        return [e for e in map(json.loads, self.log_lines()) if e.get("log") == "audit"]
 
     def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
