@@ -29,14 +29,22 @@ _keys: set[str] = {TEST_KEY}
 
 
 def keys_in(env: Mapping[str, str]) -> set[str]:
-    """The keys a service started with `env` is configured with."""
-    keys = {key.strip() for key in env.get("API_KEYS", "").split(",") if key.strip()}
+    """The keys a service started with `env` is configured with (read as the
+    service reads them: plain lists or JSON, service/keys.py)."""
+    from service.keys import KeyFormatError, parse_keys, read_key_file
+
+    keys = []
+    try:
+        keys += parse_keys(env.get("API_KEYS", ""), ",", "API_KEYS")
+    except KeyFormatError:
+        pass  # a test of a malformed source: the service does not start
     key_file = env.get("API_KEY_FILE", "")
     if key_file and Path(key_file).is_file():
-        for line in Path(key_file).read_text().splitlines():
-            if line.strip() and not line.lstrip().startswith("#"):
-                keys.add(line.strip())
-    return keys
+        try:
+            keys += read_key_file(key_file)
+        except KeyFormatError:
+            pass
+    return {key.secret for key in keys}
 
 
 def record_server(log_files: Iterable[Path], env: Mapping[str, str]) -> None:
