@@ -62,8 +62,8 @@ _ARGUMENTS = {
     "model_functions": {
         "description": (
             "Kept for the original's clients. Only the built-in model runs: leave out, or send "
-            "the original's default URL (accepted as its name). Anything else is refused "
-            "(400): remote model code is not executed."
+            "the original's default URL or its fork's (accepted as its names). Anything else "
+            "is refused (400): remote model code is not executed."
         ),
     },
     "path_to_psa_inputs": {
@@ -120,6 +120,19 @@ _NUMBER = r"[0-9]{1,9}(\.[0-9]{1,6})?"  # below MAX_WTP by construction
 _WTP_TEXT = (
     rf"^(?:{_NUMBER}(,{_NUMBER}){{0,{MAX_WTP_POINTS - 1}}}|{_NUMBER}:{_NUMBER}:{_NUMBER})$"
 )
+
+_RECEIPT_HEADERS = {
+    "X-Run-Id": {"description": "Names this run's audit record", "required": True,
+                 "schema": {"type": "string", "format": "uuid"}},
+    "X-Service-Version": {"description": "The service's version", "required": True,
+                          "schema": {"type": "string"}},
+    "X-Image-Digest": {"description": "The container image's digest, where the deployment "
+                                      "passes it in (IMAGE_DIGEST)", "schema": {"type": "string"}},
+    "X-Dataset-SHA256": {"description": "SHA-256 of the parameter table's bytes",
+                         "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+    "X-Seed": {"description": "The seed used: the client's, or the one drawn for it",
+               "required": True, "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"}},
+}
 
 _NOT_BLANK = r"\S"  # a JSON Schema pattern matches anywhere: at least one non-space
 
@@ -208,7 +221,8 @@ _TEXT = {"type": "string"}
 _FLAG = {"type": "boolean"}
 _ANALYSIS_SCHEMA = {
     "type": "object",
-    "required": ["summary", "icers", "ceac", "expected_loss", "evpi", "evppi", "method"],
+    "required": ["summary", "icers", "ceac", "expected_loss", "evpi", "evppi", "method",
+                 "provenance"],
     "additionalProperties": False,
     "properties": {
         "summary": _table({"Strategy": _TEXT, "meanCost": _NUM, "meanEffect": _NUM,
@@ -246,6 +260,7 @@ _ANALYSIS_SCHEMA = {
                 "dataset": _TEXT,
             },
         },
+        "provenance": {"$ref": "#/components/schemas/Provenance"},
     },
 }
 
@@ -292,7 +307,9 @@ def _analysis_operation(shared: dict) -> dict:
         },
         "responses": {
             "200": {
-                "description": "The analyses, each table as dampack's columns (JSON records)",
+                "description": "The analyses, each table as dampack's columns (JSON records), "
+                               "and the run's provenance receipt (also in the headers)",
+                "headers": _RECEIPT_HEADERS,
                 "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Analysis"}}},
             },
@@ -406,8 +423,12 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
               request_timeout: float, max_samples: int) -> dict:
     # What every keyed operation may answer, besides its own 200/400/406/422.
     shared = {
-        "401": _error("No API key in the `key` header", KEY_MISSING),
-        "403": _error("The API key is not valid", KEY_INVALID),
+        "401": _error("No API key (the `key` header, or Authorization: Key or Bearer)",
+                      KEY_MISSING),
+        "403": _error(
+            "The API key is not valid, or may not call this endpoint or edit these "
+            "parameters (the message says what it may; detail: allowed_endpoints or "
+            "allowed_parameters)", KEY_INVALID),
         "413": _error(
             "The body is over the configured limit",
             "request body is larger than this service accepts (1048576 bytes)",
@@ -458,11 +479,16 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                 "(1000 samples by default, three strategies) on the client's data, with the "
                 "consultant's updates to the editable parameters, and analyses it as the R "
                 "package dampack does (ICERs, CEAC, expected loss, EVPI, EVPPI). Every error is JSON "
-                '`{"error": "what to fix", ...detail}`. Send the API key in the `key` header. '
+                '`{"error": "what to fix", ...detail}`. Send the API key in the `key` header, '
+                "or as `Authorization: Key <key>` or `Authorization: Bearer <key>` (both: the "
+                "same key). A key may be limited to some endpoints and parameters (403 says "
+                "what it may do). Every result carries a provenance receipt in its `X-*` "
+                "headers (and /analysis in its `provenance` object); the run id names its "
+                "record in the service's audit log. "
                 "Swagger UI: /__docs__/. The analysts' page: /."
             ),
         },
-        "security": [{"apiKey": []}],
+        "security": [{"apiKey": []}, {"authorization": []}],
         "paths": {
             "/runDARTHmodel": {
                 "post": {
@@ -503,7 +529,12 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                     },
                     "responses": {
                         "200": {
-                            "description": "The PSA results: one row per sample",
+                            "description": (
+                                "The PSA results: one row per sample. The headers are the "
+                                "run's provenance receipt: with X-Seed and the same updates "
+                                "and dataset, a later call returns the same numbers"
+                            ),
+                            "headers": _RECEIPT_HEADERS,
                             "content": {
                                 "text/csv": {
                                     "schema": {"type": "string"},
@@ -521,7 +552,8 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                             "The request cannot be read: malformed JSON, unknown or repeated "
                             "argument, bad seed, n_samples not a whole number from 1 to the "
                             f"maximum ({max_samples} here), refused model_functions or "
-                            "path_to_psa_inputs",
+                            "path_to_psa_inputs, a body that cannot be read, a key header and "
+                            "Authorization that differ",
                             "model_functions 'https://example.org/x.R' refused: remote model "
                             "code is not executed. ...",
                         ),
@@ -598,7 +630,11 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
         },
         "components": {
             "securitySchemes": {
-                "apiKey": {"type": "apiKey", "in": "header", "name": "key"}
+                "apiKey": {"type": "apiKey", "in": "header", "name": "key"},
+                "authorization": {
+                    "type": "apiKey", "in": "header", "name": "Authorization",
+                    "description": "`Key <key>` (RStudio Connect's scheme) or `Bearer <key>`",
+                },
             },
             "schemas": {
                 "Error": {
@@ -629,6 +665,20 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                     ]},
                 },
                 "Analysis": _ANALYSIS_SCHEMA,
+                "Provenance": {
+                    "type": "object",
+                    "description": "The run's receipt (service/runs.py), as in the X-* headers",
+                    "required": ["run_id", "service_version", "image_digest", "dataset_sha256",
+                                 "seed"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "run_id": {"type": "string", "format": "uuid"},
+                        "service_version": _TEXT,
+                        "image_digest": {"type": "string", "nullable": True},
+                        "dataset_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                        "seed": {"type": "integer", "nullable": True},
+                    },
+                },
                 "ParamUpdates": {
                     "type": "array",
                     "maxItems": MAX_UPDATES,

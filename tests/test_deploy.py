@@ -184,6 +184,8 @@ def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_en
     assert re.fullmatch(rf"\d+\.dkr\.ecr\.{REGION}\.amazonaws\.com/{NAME}@sha256:[0-9a-f]{{64}}", container["image"])
     assert container["logConfiguration"]["logDriver"] == "awslogs"
     assert container["secrets"] == [{"name": "API_KEYS", "valueFrom": parameter["ARN"]}]
+    # The digest the image is pinned to, for each result's provenance receipt.
+    assert {"name": "IMAGE_DIGEST", "value": container["image"].split("@")[1]} in container["environment"]
     # ECS acts on the task definition's health check only: the image's own probe.
     assert container["healthCheck"] == {"command": dockerfile_healthcheck(), "interval": 10,
                                         "timeout": 3, "retries": 3, "startPeriod": 30}
@@ -283,6 +285,9 @@ def test_teardown_fails_when_something_tagged_is_left(moto_endpoint):
         (["-e", "security_group_port=0"], "security_group_port"),
         (["-e", "task_memory=lots"], "task_memory"),
         (["-e", "ecs_cluster_launch_type=EKS"], "ecs_cluster_launch_type"),
+        (["-e", '{"api_keys": [{"name": "a b", "key": "0123456789abcdef"}]}'], "api_keys"),
+        (["-e", '{"api_keys": [{"name": "short", "key": "0123"}]}'], "api_keys"),
+        (["-e", '{"api_keys": [{"key": "0123456789abcdef"}]}'], "api_keys"),
     ],
 )
 def test_bad_variables_stop_before_any_aws_call(moto_endpoint, extra, variable):
