@@ -47,25 +47,40 @@ def post(server, path="/runDARTHmodel", body=b"", headers=None):
         connection.close()
 
 
-def readme_curl_example() -> str:
+def readme_curl_examples() -> list[str]:
+    """The API section's curl examples: the model run, then the provenance one."""
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("## The API", 1)[1]
+    section = readme.split("## The API", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
     examples = [block for block in blocks if block.lstrip().startswith("curl")]
-    assert len(examples) == 1, "expected one curl example in README's API section"
-    return examples[0]
+    assert len(examples) == 2, "expected two curl examples in README's API section"
+    return examples
+
+
+def run_verbatim(script: str, server, folder) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=folder,
+                          env={**os.environ, "LIVING_HTA_URL": server.url, "LIVING_HTA_KEY": KEY},
+                          capture_output=True, text=True, timeout=60)
 
 
 def test_readme_curl_example_runs_verbatim(server, tmp_path):
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", readme_curl_example()], cwd=tmp_path,
-                          env={**os.environ, "LIVING_HTA_URL": server.url, "LIVING_HTA_KEY": KEY},
-                          capture_output=True, text=True, timeout=60)
+    done = run_verbatim(readme_curl_examples()[0], server, tmp_path)
     assert done.returncode == 0, done.stderr
     results = pd.read_csv(tmp_path / "results.csv")
     assert results.shape == (1000, 6) and tuple(results.columns) == model.RESULT_COLUMNS
     expected = model.run(updates=[{"parameter": "p_HS1", "distribution": "beta",
                                    "v1": 25, "v2": 150}], seed=1)
     assert (tmp_path / "results.csv").read_text() == model.format_csv(expected)
+
+
+def test_readme_provenance_example_repeats_a_seedless_run_verbatim(server, tmp_path):
+    done = run_verbatim(readme_curl_examples()[1], server, tmp_path)
+    assert done.returncode == 0, done.stderr  # cmp: the same bytes
+    first = (tmp_path / "first.csv").read_text()
+    assert first == (tmp_path / "again.csv").read_text() and len(first.splitlines()) == 1001
+    seed = re.search(r"(?im)^x-seed: (\d+)", (tmp_path / "headers.txt").read_text())[1]
+    record = [e for e in server.audit_entries() if e["seed"] == int(seed)]
+    assert len(record) == 2 and record[0]["run_id"] != record[1]["run_id"]
 
 
 def test_health_and_auth_over_http(server):
