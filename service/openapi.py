@@ -134,16 +134,17 @@ _RECEIPT_HEADERS = {
                "required": True, "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"}},
 }
 
-_NOT_BLANK = r"\S"  # a JSON Schema pattern matches anywhere: at least one non-space
 
 # A file name: no NUL, no separator, no scheme or drive colon, no '~', not
 # blank and not only dots ('.', '..').  The service also takes sub/name.csv.
 _DATASET_NAME = r"^[^\x00/\\:~]*[^\x00/\\:~\s.][^\x00/\\:~]*$"
 
 _STRING_SCHEMAS = {
-    "param_updates": {"type": "string", "pattern": _NOT_BLANK, "example": '[{"parameter":"p_HS1","distribution":"beta","v1":25,"v2":150}]'},
     "model_functions": {"type": "string", "enum": ["", *MODEL_NAMES]},
-    "path_to_psa_inputs": {"type": "string", "default": DEFAULT_DATASET, "pattern": _DATASET_NAME},
+    # At most 255 characters (a file name's limit), so that a GET's query string
+    # stays within the request-line limit whatever the characters (414).
+    "path_to_psa_inputs": {"type": "string", "default": DEFAULT_DATASET, "pattern": _DATASET_NAME,
+                           "maxLength": 255},
     "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
     # The maximum is the running service's: build_document sets it.
     "n_samples": {"type": "integer", "minimum": 1, "maximum": DEFAULT_MAX_SAMPLES},
@@ -152,60 +153,72 @@ _STRING_SCHEMAS = {
     # body would then be refused as given twice.
     "wtp": {"type": "string", "pattern": _WTP_TEXT},
     "evppi_wtp": {"type": "string", "pattern": _WTP_TEXT},
-    "evppi": {"type": "string", "pattern": _NOT_BLANK, "example": '[["p_HS1","p_S1H"],"p_S1S2"]'},
     "evppi_method": {"type": "string", "enum": list(METHODS)},
     "poly_order": {"type": "integer", "minimum": 1, "maximum": MAX_POLY_ORDER},
 }
-# JSON text in a query string or form: `content` says what the text holds.
-_JSON_TEXT = {"param_updates": "ParamUpdates", "evppi": "EvppiGroups"}
 
 
-def _query_parameter(name: str) -> dict:
-    parameter = {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": _ARGUMENTS[name]["description"],
-    }
-    if name in _JSON_TEXT:
-        schema = {"$ref": f"#/components/schemas/{_JSON_TEXT[name]}"}
-        parameter["content"] = {"application/json": {"schema": schema}}
-    else:
-        parameter["schema"] = _STRING_SCHEMAS[name]
-    return parameter
+# JSON text in a form: a multipart part says it holds JSON (the Encoding
+# Object) and is described by the JSON's own schema; an urlencoded form takes
+# it too, but OpenAPI 3.0 cannot say so for that media type (tools encode an
+# array as repeated fields), so there it is described, not listed.
+_JSON_PROPERTIES = {
+    "param_updates": {"nullable": True, "oneOf": [{"$ref": "#/components/schemas/ParamUpdates"}]},
+    "evppi": {"$ref": "#/components/schemas/EvppiGroups"},
+}
 
 
-def _form_schema(names: tuple[str, ...] = ARGUMENTS) -> dict:
+def _form_schema(names: tuple[str, ...], parts: bool = False) -> dict:
+    properties = {}
+    for name in names:
+        if name in _JSON_PROPERTIES:
+            if parts:
+                properties[name] = dict(_JSON_PROPERTIES[name],
+                                        description=_ARGUMENTS[name]["description"])
+        else:
+            properties[name] = dict(_STRING_SCHEMAS[name],
+                                    description=_ARGUMENTS[name]["description"])
+    return {"type": "object", "additionalProperties": False, "properties": properties}
+
+
+def _forms(names: tuple[str, ...]) -> dict:
     return {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            name: dict(_STRING_SCHEMAS[name], description=_ARGUMENTS[name]["description"])
-            for name in names
+        "application/x-www-form-urlencoded": {"schema": _form_schema(names)},
+        "multipart/form-data": {
+            "schema": _form_schema(names, parts=True),
+            "encoding": {name: {"contentType": "application/json"}
+                         for name in names if name in _JSON_PROPERTIES},
         },
     }
 
 
 def _json_schema(names: tuple[str, ...]) -> dict:
-    """A JSON body: real JSON where an argument takes it, text as in a form."""
-    schema = _form_schema(names)
+    """A JSON body: real JSON where an argument takes it, text as in a form.
+    (param_updates and evppi are read from JSON text in a string too, for
+    clients that send them so; the document gives the JSON's own schema.)"""
+    schema = _form_schema(names, parts=True)
     grid = {"type": "array", "minItems": 1, "maxItems": MAX_WTP_POINTS,
             "items": {"type": "number", "minimum": 0, "maximum": MAX_WTP}}
-    real = {
-        "param_updates": {"$ref": "#/components/schemas/ParamUpdates"},
-        "wtp": grid,
-        "evppi_wtp": grid,
-        "evppi": {"$ref": "#/components/schemas/EvppiGroups"},
-    }
-    for name, value in real.items():
+    for name in ("wtp", "evppi_wtp"):
         if name in names:
             text = dict(_STRING_SCHEMAS[name], description="as text")
-            schema["properties"][name] = {
-                "description": _ARGUMENTS[name]["description"],
-                "oneOf": [value, text],
-                **({"nullable": True} if name == "param_updates" else {}),
-            }
+            schema["properties"][name] = {"description": _ARGUMENTS[name]["description"],
+                                          "oneOf": [grid, text]}
     return schema
+
+
+# The query string holds the same arguments for the original's clients, but
+# a document cannot say "in the query string or in the body, not both" (400),
+# nor bound the URL's length (414): described in each operation, not listed.
+_QUERY = (
+    "Arguments come in the body: a JSON object, or a multipart form (JSON text in the "
+    "parts param_updates and evppi) or an urlencoded one (param_updates and evppi as "
+    "JSON text fields too, not listed below: OpenAPI 3.0 cannot say so for this media "
+    "type). For the original's clients the same arguments are also read from the query "
+    "string, each argument once in the query string and body together (400 otherwise), "
+    "and the URL within the request-line limit (414); they are not listed as query "
+    "parameters because a document cannot say 'in the query or in the body, not both'. "
+)
 
 
 def _table(columns: dict[str, dict]) -> dict:
@@ -270,7 +283,7 @@ def _analysis_operation(shared: dict) -> dict:
     return {
         "operationId": "analysis",
         "summary": "Run the PSA and analyse it as dampack does",
-        "description": (
+        "description": _QUERY + (
             "Runs the PSA once (the arguments and defaults of /runDARTHmodel: the same "
             "results for the same seed) and returns its decision analyses, as the R package "
             "dampack computes them: summary, ICER table with dominance, extended dominance "
@@ -283,7 +296,6 @@ def _analysis_operation(shared: dict) -> dict:
             "settings (422, with the list); evppi JSON text in a string must hold "
             "EvppiGroups (400 otherwise)."
         ),
-        "parameters": [_query_parameter(name) for name in names],
         "requestBody": {
             "required": False,
             "content": {
@@ -301,8 +313,7 @@ def _analysis_operation(shared: dict) -> dict:
                         "evppi_method": "gam",
                     },
                 },
-                "application/x-www-form-urlencoded": {"schema": _form_schema(names)},
-                "multipart/form-data": {"schema": _form_schema(names)},
+                **_forms(names),
             },
         },
         "responses": {
@@ -376,6 +387,44 @@ def _parameters_operation(shared: dict) -> dict:
             **{status: shared[status] for status in ("401", "403", "429", "500", "503")},
         },
     }
+
+
+# What v1 and v2 may be, per distribution, as JSON Schema bounds (the model's
+# rules, model/distributions.py; a test checks every distribution has one).
+# "random uniform" also needs min <= max, a rule across two fields.
+_POSITIVE = {"type": "number", "minimum": 0, "exclusiveMinimum": True}
+_NOT_NEGATIVE = {"type": "number", "minimum": 0}
+_VALUE_BOUNDS = {
+    "beta": (_POSITIVE, _POSITIVE),
+    "gamma": (_POSITIVE, _POSITIVE),
+    "normal": (_NUM, _NOT_NEGATIVE),
+    "rlnorm": (_NUM, _NOT_NEGATIVE),
+    "random uniform": (_NUM, _NUM),
+    "fixed": (_NUM, None),
+}
+
+
+def _update_schema(distribution: str) -> dict:
+    v1, v2 = _VALUE_BOUNDS[distribution]
+    rule = DISTRIBUTIONS[distribution]
+    properties = {
+        "parameter": {"type": "string", "example": "p_HS1"},
+        "distribution": {"type": "string", "enum": [distribution]},
+        "v1": dict(v1, description=rule.v1),
+    }
+    required = ["parameter", "distribution", "v1"]
+    if v2 is None:  # unused: null or left out
+        properties["v2"] = {"type": "number", "nullable": True, "description": "unused"}
+    else:
+        properties["v2"] = dict(v2, description=rule.v2)
+        required.append("v2")
+    return {"type": "object", "required": required, "properties": properties}
+
+
+def _query_parameter(name: str) -> dict:
+    """A query parameter of a GET (no body: the query string is the only place)."""
+    return {"name": name, "in": "query", "required": False,
+            "description": _ARGUMENTS[name]["description"], "schema": _STRING_SCHEMAS[name]}
 
 
 def _throttle_description(limit: int, window: float) -> str:
@@ -495,21 +544,18 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                     "operationId": "runDARTHmodel",
                     "summary": "Run the DARTH model",
                     "description": (
-                        "Arguments may come in the query string or the body (JSON object, "
-                        "urlencoded or multipart form), each at most once in all. Returns the "
+                        _QUERY + "Returns the "
                         "n_samples x 6 results (1000 x 6 by default) as CSV, or as JSON "
                         "records when the Accept header ranks application/json above "
                         f"text/csv; more than {STREAM_ROWS} rows are streamed (chunked). "
-                        "Rules this schema cannot state: an argument in both the query "
-                        "string and the body is refused "
-                        "(400); which datasets exist is the data folder's business, not this "
+                        "Rules this schema cannot state: which datasets exist is the data "
+                        "folder's business, not this "
                         "public document's (an unknown name is refused, 400); which "
                         "parameters are editable, and which distribution values give valid "
                         "transition probabilities, depend on the dataset (422, with detail); "
                         "JSON text sent in a string (a form field, or a string in a JSON "
                         "body) must hold the ParamUpdates records (400 or 422 otherwise)."
                     ),
-                    "parameters": [_query_parameter(name) for name in ARGUMENTS],
                     "requestBody": {
                         "required": False,
                         "content": {
@@ -523,8 +569,7 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                                     "seed": 1,
                                 },
                             },
-                            "application/x-www-form-urlencoded": {"schema": _form_schema()},
-                            "multipart/form-data": {"schema": _form_schema()},
+                            **_forms(ARGUMENTS),
                         },
                     },
                     "responses": {
@@ -644,15 +689,8 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                     "additionalProperties": True,
                 },
                 "ParamUpdate": {
-                    "type": "object",
-                    "required": ["parameter", "distribution", "v1"],
-                    "properties": {
-                        "parameter": {"type": "string", "example": "p_HS1"},
-                        "distribution": {"type": "string", "enum": list(DISTRIBUTIONS)},
-                        "v1": {"type": "number"},
-                        "v2": {"type": "number", "nullable": True,
-                               "description": "unused (null or left out) for 'fixed'"},
-                    },
+                    "description": "One record; v1 and v2 mean what the distribution says",
+                    "oneOf": [_update_schema(name) for name in DISTRIBUTIONS],
                 },
                 "EvppiGroups": {
                     "type": "array",
