@@ -247,3 +247,20 @@ def test_the_audit_log_goes_to_a_file_when_configured(tmp_path):
     assert [json.loads(line)["seed"] for line in path.read_text().splitlines()] == [5]
     with pytest.raises(SettingsError, match="AUDIT_LOG"):
         Settings.from_env({"API_KEYS": TEST_KEY, "AUDIT_LOG": str(tmp_path / "no" / "dir")})
+
+
+def test_analysis_runs_are_audited_scoped_and_carry_the_receipt(tmp_path):
+    audit = io.StringIO()
+    client, _ = scoped_client(tmp_path, audit=audit)
+    answer = client.simulate_post("/analysis", json={"wtp": [100000]}, headers={"key": ALICE})
+    assert answer.status_code == 200, answer.text
+    record = audit_records(audit)[-1]
+    assert (record["endpoint"], record["key_name"], record["outcome"]) == ("/analysis", "alice", "ok")
+    assert answer.json["provenance"] == {
+        "run_id": record["run_id"], "service_version": record["service_version"],
+        "image_digest": None, "dataset_sha256": DATASET_SHA256, "seed": record["seed"]}
+    assert answer.headers["X-Seed"] == str(record["seed"]) == str(answer.json["method"]["seed"])
+    refused = client.simulate_post("/analysis", json={"param_updates": [
+        {"parameter": "c_D", "distribution": "fixed", "v1": 1}]}, headers={"key": ALICE})
+    assert refused.status_code == 403 and len(audit_records(audit)) == 1
+    assert client.simulate_post("/analysis", json={}, headers={"key": BOB}).status_code == 403
