@@ -28,6 +28,8 @@ from collections.abc import Iterable
 
 import falcon
 
+from model.errors import MAX_QUOTED
+
 from .arguments import DEFAULT_UPDATES
 from .errors import KEY_INVALID, KEY_MISSING, ApiError, bad_request
 from .keys import ApiKey, KeyStore
@@ -95,7 +97,7 @@ def check_scope(req: falcon.Request, updates: Iterable[dict]) -> None:
     # The original's default updates (sent when the client sends none) are
     # the service's, not the client's edits: every key may have them.
     edited = (r["parameter"] for r in updates if r not in DEFAULT_UPDATES)
-    refused = key.refused_parameters(edited)
+    refused = [name[:MAX_QUOTED] for name in key.refused_parameters(edited)]
     if refused:
         allowed = sorted(key.parameters or ())
         req.context.error = f"key {key.name!r} out of scope: {len(refused)} parameter(s)"

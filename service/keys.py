@@ -42,6 +42,7 @@ log = logging.getLogger("service")
 DEFAULT_NAME = "default"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 _FIELDS = ("name", "key", "parameters", "endpoints")
+_UNREAD = object()  # KeyStore: the key file has not been read yet
 
 
 class KeyFormatError(ValueError):
@@ -148,7 +149,8 @@ class KeyStore:
         self._fixed = tuple(fixed)
         self._key_file = key_file
         self._lock = threading.Lock()
-        self._version: tuple[int, int, int] | None = None
+        # (mtime, size, inode) of the file last read; None: it was missing.
+        self._version: object = _UNREAD
         self._keys = merge(self._fixed)
         if key_file:
             self.refresh()
@@ -165,23 +167,24 @@ class KeyStore:
             version = None
         else:
             version = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        if version is not None and version == self._version:
+        if version == self._version:
             return
         with self._lock:
-            if version is not None and version == self._version:
+            if version == self._version:
                 return
+            first = self._version is _UNREAD
             try:
                 keys = merge(self._fixed + tuple(read_key_file(self._key_file)))
                 if not keys:
                     raise KeyFormatError("API_KEY_FILE holds no key")
             except KeyFormatError as exc:
-                if self._version is None and not self._keys:
+                if first and not self._keys:
                     raise
                 log.error("keys not reloaded, the previous %d stay in force: %s",
                           len(self._keys), exc)
-                self._version = version  # not again until it changes
+                self._version = version  # not again until the file changes
                 return
-            if self._version is not None:
+            if not first:
                 log.warning("API_KEY_FILE changed: %d key(s) now in force", len(keys))
             self._keys, self._version = keys, version
 

@@ -109,7 +109,7 @@ class Run:
 class RunLedger:
     def __init__(
         self,
-        stream: Callable[[], TextIO] | TextIO | None = None,
+        stream: TextIO | None = None,
         image_digest: str | None = None,
         redact: Callable[[], Iterable[str]] = tuple,
         clock: Callable[[], float] = time.perf_counter,
@@ -159,7 +159,7 @@ class RunLedger:
     def _write(self, record: dict) -> None:
         keys = list(self._redact())
         line = json.dumps(_cleaned(record, keys), separators=(",", ":")) + "\n"
-        stream = self._stream() if callable(self._stream) else (self._stream or sys.stdout)
+        stream = self._stream or sys.stdout
         stream.write(line)
         stream.flush()
 

@@ -264,3 +264,14 @@ def test_analysis_runs_are_audited_scoped_and_carry_the_receipt(tmp_path):
         {"parameter": "c_D", "distribution": "fixed", "v1": 1}]}, headers={"key": ALICE})
     assert refused.status_code == 403 and len(audit_records(audit)) == 1
     assert client.simulate_post("/analysis", json={}, headers={"key": BOB}).status_code == 403
+
+
+def test_a_removed_key_file_keeps_the_keys_and_is_reported_once(tmp_path, caplog):
+    client, key_file = scoped_client(tmp_path)
+    assert post(client, ALICE, seed=1).status_code == 200
+    key_file.unlink()
+    with caplog.at_level("ERROR", logger="service"):
+        for _ in range(3):
+            assert post(client, ALICE, seed=1).status_code == 200
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        "keys not reloaded, the previous 3 stay in force"]
