@@ -126,15 +126,19 @@ def _query_arguments(req: falcon.Request):
 def read_body(req: falcon.Request, limit: int) -> bytes:
     if req.content_length is not None and req.content_length > limit:
         raise _too_large(limit)
+    # While set, a time budget that runs out is the client's slowness: 408
+    # (service/timeout.py), not the service's 503.
+    req.context.reading_body = True
     try:
         if req.content_length is not None:
-            return req.bounded_stream.read()
-        if not req.env.get("wsgi.input_terminated"):
-            return b""  # no length and a server that cannot delimit the body: none
-        # A chunked body (gunicorn delimits it): read one byte past the limit.
-        body = req.stream.read(limit + 1)
+            body = req.bounded_stream.read()
+        elif req.env.get("wsgi.input_terminated"):
+            # A chunked body (gunicorn delimits it): read one byte past the limit.
+            body = req.stream.read(limit + 1)
+        else:
+            body = b""  # no length and a server that cannot delimit the body: none
     except falcon.HTTPError:
-        raise  # the time budget ran out while the body arrived
+        raise  # the time budget ran out while the body arrived (the flag stays set)
     except Exception as exc:
         # The server's reader refused the body as sent (gunicorn: a bad chunk
         # size, a chunk without its CRLF, the connection closed mid-body).
@@ -147,6 +151,7 @@ def read_body(req: falcon.Request, limit: int) -> bytes:
         )
         error.headers = {"Connection": "close"}  # the rest of the stream is unreadable too
         raise error from None
+    req.context.reading_body = False
     if len(body) > limit:
         raise _too_large(limit)
     return body

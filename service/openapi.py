@@ -478,6 +478,11 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
             "The API key is not valid, or may not call this endpoint or edit these "
             "parameters (the message says what it may; detail: allowed_endpoints or "
             "allowed_parameters)", KEY_INVALID),
+        "408": _error(
+            "The body did not arrive within the time budget (REQUEST_TIMEOUT): a slow "
+            "or stalled upload, or a body shorter than its Content-Length",
+            "the request body did not arrive within the time this service allows (24 s): ...",
+        ),
         "413": _error(
             "The body is over the configured limit",
             "request body is larger than this service accepts (1048576 bytes)",

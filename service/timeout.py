@@ -6,7 +6,8 @@ the request log never gets a line.  This middleware arms a one-shot
 `SIGALRM` timer when a request arrives (before its body is read, so a slow
 upload counts too) and disarms it when the response is ready.  If the
 budget runs out first, the signal handler raises a 503 with a JSON body
-inside the responder, wherever Python is running (between two bytecodes:
+inside the responder (a 408 if the body is still arriving: the client's
+slowness), wherever Python is running (between two bytecodes:
 a model run is many short NumPy calls), Falcon renders it like any other
 error, the request log records it, and the worker goes on serving.
 
@@ -63,7 +64,26 @@ class TimeBudget:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+class BodyTimedOut(ApiError):
+    def __init__(self, budget: float):
+        super().__init__(
+            falcon.HTTP_408,
+            f"the request body did not arrive within the time this service allows "
+            f"({budget:g} s): send it at once, and check the Content-Length or chunked "
+            "encoding you send",
+            limit_seconds=budget,
+        )
+        self.headers = {"Connection": "close"}
+
+
 def handle_timed_out(req, resp, ex: RequestTimedOut, params):
-    """Registered for `RequestTimedOut`: note it for the request log, answer 503."""
-    req.context.error = f"time budget of {ex.detail['limit_seconds']:g} s exceeded"
+    """Registered for `RequestTimedOut`: note it for the request log, answer
+    503, or 408 when the time ran out while the body was still arriving
+    (service/arguments.py's read_body marks it): the client's slowness, or a
+    body shorter than it said, is no fault of the service."""
+    budget = ex.detail["limit_seconds"]
+    if req.context.get("reading_body"):
+        req.context.error = f"body not received within the time budget of {budget:g} s"
+        raise BodyTimedOut(budget) from None
+    req.context.error = f"time budget of {budget:g} s exceeded"
     raise ex

@@ -50,6 +50,38 @@ def test_a_slow_run_is_stopped_with_a_json_503(runner):
     assert (entry["status"], entry["error"]) == (503, "time budget of 0.3 s exceeded")
 
 
+class SlowBody(io.RawIOBase):
+    """A request body that arrives too slowly: a slow-loris client."""
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        time.sleep(10)
+        return 0
+
+
+def test_a_body_that_does_not_arrive_in_time_is_a_408_not_a_503():
+    from falcon.testing import create_environ
+
+    log = io.StringIO()
+    client = app_client(Settings(api_keys=(TEST_KEY,), request_timeout=0.3), log=log)
+    environ = create_environ(RUN, method="POST", headers={**HEADERS, "Content-Length": "100"})
+    environ["wsgi.input"] = SlowBody()
+    answer = {}
+    started = time.monotonic()
+    body = b"".join(client.app(environ, lambda status, headers: answer.update(
+        status=status, headers=dict(headers))))
+    assert time.monotonic() - started < 2
+    assert answer["status"].startswith("408"), (answer, body)
+    assert json.loads(body)["error"].startswith(
+        "the request body did not arrive within the time this service allows (0.3 s)")
+    assert answer["headers"]["connection"] == "close"
+    entry = json.loads(log.getvalue().splitlines()[-1])
+    assert (entry["status"], entry["error"]) == (
+        408, "body not received within the time budget of 0.3 s")
+
+
 def test_a_fast_request_disarms_the_budget():
     client = app_client(Settings(api_keys=(TEST_KEY,), request_timeout=0.2))
     assert client.simulate_post(RUN, body=BODY, headers=HEADERS).status_code == 200

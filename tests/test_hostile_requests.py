@@ -199,3 +199,21 @@ def test_a_negative_zero_sd_is_no_500(distribution, mean):
     result = client.simulate_post("/runDARTHmodel", body=body,
                                   headers={"Content-Type": "application/json"})
     assert result.status_code == 200, result.text[:300]
+
+
+@pytest.mark.parametrize("raw", [
+    chunked(b"f" * 12 + b"\r\n" + CLIENT + KEY),  # a chunk far larger than what follows
+    request(headers=b"key: " + KEY + b"\r\nContent-Type: application/json\r\n",
+            body=b"{\"seed\": 1}" + b" " * 100)[:-50],  # shorter than its Content-Length
+], ids=["huge-chunk", "short-body"])
+def test_a_stalled_body_is_a_408_not_a_5xx(tmp_path, raw):
+    """A body that never arrives in full ran into the time budget, a 503
+    'contact the administrator' for what is the client's slowness."""
+    with gunicorn_server(tmp_path, API_KEYS=TEST_KEY, WEB_CONCURRENCY="1",
+                         REQUEST_TIMEOUT="1", GUNICORN_TIMEOUT="5") as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        started = time.monotonic()
+        answer = exchange(port, raw, False)
+        assert status_of(answer) == 408 and time.monotonic() - started < 4, answer[:300]
+        time.sleep(0.1)
+        assert_no_client_text(server.stdout.read_text(), server.stderr.read_text())

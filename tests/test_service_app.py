@@ -82,7 +82,7 @@ def test_openapi_document_is_open_and_valid(client):
     assert document["components"]["securitySchemes"]["apiKey"] == {
         "type": "apiKey", "in": "header", "name": "key"}
     run = document["paths"][RUN]["post"]
-    assert set(run["responses"]) == {"200", "400", "401", "403", "406", "413", "414", "415", "422", "429", "500", "503"}
+    assert set(run["responses"]) == {"200", "400", "401", "403", "406", "408", "413", "414", "415", "422", "429", "500", "503"}
     for path in ("/paper", "/health", "/openapi.json"):
         assert document["paths"][path]["get"]["security"] == []
 
