@@ -158,21 +158,22 @@ _STRING_SCHEMAS = {
 }
 
 
-# JSON text in a form: a multipart part says it holds JSON (the Encoding
-# Object) and is described by the JSON's own schema; an urlencoded form takes
-# it too, but OpenAPI 3.0 cannot say so for that media type (tools encode an
-# array as repeated fields), so there it is described, not listed.
+# param_updates and evppi hold JSON.  In a JSON body they are listed with the
+# JSON's own schema; in a form they are JSON text, which OpenAPI 3.0 cannot
+# describe so that tools send it as one field (they send an array as repeated
+# fields, even with an Encoding Object's contentType), so in forms they are
+# described in the operation, not listed.
 _JSON_PROPERTIES = {
     "param_updates": {"nullable": True, "oneOf": [{"$ref": "#/components/schemas/ParamUpdates"}]},
     "evppi": {"$ref": "#/components/schemas/EvppiGroups"},
 }
 
 
-def _form_schema(names: tuple[str, ...], parts: bool = False) -> dict:
+def _form_schema(names: tuple[str, ...], json_body: bool = False) -> dict:
     properties = {}
     for name in names:
         if name in _JSON_PROPERTIES:
-            if parts:
+            if json_body:
                 properties[name] = dict(_JSON_PROPERTIES[name],
                                         description=_ARGUMENTS[name]["description"])
         else:
@@ -182,21 +183,15 @@ def _form_schema(names: tuple[str, ...], parts: bool = False) -> dict:
 
 
 def _forms(names: tuple[str, ...]) -> dict:
-    return {
-        "application/x-www-form-urlencoded": {"schema": _form_schema(names)},
-        "multipart/form-data": {
-            "schema": _form_schema(names, parts=True),
-            "encoding": {name: {"contentType": "application/json"}
-                         for name in names if name in _JSON_PROPERTIES},
-        },
-    }
+    return {media: {"schema": _form_schema(names)}
+            for media in ("application/x-www-form-urlencoded", "multipart/form-data")}
 
 
 def _json_schema(names: tuple[str, ...]) -> dict:
     """A JSON body: real JSON where an argument takes it, text as in a form.
     (param_updates and evppi are read from JSON text in a string too, for
     clients that send them so; the document gives the JSON's own schema.)"""
-    schema = _form_schema(names, parts=True)
+    schema = _form_schema(names, json_body=True)
     grid = {"type": "array", "minItems": 1, "maxItems": MAX_WTP_POINTS,
             "items": {"type": "number", "minimum": 0, "maximum": MAX_WTP}}
     for name in ("wtp", "evppi_wtp"):
@@ -211,10 +206,10 @@ def _json_schema(names: tuple[str, ...]) -> dict:
 # a document cannot say "in the query string or in the body, not both" (400),
 # nor bound the URL's length (414): described in each operation, not listed.
 _QUERY = (
-    "Arguments come in the body: a JSON object, or a multipart form (JSON text in the "
-    "parts param_updates and evppi) or an urlencoded one (param_updates and evppi as "
-    "JSON text fields too, not listed below: OpenAPI 3.0 cannot say so for this media "
-    "type). For the original's clients the same arguments are also read from the query "
+    "Arguments come in the body: a JSON object, or an urlencoded or multipart form "
+    "(param_updates and evppi then as fields holding JSON text, not listed in the form "
+    "schemas: OpenAPI 3.0 cannot describe JSON text so that tools send it as one field). "
+    "For the original's clients the same arguments are also read from the query "
     "string, each argument once in the query string and body together (400 otherwise), "
     "and the URL within the request-line limit (414); they are not listed as query "
     "parameters because a document cannot say 'in the query or in the body, not both'. "
