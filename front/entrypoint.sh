@@ -1,0 +1,115 @@
+#!/bin/sh
+# The front's start: write the certificate and key where nginx reads them,
+# render nginx.conf from the environment, then run nginx in the foreground.
+#
+# | variable                        | meaning                                         | default |
+# |---------------------------------|-------------------------------------------------|---------|
+# | TLS_CERTIFICATE                 | PEM certificate chain (an ECS secret)           | —       |
+# | TLS_PRIVATE_KEY                 | PEM private key (an ECS secret)                 | —       |
+# | TLS_CERTIFICATE_FILE / _KEY_FILE| or: files holding them (mounted)                | —       |
+# | FRONT_UPSTREAM                  | gunicorn, host:port                             | 127.0.0.1:8000 |
+# | FRONT_HTTPS_PORT                | HTTPS port inside the container                 | 8443    |
+# | FRONT_HTTP_PORT                 | plain-HTTP port inside the container            | 8080    |
+# | FRONT_PUBLIC_HTTPS_PORT         | HTTPS port clients see (the redirect's target)  | 443     |
+# | FRONT_PLAIN_HTTP                | 1: the HTTP port serves the API too (unsafe)    | 0       |
+# | FRONT_CLIENT_TIMEOUT            | seconds for headers, each body read, each write | 10      |
+# | FRONT_KEEPALIVE_TIMEOUT         | seconds an idle connection is kept              | 15      |
+# | FRONT_UPSTREAM_TIMEOUT          | seconds to wait for gunicorn's answer           | 35      |
+# | FRONT_MAX_BODY                  | largest body read (nginx size: 2m, 512k)        | 2m      |
+# | FRONT_CONNECTIONS_PER_ADDRESS   | open connections per client address            | 512     |
+#
+# Nothing here is ever printed with its value: the key is written to a file
+# only root reads and removed from the environment before nginx starts.
+set -eu
+
+die() { echo "living-hta front: cannot start: $*" >&2; exit 2; }
+
+number() {  # number NAME VALUE: VALUE must be a whole number >= 1
+    case $2 in ''|*[!0-9]*|0) die "$1 must be a whole number >= 1, got '$2'";; esac
+}
+
+run_dir=/tmp/living-hta-front
+tls_dir=$run_dir/tls
+here=$(dirname "$0")
+# nginx's workers (an unprivileged user) read and write under $run_dir;
+# only root (nginx's master, at start) reads the key.
+mkdir -p -m 755 "$run_dir"
+mkdir -p -m 700 "$tls_dir"
+umask 077
+
+if [ -n "${TLS_CERTIFICATE_FILE:-}" ]; then
+    cat "$TLS_CERTIFICATE_FILE" >"$tls_dir/certificate.pem" 2>/dev/null \
+        || die "TLS_CERTIFICATE_FILE cannot be read"
+elif [ -n "${TLS_CERTIFICATE:-}" ]; then
+    printf '%s\n' "$TLS_CERTIFICATE" >"$tls_dir/certificate.pem"
+else
+    die "no certificate: set TLS_CERTIFICATE (PEM) or TLS_CERTIFICATE_FILE"
+fi
+if [ -n "${TLS_PRIVATE_KEY_FILE:-}" ]; then
+    cat "$TLS_PRIVATE_KEY_FILE" >"$tls_dir/private_key.pem" 2>/dev/null \
+        || die "TLS_PRIVATE_KEY_FILE cannot be read"
+elif [ -n "${TLS_PRIVATE_KEY:-}" ]; then
+    printf '%s\n' "$TLS_PRIVATE_KEY" >"$tls_dir/private_key.pem"
+else
+    die "no private key: set TLS_PRIVATE_KEY (PEM) or TLS_PRIVATE_KEY_FILE"
+fi
+unset TLS_CERTIFICATE TLS_PRIVATE_KEY TLS_CERTIFICATE_FILE TLS_PRIVATE_KEY_FILE
+grep -q -- '-----BEGIN CERTIFICATE-----' "$tls_dir/certificate.pem" \
+    || die "the certificate is not PEM (-----BEGIN CERTIFICATE-----)"
+grep -q -- '-----BEGIN .*PRIVATE KEY-----' "$tls_dir/private_key.pem" \
+    || die "the private key is not PEM (-----BEGIN ... PRIVATE KEY-----)"
+
+upstream=${FRONT_UPSTREAM:-127.0.0.1:8000}
+case $upstream in *[!A-Za-z0-9.:_\[\]-]*|'') die "FRONT_UPSTREAM must be host:port, got '$upstream'";; esac
+https_port=${FRONT_HTTPS_PORT:-8443}
+http_port=${FRONT_HTTP_PORT:-8080}
+public_port=${FRONT_PUBLIC_HTTPS_PORT:-443}
+client_timeout=${FRONT_CLIENT_TIMEOUT:-10}
+keepalive_timeout=${FRONT_KEEPALIVE_TIMEOUT:-15}
+upstream_timeout=${FRONT_UPSTREAM_TIMEOUT:-35}
+per_address=${FRONT_CONNECTIONS_PER_ADDRESS:-512}
+for pair in FRONT_HTTPS_PORT="$https_port" FRONT_HTTP_PORT="$http_port" \
+        FRONT_PUBLIC_HTTPS_PORT="$public_port" FRONT_CLIENT_TIMEOUT="$client_timeout" \
+        FRONT_KEEPALIVE_TIMEOUT="$keepalive_timeout" FRONT_UPSTREAM_TIMEOUT="$upstream_timeout" \
+        FRONT_CONNECTIONS_PER_ADDRESS="$per_address"; do
+    number "${pair%%=*}" "${pair#*=}"
+done
+max_body=${FRONT_MAX_BODY:-2m}
+case $max_body in *[!0-9kKmM]*|''|[!0-9]*) die "FRONT_MAX_BODY must be a size like 2m or 512k, got '$max_body'";; esac
+
+# The redirect keeps the host the client asked for and names the HTTPS port
+# unless it is 443.  308 keeps the method and body (a POST stays a POST).
+port_suffix=":$public_port"
+[ "$public_port" = 443 ] && port_suffix=
+if [ "${FRONT_PLAIN_HTTP:-0}" = 1 ]; then
+    echo "living-hta front: WARNING: FRONT_PLAIN_HTTP=1: port $http_port serves the API in clear text" >&2
+    http_action='proxy_pass http://api;'
+    security_header=
+else
+    http_action="return 308 https://\$host$port_suffix\$request_uri;"
+    # Browsers that saw HTTPS once never try clear text again for a year.
+    security_header='add_header Strict-Transport-Security "max-age=31536000" always;'
+fi
+
+# The workers' user: `nginx` in the official image, `www-data` in Debian's.
+worker_user=nginx
+id -u nginx >/dev/null 2>&1 || worker_user=www-data
+
+umask 022
+cp "$here/errors.conf" "$run_dir/errors.conf"
+sed -e "s|@USER@|$worker_user|g" \
+    -e "s|@UPSTREAM@|$upstream|g" \
+    -e "s|@HTTPS_PORT@|$https_port|g" \
+    -e "s|@HTTP_PORT@|$http_port|g" \
+    -e "s|@CLIENT_TIMEOUT@|$client_timeout|g" \
+    -e "s|@KEEPALIVE_TIMEOUT@|$keepalive_timeout|g" \
+    -e "s|@UPSTREAM_TIMEOUT@|$upstream_timeout|g" \
+    -e "s|@MAX_BODY@|$max_body|g" \
+    -e "s|@CONNECTIONS_PER_ADDRESS@|$per_address|g" \
+    -e "s|@HTTP_ACTION@|$http_action|g" \
+    -e "s|@SECURITY_HEADER@|$security_header|g" \
+    "$here/nginx.conf.template" >"$run_dir/nginx.conf"
+
+# SIGQUIT (the image's STOPSIGNAL) is nginx's graceful stop: it stops
+# accepting, finishes the requests in flight, then exits.
+exec nginx -c "$run_dir/nginx.conf" -g 'daemon off;'
