@@ -13,7 +13,9 @@ from tests.support.paths import REFERENCE
 # the session's test key and the audit of where keys went (runs last).
 pytest_plugins = ["tests.support.moto", "tests.support.secret_audit",
                   # a Docker registry on 127.0.0.1; the API's image, built once
-                  "tests.support.registry", "tests.support.image"]
+                  "tests.support.registry", "tests.support.image",
+                  # the front's image (nginx), built once
+                  "tests.support.front"]
 
 
 @pytest.fixture(scope="session")

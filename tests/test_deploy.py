@@ -139,10 +139,13 @@ def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_en
 
     group = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [NAME]}])["SecurityGroups"][0]
     assert {t["Key"]: t["Value"] for t in group["Tags"]} == TAGS
-    [rule] = group["IpPermissions"]
-    assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 8080, 8080)
-    assert [r["CidrIp"] for r in rule["IpRanges"]] == ["0.0.0.0/0"]
-    assert [r["CidrIpv6"] for r in rule["Ipv6Ranges"]] == ["::/0"]
+    # HTTPS (the front; 8443 in inventory/local) and the original's 8080 (a redirect).
+    rules = sorted(group["IpPermissions"], key=lambda rule: rule["FromPort"])
+    assert [(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in rules] == [("tcp", 8080, 8080),
+                                                                              ("tcp", 8443, 8443)]
+    for rule in rules:
+        assert [r["CidrIp"] for r in rule["IpRanges"]] == ["0.0.0.0/0"]
+        assert [r["CidrIpv6"] for r in rule["Ipv6Ranges"]] == ["::/0"]
 
     reservations = ec2.describe_instances(
         Filters=[{"Name": "tag:Project", "Values": [PROJECT]}, {"Name": "instance-state-name", "Values": ["running"]}]
@@ -178,9 +181,11 @@ def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_en
     assert service["desiredCount"] == 1 and service["launchType"] == "EC2"
     described = ecs.describe_task_definition(taskDefinition=service["taskDefinition"], include=["TAGS"])
     assert {t["key"]: t["value"] for t in described["tags"]} == TAGS
-    [container] = described["taskDefinition"]["containerDefinitions"]
-    assert container["memory"] == 900
-    assert container["portMappings"] == [{"containerPort": 8000, "hostPort": 8080, "protocol": "tcp"}]
+    [container, front] = described["taskDefinition"]["containerDefinitions"]
+    assert container["name"] == "api" and container["memory"] == 900
+    # Only the front is reachable from outside; the API after SIGTERM gets
+    # more than gunicorn's graceful timeout (20 s) before a SIGKILL.
+    assert container["portMappings"] == [] and container["stopTimeout"] == 30
     assert re.fullmatch(rf"\d+\.dkr\.ecr\.{REGION}\.amazonaws\.com/{NAME}@sha256:[0-9a-f]{{64}}", container["image"])
     assert container["logConfiguration"]["logDriver"] == "awslogs"
     assert container["secrets"] == [{"name": "API_KEYS", "valueFrom": parameter["ARN"]}]
@@ -189,14 +194,46 @@ def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_en
     # ECS acts on the task definition's health check only: the image's own probe.
     assert container["healthCheck"] == {"command": dockerfile_healthcheck(), "interval": 10,
                                         "timeout": 3, "retries": 3, "startPeriod": 30}
+
+    secret = aws_client("secretsmanager", moto_endpoint).describe_secret(SecretId=f"{PROJECT}/{ENV}/tls")
+    assert {t["Key"]: t["Value"] for t in secret["Tags"]} == TAGS
+    assert front["name"] == "front" and front["essential"] is True
+    assert re.fullmatch(rf"\d+\.dkr\.ecr\.{REGION}\.amazonaws\.com/{NAME}-front@sha256:[0-9a-f]{{64}}", front["image"])
+    assert sorted((m["hostPort"], m["containerPort"]) for m in front["portMappings"]) == [(8080, 8080), (8443, 8443)]
+    assert front["links"] == ["api:api"]
+    assert front["dependsOn"] == [{"containerName": "api", "condition": "HEALTHY"}]
+    assert front["stopTimeout"] == 30
+    assert {e["name"]: e["value"] for e in front["environment"]} == {
+        "FRONT_UPSTREAM": "api:8000", "FRONT_HTTPS_PORT": "8443", "FRONT_HTTP_PORT": "8080",
+        "FRONT_PUBLIC_HTTPS_PORT": "8443", "FRONT_PLAIN_HTTP": "0"}
+    assert front["secrets"] == [
+        {"name": "TLS_CERTIFICATE", "valueFrom": f"{secret['ARN']}:certificate::"},
+        {"name": "TLS_PRIVATE_KEY", "valueFrom": f"{secret['ARN']}:private_key::"}]
+    assert front["logConfiguration"]["options"]["awslogs-stream-prefix"] == "front"
+
+    # Neither the API key nor the certificate's private key is in the task definition.
+    private_key = tls_private_key(moto_endpoint)
     assert API_KEY not in json.dumps(described, default=str)
+    assert private_key not in json.dumps(described, default=str)
     assert described["taskDefinition"]["executionRoleArn"].endswith(f":role/{NAME}-task-execution")
+    # The execution role reads the key parameter and the certificate's secret, nothing else.
+    policy = iam.get_role_policy(RoleName=f"{NAME}-task-execution", PolicyName="read-api-key")
+    statements = {tuple(s["Action"]): s["Resource"] for s in policy["PolicyDocument"]["Statement"]}
+    assert statements == {("ssm:GetParameters",): [parameter["ARN"]],
+                          ("secretsmanager:GetSecretValue",): [secret["ARN"]]}
 
     # moto accepts but does not keep deploymentConfiguration: check what was sent.
     [create] = [r for r in deployed["requests"] if "CreateService" in r["headers"].get("X-Amz-Target", "")]
     sent = json.loads(request_body(create))
     assert sent["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
     assert sent["taskDefinition"] == f"{NAME}:1"
+
+
+def tls_private_key(endpoint: str) -> str:
+    """The base64 body of the front's private key, from the secret the front role wrote."""
+    value = aws_client("secretsmanager", endpoint).get_secret_value(SecretId=f"{PROJECT}/{ENV}/tls")
+    pem = json.loads(value["SecretString"])["private_key"]
+    return "".join(line for line in pem.splitlines() if "PRIVATE KEY" not in line)
 
 
 def dockerfile_healthcheck() -> list[str]:
@@ -210,8 +247,13 @@ def test_deploy_prints_the_url_and_never_the_key(deployed, moto_endpoint):
     ec2 = aws_client("ec2", moto_endpoint)
     running = [{"Name": "tag:Project", "Values": [PROJECT]}, {"Name": "instance-state-name", "Values": ["running"]}]
     dns = ec2.describe_instances(Filters=running)["Reservations"][0]["Instances"][0]["PublicDnsName"]
-    assert f"http://{dns}:8080" in deployed["output"]
+    assert f"https://{dns}:8443" in deployed["output"]
     assert API_KEY not in deployed["output"]
+    private_key = tls_private_key(moto_endpoint)
+    assert private_key[:64] not in deployed["output"] and "PRIVATE KEY" not in deployed["output"]
+    # The CA certificate is printed and written out for clients.
+    ca = (ROOT / ".cache" / f"{NAME}-ca.pem").read_text()
+    assert ca.startswith("-----BEGIN CERTIFICATE-----") and ca.splitlines()[1] in deployed["output"]
     for entry in deployed["requests"]:
         if API_KEY in request_body(entry):
             assert "AmazonSSM.PutParameter" in entry["headers"].get("X-Amz-Target", ""), entry["url"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import ssl
 import threading
 import time
 from collections import Counter
@@ -37,6 +38,9 @@ class LoadResult:
     sent: int = 0
     statuses: Counter = field(default_factory=Counter)
     errors: list[tuple[float, str]] = field(default_factory=list)  # (monotonic time, what)
+    # Errors after the whole request had been sent (the server had taken it):
+    # a request lost, where an error before that is a request refused.
+    lost: list[tuple[float, str]] = field(default_factory=list)
     bad_statuses: list[tuple[float, int]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -50,7 +54,8 @@ class LoadResult:
 
 
 def run_load(url: str, key: str, total: int, concurrency: int, path: str = "/runDARTHmodel",
-             body: bytes = BODY, timeout: float = 30) -> LoadResult:
+             body: bytes = BODY, timeout: float = 30, tls: ssl.SSLContext | None = None) -> LoadResult:
+    """`tls`: the context an https:// URL is called with (the front's CA)."""
     parts = urlsplit(url)
     headers = {"key": key, "Content-Type": "application/json", "Connection": "close"}
     numbers = itertools.count()
@@ -59,9 +64,15 @@ def run_load(url: str, key: str, total: int, concurrency: int, path: str = "/run
 
     def client() -> None:
         while next(numbers) < total:
-            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+            if parts.scheme == "https":
+                connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout,
+                                                         context=tls)
+            else:
+                connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+            sent = False
             try:
                 connection.request("POST", path, body=body, headers=headers)
+                sent = True
                 response = connection.getresponse()
                 data = response.read()
                 status = response.status
@@ -76,6 +87,8 @@ def run_load(url: str, key: str, total: int, concurrency: int, path: str = "/run
                     result.statuses[status] += 1
                 if isinstance(problem, str):
                     result.errors.append((time.monotonic(), problem))
+                    if sent:
+                        result.lost.append((time.monotonic(), problem))
                 elif problem is not None:
                     result.bad_statuses.append((time.monotonic(), problem))
 

@@ -52,6 +52,13 @@ def record_server(log_files: Iterable[Path], env: Mapping[str, str]) -> None:
     _keys.update(keys_in(env))
 
 
+def record_secrets(log_files: Iterable[Path], values: Iterable[str]) -> None:
+    """Other secrets a server was given (a TLS private key's lines): audited
+    like the keys."""
+    _log_files.extend(Path(path) for path in log_files)
+    _keys.update(values)
+
+
 def recorded_log_files() -> list[Path]:
     return list(dict.fromkeys(_log_files))
 

@@ -1,0 +1,136 @@
+"""The front (nginx, front/) in front of the API's image, for tests and benchmarks.
+
+    def test_x(api_image, front_image, tmp_path):
+        with front_stack(api_image.tag, front_image, tmp_path) as stack:
+            urllib.request.urlopen(stack.https_url + "/health", context=stack.tls_context())
+
+Two containers as the task definition runs them in bridge mode (roles/task):
+the API without a host port, the front linked to it as `api`, its HTTPS and
+HTTP ports published on free loopback ports.  The certificate comes from a
+throwaway CA made with openssl in the test's folder (`stack.ca_file`); it
+reaches the container as the environment variables ECS would set from the
+secret, never on a command line.  Logs of both containers are saved in the
+folder and recorded, with the private key, for the session's secret audit.
+The front's image is built once per session by scripts/front-image.sh,
+exactly as the front role and `make demo` choose its base.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support import secret_audit
+from tests.support.image import ROOT, docker, inspect, unique
+from tests.support.service import free_port
+
+
+@pytest.fixture(scope="session")
+def front_image() -> str:
+    proc = subprocess.run([str(ROOT / "scripts/front-image.sh")], cwd=ROOT, capture_output=True,
+                          text=True, timeout=900)
+    if proc.returncode != 0:
+        pytest.fail(f"scripts/front-image.sh failed:\n{proc.stderr[-3000:]}")
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def make_certificate(folder: Path, names: tuple[str, ...] = ("IP:127.0.0.1", "DNS:localhost")) -> dict[str, Path]:
+    """A CA and a certificate it signed for `names`: {ca, certificate, key} files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {name: folder / f"{name}.pem" for name in ("ca", "ca_key", "certificate", "key")}
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)  # noqa: E731
+    run("req", "-x509", *ec, "-keyout", str(files["ca_key"]), "-out", str(files["ca"]), "-days", "2",
+        "-subj", "/CN=living-hta test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign")
+    csr = folder / "front.csr"
+    run("req", *ec, "-keyout", str(files["key"]), "-out", str(csr), "-subj", "/CN=localhost")
+    extensions = folder / "front.ext"
+    extensions.write_text(f"subjectAltName={','.join(names)}\nextendedKeyUsage=serverAuth\n")
+    run("x509", "-req", "-in", str(csr), "-CA", str(files["ca"]), "-CAkey", str(files["ca_key"]),
+        "-CAcreateserial", "-out", str(files["certificate"]), "-days", "1", "-extfile", str(extensions))
+    files["ca_key"].unlink()
+    return files
+
+
+@dataclass
+class Stack:
+    https_url: str
+    http_url: str
+    https_port: int
+    http_port: int
+    ca_file: Path
+    api: str    # container names
+    front: str
+    private_key: str
+
+    def tls_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def logs(self, container: str) -> str:
+        proc = docker("logs", container, check=False)
+        return proc.stdout + proc.stderr
+
+
+def _wait(stack: Stack, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(stack.https_url + "/health", timeout=2,
+                                        context=stack.tls_context()) as response:
+                if response.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
+            pass
+        for name in (stack.api, stack.front):
+            state = inspect(name)["State"]
+            if not state["Running"]:
+                raise RuntimeError(f"container {name} exited ({state['ExitCode']}):\n"
+                                   f"{stack.logs(name)[-2000:]}")
+        time.sleep(0.1)
+    raise RuntimeError(f"{stack.https_url}/health did not answer within {timeout} s")
+
+
+@contextlib.contextmanager
+def front_stack(api_tag: str, front_tag: str, log_dir: Path, api_env: Mapping[str, str],
+                front_env: Mapping[str, str] | None = None,
+                api_args: tuple[str, ...] = ()) -> Iterator[Stack]:
+    """The API and its front, as the task definition runs them; removed on exit."""
+    log_dir = Path(log_dir)
+    pem = make_certificate(log_dir / "tls")
+    https_port, http_port = free_port(), free_port()
+    api, front = unique("api"), unique("front")
+    private_key = pem["key"].read_text()
+    secrets = {"TLS_CERTIFICATE": pem["certificate"].read_text(), "TLS_PRIVATE_KEY": private_key}
+    front_variables = {"FRONT_UPSTREAM": "api:8000", "FRONT_PUBLIC_HTTPS_PORT": str(https_port),
+                       **(front_env or {})}
+    logs = [log_dir / f"{api}.log", log_dir / f"{front}.log"]
+    secret_audit.record_server(logs, api_env)
+    secret_audit.record_secrets(logs, [line for line in private_key.splitlines()
+                                       if "PRIVATE KEY" not in line])
+    stack = Stack(f"https://127.0.0.1:{https_port}", f"http://127.0.0.1:{http_port}",
+                  https_port, http_port, pem["ca"], api, front, private_key)
+    try:
+        # Values reach docker through its environment (`-e NAME`), never argv.
+        docker("run", "-d", "--name", api, *[a for k in api_env for a in ("-e", k)], *api_args,
+               api_tag, env={**os.environ, **api_env})
+        docker("run", "-d", "--name", front, "--link", f"{api}:api", "--stop-timeout", "30",
+               "-p", f"127.0.0.1:{https_port}:8443", "-p", f"127.0.0.1:{http_port}:8080",
+               *[a for k in [*secrets, *front_variables] for a in ("-e", k)], front_tag,
+               env={**os.environ, **secrets, **front_variables})
+        _wait(stack)
+        yield stack
+    finally:
+        for name, log in zip((api, front), logs):
+            log.write_text(stack.logs(name))
+        docker("rm", "-f", front, api, check=False)
