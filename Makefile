@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup system demo demo-down report test bench bench-analysis bench-service bench-hardening image base-image bench-image bench-deploy bench-demo clean
+.PHONY: help setup system demo demo-down report test bench bench-analysis bench-service bench-hardening bench-front image base-image bench-image bench-deploy bench-demo clean
 
 help:
 	@echo "make demo       set up and run the main job"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench-service  the service benchmark only (gunicorn + wrk)"
 	@echo "make bench-analysis  the decision analyses against their Python peers, and POST /analysis"
 	@echo "make bench-hardening  fuzz/load/fault figures (the hardening tests) only"
+	@echo "make bench-front  200 slow clients for 60 s: the front vs bare gunicorn"
 	@echo "make image      build the Docker image and print its tag"
 	@echo "make bench-image  image size and docker run → healthy time"
 	@echo "make bench-deploy  site.yml deploy / re-deploy / teardown against moto"
@@ -31,7 +32,8 @@ system:
 	scripts/setup-system.sh
 
 # The main job: the whole stack deployed locally (moto + a local registry +
-# the real container on http://127.0.0.1:8080), called as the tutorial does.
+# the task's containers, the API behind its TLS front on
+# https://127.0.0.1:8443), called as the tutorial does.
 demo: setup
 	$(PY) scripts/demo.py up
 
@@ -56,7 +58,7 @@ report: setup
 test: setup system base-image
 	$(PY) -m pytest
 
-bench: setup bench-service bench-hardening bench-image bench-deploy bench-demo bench-analysis
+bench: setup bench-service bench-hardening bench-front bench-image bench-deploy bench-demo bench-analysis
 	$(PY) bench/bench_model.py
 
 bench-deploy: setup system
@@ -78,6 +80,9 @@ bench-image: setup system
 
 bench-hardening: setup
 	$(PY) bench/bench_hardening.py
+
+bench-front: setup system
+	$(PY) bench/bench_front.py
 
 # The API's image (scripts/image.sh): prints its tag.  base-image: only the
 # base (python:3.11-slim if it can be pulled, else the cached Debian stand-in).
