@@ -94,7 +94,7 @@ def create_app(
     auth = KeyAuth(keys, open_resources)
     throttle = FailedKeyThrottle(
         settings.auth_failure_limit, settings.auth_failure_window, open_resources,
-        clock=throttle_clock, proxy_hops=settings.trusted_proxy_hops,
+        clock=throttle_clock, trusted_proxies=settings.trusted_proxies,
     )
 
     # Order matters: the log sees every outcome; the time budget covers the

@@ -20,7 +20,7 @@ service/gunicorn_conf.py).
 | `AUTH_FAILURE_WINDOW` | the window, seconds                                | 60 |
 | `AUDIT_LOG`     | where audit records go: `-` (stdout) or a file, appended to (service/runs.py) | `-` |
 | `IMAGE_DIGEST`  | the image's digest, quoted in each result's provenance (the task definition sets it) | — |
-| `TRUSTED_PROXY_HOPS` | proxies in front of the service whose X-Forwarded-For entry names the client (1 behind an ALB) | 0 |
+| `TRUSTED_PROXIES` | comma-separated addresses or networks (CIDR) of the proxies in front of the service: X-Forwarded-For is believed only from them (service/throttle.py) | none |
 | `EVPPI_PARAMETERS` | comma-separated parameters, beyond the editable ones, whose EVPPI `/analysis` may report (`*`: every parameter) | — (editable ones only) |
 
 The process variables (`PROCESS_ENV`: BLAS threads, malloc tuning) are not
@@ -35,6 +35,7 @@ the original's hard-coded key did.  Keys never appear in a repr or a log.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from collections.abc import Mapping
@@ -119,7 +120,7 @@ class Settings:
     request_timeout: float = 0.8 * DEFAULT_GUNICORN_TIMEOUT
     auth_failure_limit: int = DEFAULT_AUTH_FAILURE_LIMIT
     auth_failure_window: float = DEFAULT_AUTH_FAILURE_WINDOW
-    trusted_proxy_hops: int = 0
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     # The data owner's choice: EVPPI reveals how much a parameter's
     # uncertainty matters, so only editable parameters by default.
     evppi_parameters: tuple[str, ...] = ()
@@ -155,8 +156,6 @@ class Settings:
         if not 0 < self.auth_failure_window < math.inf:
             raise SettingsError(
                 f"AUTH_FAILURE_WINDOW must be > 0 seconds, got {self.auth_failure_window}")
-        if self.trusted_proxy_hops < 0:
-            raise SettingsError(f"TRUSTED_PROXY_HOPS must be >= 0, got {self.trusted_proxy_hops}")
         if self.audit_log != "-":
             try:
                 with open(self.audit_log, "a", encoding="utf-8"):
@@ -190,6 +189,14 @@ class Settings:
         if "*" in evppi and len(evppi) > 1:
             raise SettingsError("EVPPI_PARAMETERS is either * (every parameter) or a list of names")
         options["evppi_parameters"] = evppi
+        if env.get("TRUSTED_PROXY_HOPS", "").strip():
+            # A count of hops trusts whatever sits in that position of a header
+            # anyone can write: the proxies are named by address instead.
+            raise SettingsError(
+                "TRUSTED_PROXY_HOPS is no longer read: set TRUSTED_PROXIES to the proxies' "
+                "addresses or networks (e.g. 127.0.0.1, or 10.0.0.0/16 for a load balancer's subnets)"
+            )
+        options["trusted_proxies"] = _networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", ""))
         for name, option, kind, what in _NUMBERS:
             text = env.get(name, "").strip()
             if text:
@@ -213,7 +220,6 @@ _NUMBERS = (  # environment variable, Settings field, type, what it must be
     ("REQUEST_TIMEOUT", "request_timeout", float, "a number of seconds"),
     ("AUTH_FAILURE_LIMIT", "auth_failure_limit", int, "a whole number"),
     ("AUTH_FAILURE_WINDOW", "auth_failure_window", float, "a number of seconds"),
-    ("TRUSTED_PROXY_HOPS", "trusted_proxy_hops", int, "a whole number"),
 )
 
 
@@ -225,6 +231,20 @@ def _number(name: str, text: str, kind: type, what: str) -> int | float:
     if not math.isfinite(value):
         raise SettingsError(f"{name} must be a finite number, got {text!r}")
     return value
+
+
+def _networks(name: str, text: str) -> tuple:
+    networks = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"{name} must be IP addresses or networks (CIDR), comma-separated; "
+                f"{entry[:60]!r} is neither") from None
+    return tuple(networks)
 
 
 def _positive(env: Mapping[str, str], name: str) -> int | None:

@@ -15,10 +15,20 @@ changing the low 64 bits.
 
 The count lives in each worker process (no shared store to run or to
 fail): with W workers an address gets at most W × limit tries per window.
-Behind a proxy or load balancer every request comes from the proxy's
-address, so set `TRUSTED_PROXY_HOPS` to the number of proxies in front of
-the service (1 behind an AWS ALB): the client is then the address those
-proxies appended to X-Forwarded-For, which a client cannot forge.
+Behind a proxy every request comes from the proxy's address, so
+`TRUSTED_PROXIES` names the proxies (addresses or networks): only when the
+peer is one of them is X-Forwarded-For believed, read from the right, each
+entry added by a trusted proxy naming the one before it; the first address
+that is not a trusted proxy is the client.  A client's own X-Forwarded-For
+therefore counts for nothing unless it really came through a trusted proxy,
+and then only the entries that proxy added.  The front in the task (nginx)
+replaces the header with the address it saw, so the service trusts the
+front's address only (roles/task sets TRUSTED_PROXIES).  Limits: a trusted
+network is trusted as a whole (in ECS bridge mode the front's address is
+any address of the Docker bridge network, 172.17.0.0/16, which only the
+task's containers share); an address is the client's only as far as the
+proxies could see it (a client behind its own NAT or proxy shares that
+address with everyone behind it).
 """
 
 from __future__ import annotations
@@ -71,25 +81,37 @@ class FailedKeyThrottle:
         window: float,
         open_resources: Iterable[object],
         clock: Callable[[], float],
-        proxy_hops: int = 0,
+        trusted_proxies: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
         max_tracked: int = MAX_TRACKED,
     ):
         self._limit = limit
         self._window = window
         self._open = frozenset(id(resource) for resource in open_resources)
         self._clock = clock
-        self._proxy_hops = proxy_hops
+        self._trusted_proxies = tuple(trusted_proxies)
         self._max_tracked = max_tracked
         self._failures: dict[str, deque[float]] = {}
 
     def client_address(self, req: falcon.Request) -> str:
-        if self._proxy_hops:
-            # Each trusted proxy appended the address it got the request from:
-            # the Nth entry from the right is the client's, as our proxies saw it.
-            route = [a.strip() for a in (req.get_header("X-Forwarded-For") or "").split(",")]
-            if len(route) >= self._proxy_hops and route[-self._proxy_hops]:
-                return route[-self._proxy_hops][:100]
-        return req.remote_addr or "-"
+        address = req.remote_addr or "-"
+        if not self._trusted_proxies:
+            return address
+        route = [a.strip() for a in (req.get_header("X-Forwarded-For") or "").split(",") if a.strip()]
+        # Right to left: while the address at hand is a trusted proxy, the
+        # entry it added names who it got the request from.
+        while route and self._trusted(address):
+            entry = route.pop()
+            if not _is_address(entry):
+                break  # a trusted proxy never writes this: keep the proxy's address
+            address = entry
+        return address[:100]
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._trusted_proxies)
 
     def process_resource(self, req: falcon.Request, resp, resource, params) -> None:
         if id(resource) not in self._open:
@@ -131,3 +153,11 @@ class FailedKeyThrottle:
             del self._failures[address]
         while len(self._failures) >= self._max_tracked:  # all recent: drop the oldest entries
             del self._failures[next(iter(self._failures))]
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

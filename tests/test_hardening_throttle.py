@@ -112,13 +112,45 @@ def test_an_ipv6_client_is_counted_per_64_not_per_address():
 
 
 def test_behind_a_trusted_proxy_the_forwarded_client_is_counted():
-    client = make_client(FakeClock(), auth_failure_limit=2, trusted_proxy_hops=1)
-    alb = "10.1.1.1"  # every request arrives from the load balancer
-    for _ in range(2):  # the client forges a first entry; the ALB appends the real one
-        assert post(client, "wrong", addr=alb, **{"X-Forwarded-For": "1.2.3.4, 203.0.113.7"}).status_code == 403
-    assert post(client, TEST_KEY, addr=alb, **{"X-Forwarded-For": "203.0.113.7"}).status_code == 429
-    assert post(client, TEST_KEY, addr=alb, **{"X-Forwarded-For": "1.2.3.4, 198.51.100.2"}).status_code == 200
-    assert post(client, TEST_KEY, addr=alb).status_code == 200  # no header: the proxy itself
+    import ipaddress
+
+    front = "172.17.0.3"  # the task's front (nginx) sets X-Forwarded-For to the client's address
+    client = make_client(FakeClock(), auth_failure_limit=2,
+                         trusted_proxies=(ipaddress.ip_network("172.17.0.0/16"),))
+    for _ in range(2):
+        assert post(client, "wrong", addr=front, **{"X-Forwarded-For": "203.0.113.7"}).status_code == 403
+    assert post(client, TEST_KEY, addr=front, **{"X-Forwarded-For": "203.0.113.7"}).status_code == 429
+    # Another client through the same front is not blocked.
+    assert post(client, TEST_KEY, addr=front, **{"X-Forwarded-For": "198.51.100.2"}).status_code == 200
+    assert post(client, TEST_KEY, addr=front).status_code == 200  # no header: the front itself
+
+
+def test_a_forged_forwarded_for_counts_for_nothing_without_a_trusted_proxy():
+    import ipaddress
+
+    client = make_client(FakeClock(), auth_failure_limit=2,
+                         trusted_proxies=(ipaddress.ip_network("127.0.0.1/32"),))
+    attacker = "203.0.113.66"
+    # Straight to the service, a new made-up X-Forwarded-For each time: still one address.
+    for n in range(2):
+        assert post(client, "wrong", addr=attacker, **{"X-Forwarded-For": f"10.9.9.{n}"}).status_code == 403
+    assert post(client, TEST_KEY, addr=attacker, **{"X-Forwarded-For": "10.9.9.99"}).status_code == 429
+
+
+def test_only_the_entries_added_by_trusted_proxies_are_believed():
+    import ipaddress
+
+    client = make_client(FakeClock(), auth_failure_limit=1,
+                         trusted_proxies=(ipaddress.ip_network("10.0.0.0/16"),))
+    # The client wrote "1.2.3.4, 10.0.5.5" itself (a forged route through a
+    # trusted-looking address); the proxy 10.0.0.2 appended the real address.
+    forged = {"X-Forwarded-For": "1.2.3.4, 10.0.5.5, 203.0.113.9"}
+    assert post(client, "wrong", addr="10.0.0.2", **forged).status_code == 403
+    assert post(client, TEST_KEY, addr="10.0.0.2", **{"X-Forwarded-For": "203.0.113.9"}).status_code == 429
+    assert post(client, TEST_KEY, addr="10.0.0.2", **{"X-Forwarded-For": "1.2.3.4"}).status_code == 200
+    # Garbage where an address belongs: the proxy's own address is counted, not the text.
+    assert post(client, "wrong", addr="10.0.0.2", **{"X-Forwarded-For": "not-an-ip"}).status_code == 403
+    assert post(client, TEST_KEY, addr="10.0.0.2").status_code == 429
 
 
 def test_the_table_of_addresses_is_bounded():

@@ -48,6 +48,8 @@ def test_keys_never_appear_in_a_repr():
     ({"API_KEYS": "k", "DATA_DIR": "/nonexistent/data"}, "is not a directory"),
     ({"API_KEYS": "k", "MAX_BODY_BYTES": "1MB"}, "whole number of bytes"),
     ({"API_KEYS": "k", "MAX_BODY_BYTES": "0"}, ">= 1"),
+    ({"API_KEYS": "k", "TRUSTED_PROXIES": "127.0.0.1, the-front"}, "'the-front' is neither"),
+    ({"API_KEYS": "k", "TRUSTED_PROXY_HOPS": "1"}, "set TRUSTED_PROXIES"),
 ])
 def test_bad_environments_are_refused_with_a_clear_message(environ, fragment):
     with pytest.raises(SettingsError, match=fragment):
@@ -61,8 +63,11 @@ def test_empty_key_file_is_no_key(tmp_path):
 
 
 def test_other_settings(tmp_path):
-    settings = Settings.from_env({"API_KEYS": "k", "DATA_DIR": str(tmp_path), "MAX_BODY_BYTES": "2048"})
+    settings = Settings.from_env({"API_KEYS": "k", "DATA_DIR": str(tmp_path), "MAX_BODY_BYTES": "2048",
+                                  "TRUSTED_PROXIES": " 127.0.0.1, 172.17.0.0/16 ,::1"})
     assert settings.data_dir == tmp_path and settings.max_body_bytes == 2048
+    assert [str(n) for n in settings.trusted_proxies] == ["127.0.0.1/32", "172.17.0.0/16", "::1/128"]
+    assert Settings.from_env({"API_KEYS": "k"}).trusted_proxies == ()
 
 
 @pytest.mark.parametrize("command", [

@@ -31,8 +31,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import secret_audit
-from tests.support.image import ROOT, docker, inspect, unique
-from tests.support.service import free_port
+from tests.support.image import docker, inspect, unique
+from tests.support.net import free_port
+from tests.support.paths import ROOT
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +106,9 @@ def _wait(stack: Stack, timeout: float = 60) -> None:
 def front_stack(api_tag: str, front_tag: str, log_dir: Path, api_env: Mapping[str, str],
                 front_env: Mapping[str, str] | None = None,
                 api_args: tuple[str, ...] = ()) -> Iterator[Stack]:
-    """The API and its front, as the task definition runs them; removed on exit."""
+    """The API and its front, as the task definition runs them; removed on exit.
+    The API believes X-Forwarded-For from the bridge network only, as roles/task sets it."""
+    api_env = {"TRUSTED_PROXIES": "172.17.0.0/16", **api_env}
     log_dir = Path(log_dir)
     pem = make_certificate(log_dir / "tls")
     https_port, http_port = free_port(), free_port()
