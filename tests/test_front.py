@@ -22,7 +22,7 @@ import urllib.request
 
 import pytest
 
-from tests.support.front import front_stack
+from tests.support.front import front_stack, tls_handshake
 from tests.support.image import docker
 from tests.support.load import BODY, run_load
 from tests.support.secret_audit import TEST_KEY
@@ -39,34 +39,21 @@ def stack(api_image, front_image, tmp_path_factory):
         yield running
 
 
-def handshake(port: int, *options: str) -> str:
-    """openssl s_client's verdict line: `New, TLSv1.2, Cipher is …` when the
-    server accepted, `New, (NONE), Cipher is (NONE)` when it refused.  The
-    client's security level is lowered so that it offers old protocols at
-    all (OpenSSL 3 refuses them by itself: a test with curl --tls-max 1.1
-    could not fail)."""
-    proc = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *options],
-                          input="", capture_output=True, text=True, timeout=20)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("New, ")]
-    assert lines, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return lines[0]
-
-
 @pytest.mark.parametrize("version", ["-tls1", "-tls1_1"])
 def test_tls_1_0_and_1_1_are_refused(stack, version):
-    assert handshake(stack.https_port, version, "-cipher", "DEFAULT@SECLEVEL=0") == "New, (NONE), Cipher is (NONE)"
+    assert tls_handshake(stack.https_port, version, "-cipher", "DEFAULT@SECLEVEL=0") == "New, (NONE), Cipher is (NONE)"
 
 
 @pytest.mark.parametrize(("version", "expected"), [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")])
 def test_tls_1_2_and_1_3_are_accepted_with_forward_secret_ciphers(stack, version, expected):
-    line = handshake(stack.https_port, version)
+    line = tls_handshake(stack.https_port, version)
     assert line.startswith(f"New, {expected}, Cipher is "), line
     cipher = line.rsplit(" ", 1)[1]
     assert cipher.startswith(("ECDHE-", "TLS_")) and ("GCM" in cipher or "CHACHA20" in cipher), cipher
 
 
 def test_a_weak_tls_1_2_cipher_is_refused(stack):
-    line = handshake(stack.https_port, "-tls1_2", "-cipher", "AES128-SHA:DES-CBC3-SHA@SECLEVEL=0")
+    line = tls_handshake(stack.https_port, "-tls1_2", "-cipher", "AES128-SHA:DES-CBC3-SHA@SECLEVEL=0")
     assert line == "New, (NONE), Cipher is (NONE)"
 
 

@@ -64,6 +64,18 @@ def make_certificate(folder: Path, names: tuple[str, ...] = ("IP:127.0.0.1", "DN
     return files
 
 
+def tls_handshake(port: int, *options: str) -> str:
+    """openssl s_client's verdict line: `New, TLSv1.2, Cipher is …` when the
+    server accepted, `New, (NONE), Cipher is (NONE)` when it refused.  To
+    offer TLS 1.0/1.1 at all, pass `-cipher DEFAULT@SECLEVEL=0`: OpenSSL 3
+    refuses them on its own (a test with curl --tls-max 1.1 could not fail)."""
+    proc = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *options],
+                          input="", capture_output=True, text=True, timeout=20)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("New, ")]
+    assert lines, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return lines[0]
+
+
 @dataclass
 class Stack:
     https_url: str
