@@ -213,6 +213,7 @@ def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_en
         {"name": "TLS_CERTIFICATE", "valueFrom": f"{secret['ARN']}:certificate::"},
         {"name": "TLS_PRIVATE_KEY", "valueFrom": f"{secret['ARN']}:private_key::"}]
     assert front["logConfiguration"]["options"]["awslogs-stream-prefix"] == "front"
+    assert front["healthCheck"]["command"] == dockerfile_healthcheck("front/Dockerfile")
 
     # Neither the API key nor the certificate's private key is in the task definition.
     private_key = tls_private_key(moto_endpoint)
@@ -239,9 +240,9 @@ def tls_private_key(endpoint: str) -> str:
     return "".join(line for line in pem.splitlines() if "PRIVATE KEY" not in line)
 
 
-def dockerfile_healthcheck() -> list[str]:
-    """The Dockerfile's HEALTHCHECK command, as ECS wants it (["CMD", …])."""
-    text = (ROOT / "Dockerfile").read_text()
+def dockerfile_healthcheck(dockerfile: str = "Dockerfile") -> list[str]:
+    """A Dockerfile's HEALTHCHECK command, as ECS wants it (["CMD", …])."""
+    text = (ROOT / dockerfile).read_text()
     [line] = re.findall(r"^HEALTHCHECK .*\\\n\s+CMD (\[.*\])$", text, flags=re.M)
     return ["CMD", *json.loads(line)]
 
@@ -333,6 +334,9 @@ def test_teardown_fails_when_something_tagged_is_left(moto_endpoint):
         (["-e", '{"api_keys": [{"name": "a b", "key": "0123456789abcdef"}]}'], "api_keys"),
         (["-e", '{"api_keys": [{"name": "short", "key": "0123"}]}'], "api_keys"),
         (["-e", '{"api_keys": [{"key": "0123456789abcdef"}]}'], "api_keys"),
+        (["-e", "front_certificate=acme"], "front_certificate"),
+        (["-e", "front_certificate=secretsmanager"], "front_certificate_secret_arn"),
+        (["-e", "task_stop_timeout=10"], "task_stop_timeout"),
     ],
 )
 def test_bad_variables_stop_before_any_aws_call(moto_endpoint, extra, variable):
