@@ -37,22 +37,20 @@ mkdir -p -m 755 "$run_dir"
 mkdir -p -m 700 "$tls_dir"
 umask 077
 
-if [ -n "${TLS_CERTIFICATE_FILE:-}" ]; then
-    cat "$TLS_CERTIFICATE_FILE" >"$tls_dir/certificate.pem" 2>/dev/null \
-        || die "TLS_CERTIFICATE_FILE cannot be read"
-elif [ -n "${TLS_CERTIFICATE:-}" ]; then
-    printf '%s\n' "$TLS_CERTIFICATE" >"$tls_dir/certificate.pem"
-else
-    die "no certificate: set TLS_CERTIFICATE (PEM) or TLS_CERTIFICATE_FILE"
-fi
-if [ -n "${TLS_PRIVATE_KEY_FILE:-}" ]; then
-    cat "$TLS_PRIVATE_KEY_FILE" >"$tls_dir/private_key.pem" 2>/dev/null \
-        || die "TLS_PRIVATE_KEY_FILE cannot be read"
-elif [ -n "${TLS_PRIVATE_KEY:-}" ]; then
-    printf '%s\n' "$TLS_PRIVATE_KEY" >"$tls_dir/private_key.pem"
-else
-    die "no private key: set TLS_PRIVATE_KEY (PEM) or TLS_PRIVATE_KEY_FILE"
-fi
+# pem NAME WHAT FILE: the variable NAME_FILE's file, else NAME's value, into FILE.
+pem() {
+    eval "from_file=\${${1}_FILE:-} value=\${${1}:-}"
+    if [ -n "$from_file" ]; then
+        cat "$from_file" >"$3" 2>/dev/null || die "${1}_FILE cannot be read"
+    elif [ -n "$value" ]; then
+        printf '%s\n' "$value" >"$3"
+    else
+        die "no $2: set $1 (PEM) or ${1}_FILE"
+    fi
+}
+pem TLS_CERTIFICATE certificate "$tls_dir/certificate.pem"
+pem TLS_PRIVATE_KEY "private key" "$tls_dir/private_key.pem"
+unset from_file value
 unset TLS_CERTIFICATE TLS_PRIVATE_KEY TLS_CERTIFICATE_FILE TLS_PRIVATE_KEY_FILE
 grep -q -- '-----BEGIN CERTIFICATE-----' "$tls_dir/certificate.pem" \
     || die "the certificate is not PEM (-----BEGIN CERTIFICATE-----)"

@@ -2,6 +2,7 @@
 # Build the front's image (front/Dockerfile); prints the tag it built.
 #   scripts/front-image.sh          build; prints e.g. living-hta-front:1a2b3c4
 #   scripts/front-image.sh --base   only choose (and if need be build) the base; print it
+#   scripts/front-image.sh --standin  only build (if need be) the stand-in base; print it
 # Base: the official nginx:stable when it can be pulled (or is already here),
 # otherwise a stand-in: Debian's nginx (nginx-light, 1.22) installed on the
 # API's stand-in base (scripts/base-image.sh, cached), so it costs one
@@ -16,6 +17,11 @@ IMAGE_TAG=${IMAGE_TAG:-$(git describe --always --dirty --abbrev=7 --exclude='*' 
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 log() { echo "==> $*" >&2; }
+# Run a command silently; show what it said only if it fails.
+quietly() {
+    local said
+    said=$("$@" 2>&1 </dev/stdin) || { echo "$said" >&2; echo "error: $1 $2 failed" >&2; return 1; }
+}
 
 standin() {
     local base recipe tag
@@ -27,11 +33,11 @@ standin() {
     if ! docker image inspect "$tag" >/dev/null 2>&1; then
         log "building the stand-in $tag (Debian's nginx on $base)"
         # Host networking: the build reaches Debian's archive the way
-        # debootstrap did.  Logs to the container's stdout/stderr.
-        docker build -q --network host -t "$tag" \
+        # debootstrap did.  nginx's log files are the container's output.
+        quietly docker build -q --network host -t "$tag" \
             --label org.opencontainers.image.title=living-hta-front-base \
             --label "org.opencontainers.image.description=Debian bookworm nginx-light (stand-in for $OFFICIAL)" \
-            - >/dev/null <<DOCKERFILE
+            - <<DOCKERFILE
 FROM $base
 RUN echo "deb $MIRROR bookworm main" >/etc/apt/sources.list \\
  && apt-get update -qq \\
@@ -44,23 +50,19 @@ DOCKERFILE
     echo "$tag"
 }
 
-if [ -z "${FRONT_BASE_IMAGE:-}" ]; then
-    if timeout 120 docker pull -q "$OFFICIAL" >/dev/null 2>&1 \
-        || docker image inspect "$OFFICIAL" >/dev/null 2>&1; then
-        FRONT_BASE_IMAGE=$OFFICIAL
-    else
-        log "$OFFICIAL cannot be pulled here: using the stand-in front base image"
-        FRONT_BASE_IMAGE=$(standin)
-    fi
+if [ "${1:-}" = --standin ]; then
+    standin
+    exit 0
 fi
+FRONT_BASE_IMAGE=${FRONT_BASE_IMAGE:-$(scripts/choose-base.sh "$OFFICIAL" "$0" --standin)}
 if [ "${1:-}" = --base ]; then
     echo "$FRONT_BASE_IMAGE"
     exit 0
 fi
 
 log "docker build ($IMAGE_NAME:$IMAGE_TAG on $FRONT_BASE_IMAGE)"
-docker build -q --build-arg "BASE_IMAGE=$FRONT_BASE_IMAGE" --build-arg "VCS_REF=$IMAGE_TAG" \
-    -t "$IMAGE_NAME:$IMAGE_TAG" -t "$IMAGE_NAME:latest" front >/dev/null
+quietly docker build -q --build-arg "BASE_IMAGE=$FRONT_BASE_IMAGE" --build-arg "VCS_REF=$IMAGE_TAG" \
+    -t "$IMAGE_NAME:$IMAGE_TAG" -t "$IMAGE_NAME:latest" front
 docker image ls --format '{{.Repository}}:{{.Tag}}' "$IMAGE_NAME" \
     | grep -e '-dirty$' | grep -vxF "$IMAGE_NAME:$IMAGE_TAG" \
     | xargs -r docker rmi >/dev/null 2>&1 || true

@@ -15,15 +15,7 @@ IMAGE_TAG=${IMAGE_TAG:-$(git describe --always --dirty --abbrev=7 --exclude='*' 
 
 log() { echo "==> $*" >&2; }
 
-if [ -z "${BASE_IMAGE:-}" ]; then
-    if timeout 120 docker pull -q "$OFFICIAL" >/dev/null 2>&1 \
-        || docker image inspect "$OFFICIAL" >/dev/null 2>&1; then
-        BASE_IMAGE=$OFFICIAL
-    else
-        log "$OFFICIAL cannot be pulled here: using the stand-in base image"
-        BASE_IMAGE=$(scripts/base-image.sh)
-    fi
-fi
+BASE_IMAGE=${BASE_IMAGE:-$(scripts/choose-base.sh "$OFFICIAL" scripts/base-image.sh)}
 if [ "${1:-}" = --base ]; then
     echo "$BASE_IMAGE"
     exit 0

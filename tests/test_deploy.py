@@ -348,6 +348,16 @@ def test_bad_variables_stop_before_any_aws_call(moto_endpoint, extra, variable):
     assert requests == [], [r["url"] for r in requests]
 
 
+def test_plain_http_is_warned_at_deploy_time(moto_endpoint):
+    """front_plain_http prints its warning while the variables are checked,
+    before any AWS call (here the run then stops on a bad task_memory)."""
+    with recorded_requests(moto_endpoint) as requests:
+        code, output = ansible_playbook(moto_endpoint, "site.yml", "-e", "front_plain_http=true",
+                                        "-e", "task_memory=lots", check=False)
+    assert code != 0 and requests == []
+    assert "WARNING: front_plain_http is true: the HTTP port serves the API in clear" in output.replace("\n", " ")
+
+
 def test_missing_region_stops_before_any_aws_call(moto_endpoint, tmp_path):
     inventory = tmp_path / "hosts.yml"
     inventory.write_text(

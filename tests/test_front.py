@@ -241,3 +241,12 @@ def test_the_fronts_own_errors_are_json_like_the_services(stack):
         assert answer.value.code == 413, source
         assert answer.value.headers["Content-Type"].startswith("application/json"), source
         assert json.loads(answer.value.read())["error"], source
+
+
+def test_plain_http_only_when_asked_and_with_a_warning(api_image, front_image, tmp_path):
+    with front_stack(api_image.tag, front_image, tmp_path, {"API_KEYS": KEY},
+                     front_env={"FRONT_PLAIN_HTTP": "1"}) as plain:
+        with urllib.request.urlopen(plain.http_url + "/health", timeout=10) as answer:
+            assert answer.status == 200 and "Strict-Transport-Security" not in answer.headers
+        warning = plain.logs(plain.front)
+    assert "WARNING: FRONT_PLAIN_HTTP=1: port 8080 serves the API in clear text" in warning
