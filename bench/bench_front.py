@@ -124,6 +124,13 @@ Both: 2 sync workers, everything on this machine's loopback.
 |---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
+"Held open (min–mean)": slow connections open at each second's sample;
+the front cuts a header drip at 10 s (client_header_timeout), whereupon the
+attacker reconnects, hence a minimum below the count.  A body drip of one
+byte every 5 s never trips the 10 s between-reads timeout: it holds an
+nginx connection, never a worker.  Against bare gunicorn every probe (10 s
+client timeout) timed out: both sync workers sat on slow clients.
+
 Target (issue 13): through the front, p99 < 1 s and no probe lost.  Load
 average (1 min) before the run: {load_before:.2f}; the machine is shared.
 """
