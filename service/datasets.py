@@ -38,6 +38,11 @@ class DatasetError(Exception):
     """The name is not a dataset the client may use (a client error)."""
 
 
+class DatasetNotFoundError(DatasetError):
+    """The name has a dataset's form but the data folder holds no such file
+    (a 404: the resource named does not exist)."""
+
+
 class BadDatasetError(Exception):
     """The named dataset exists but is not a valid parameter table (the data
     owner's problem; the detail is logged, not shown to the client)."""
@@ -50,7 +55,9 @@ class DatasetStore:
         self._lock = threading.Lock()
 
     def resolve(self, name: str) -> str:
-        """The real path of dataset `name`, or DatasetError saying why not."""
+        """The real path of dataset `name`, or DatasetError saying why not:
+        DatasetNotFoundError for a name of the accepted form that names no
+        file in the folder."""
         if not name or not name.strip():
             raise DatasetError("path_to_psa_inputs is empty: give a dataset name")
         if "\x00" in name:
@@ -69,9 +76,11 @@ class DatasetStore:
             )
         path = os.path.realpath(os.path.join(self._root, name))
         if os.path.commonpath([self._root, path]) != self._root:
-            raise DatasetError(f"path_to_psa_inputs {quoted(name)} leads outside the data folder")
+            # A link out of the folder: as absent as any other file not in it.
+            raise DatasetNotFoundError(
+                f"path_to_psa_inputs {quoted(name)} leads outside the data folder")
         if not os.path.isfile(path):
-            raise DatasetError(f"no dataset named {quoted(name)} in the data folder")
+            raise DatasetNotFoundError(f"no dataset named {quoted(name)} in the data folder")
         return path
 
     def load(self, name: str) -> model.ParameterTable:
@@ -83,7 +92,7 @@ class DatasetStore:
         try:
             stat = os.stat(path)
         except OSError:
-            raise DatasetError(f"no dataset named {quoted(name)} in the data folder") from None
+            raise DatasetNotFoundError(f"no dataset named {quoted(name)} in the data folder") from None
         version = (stat.st_mtime_ns, stat.st_size)
         cached = self._cache.get(path)
         if cached is not None and cached[0] == version:

@@ -43,6 +43,11 @@ KEY_INVALID = (
     "and/or contact API administrator."
 )
 INTERNAL = "internal server error: the failure has been logged"
+# A record's form and its distribution's v1/v2 bounds: the same rules on any
+# dataset, stated by the document's ParamUpdates schema (all but random
+# uniform's min <= max, a rule across two fields JSON Schema cannot state).
+# Every other ModelError depends on the dataset: 409.
+INVALID_WHATEVER_THE_DATA = (UpdateFormatError, DistributionError)
 
 
 class ApiError(falcon.HTTPError):
@@ -55,10 +60,22 @@ def bad_request(message: str, **detail: Any) -> ApiError:
     return ApiError(falcon.HTTP_400, message, **detail)
 
 
+def conflict(message: str, **detail: Any) -> ApiError:
+    """409: a well-formed request that the data owner's table or settings
+    refuse (a parameter not editable, updates that give invalid transition
+    probabilities, an EVPPI not offered...).  The public document cannot
+    state these rules, which depend on confidential data; it states the
+    others, so what it allows is refused, if at all, with a 404 (no such
+    dataset) or a 409, not a 400/422 (but random uniform's min <= max)."""
+    return ApiError(falcon.HTTP_409, message, **detail)
+
+
 def model_error(exc: ModelError, visible: Collection[str] | None = None) -> ApiError:
-    """422 with the model's message, which names what to change, and its
-    facts as detail fields.  Values of parameters not in `visible` (all
-    visible if None) are withheld from both."""
+    """The model's message, which names what to change, and its facts as
+    detail fields: 422 for a record that is invalid whatever the data (the
+    rules the OpenAPI document states), 409 for what only the dataset can
+    tell (`conflict`).  Values of parameters not in `visible` (all visible
+    if None) are withheld from both."""
     detail: dict[str, Any] = {"kind": type(exc).__name__}
     message = str(exc)
     if exc.update is not None:
@@ -79,7 +96,8 @@ def model_error(exc: ModelError, visible: Collection[str] | None = None) -> ApiE
             values={k: _finite_or_none(v) for k, v in exc.visible_values(visible).items()},
             invalid_samples=exc.n_invalid,
         )
-    return ApiError(falcon.HTTP_422, message, **detail)
+    status = falcon.HTTP_422 if isinstance(exc, INVALID_WHATEVER_THE_DATA) else falcon.HTTP_409
+    return ApiError(status, message, **detail)
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -44,6 +44,16 @@ def _error(description: str, example: str) -> dict:
     }
 
 
+
+_NO_DATASET = _error("The data folder holds no dataset by the name path_to_psa_inputs gives",
+                     "no dataset named 'x.csv' in the data folder")
+_INVALID_RECORDS = _error(
+    "param_updates is invalid whatever the dataset: more records than allowed, a record "
+    "not of the ParamUpdates schema, v1/v2 out of their distribution's bounds, or a random "
+    "uniform whose min is above its max. Detail fields (update, parameter) say where.",
+    "param_updates record 1 (p_HS1): v1 must be a number, got 'a'",
+)
+
 _RETRY_AFTER = {
     "description": "Seconds to wait before trying again",
     "required": True,
@@ -69,8 +79,8 @@ _ARGUMENTS = {
     "path_to_psa_inputs": {
         "description": (
             "Name of a parameter table in the service's data folder (no URL, absolute path "
-            "or '..'). The pattern describes a file name; `sub/name.csv` names a table in a "
-            "subfolder."
+            "or '..': refused, 400). The pattern describes a file name; `sub/name.csv` names "
+            "a table in a subfolder. A name of that form that the folder does not hold: 404."
         ),
     },
     "seed": {"description": "Makes the run reproducible; without it every run draws fresh samples."},
@@ -85,9 +95,11 @@ _ARGUMENTS = {
     "wtp": {
         "description": (
             f"Willingness-to-pay values per QALY for the CEAC, expected loss, EVPI and EVPPI: "
-            f"numbers (a JSON array), or text: a list `a,b,c` or a range `start:stop:step` "
-            f"(stop included). At most {MAX_WTP_POINTS} values, each from 0 to {MAX_WTP:g}; "
-            f"default {DEFAULT_WTP}."
+            f"numbers (a JSON array), or text: a list `a,b,c`. At most {MAX_WTP_POINTS} "
+            f"values, each from 0 to {MAX_WTP:g}; default {DEFAULT_WTP}. Text may also be a "
+            f"range `start:stop:step` (stop included; start <= stop, step > 0, at most "
+            f"{MAX_WTP_POINTS} values: 400 otherwise), described here, not in the pattern, "
+            f"which cannot compare numbers or count a range's values."
         ),
     },
     "evppi": {
@@ -95,7 +107,7 @@ _ARGUMENTS = {
             f"Parameter groups whose EVPPI to compute, at every wtp: a parameter name or a "
             f"list of names each (at most {MAX_EVPPI_GROUPS} groups of {MAX_GROUP_SIZE}), e.g. "
             '[["p_HS1", "p_S1H"], "p_S1S2"]. Offered for the editable parameters and those '
-            "the data owner lists in the service's settings (422 otherwise). In a form or "
+            "the data owner lists in the service's settings (409 otherwise). In a form or "
             "the query string: JSON text."
         ),
     },
@@ -117,9 +129,9 @@ _ARGUMENTS = {
 }
 
 _NUMBER = r"[0-9]{1,9}(\.[0-9]{1,6})?"  # below MAX_WTP by construction
-_WTP_TEXT = (
-    rf"^(?:{_NUMBER}(,{_NUMBER}){{0,{MAX_WTP_POINTS - 1}}}|{_NUMBER}:{_NUMBER}:{_NUMBER})$"
-)
+# The list form only: a range's rules (start <= stop, a count of values) are
+# not a pattern's to state, so ranges are described, not listed.
+_WTP_TEXT = rf"^{_NUMBER}(,{_NUMBER}){{0,{MAX_WTP_POINTS - 1}}}$"
 
 _RECEIPT_HEADERS = {
     "X-Run-Id": {"description": "Names this run's audit record", "required": True,
@@ -286,10 +298,12 @@ def _analysis_operation(shared: dict) -> dict:
             "expected loss and EVPI over the wtp values, and the EVPPI of each requested "
             "parameter group (computed here, on the samples the client never sees). "
             "`method.seed` is the seed used. Rules this schema cannot state, besides "
-            "/runDARTHmodel's: a wtp range with too many values or start > stop (400); "
+            "/runDARTHmodel's: the wtp range form (400 if it has too many values or "
+            "start > stop); "
             "which parameters' EVPPI is offered depends on the dataset and the service's "
-            "settings (422, with the list); evppi JSON text in a string must hold "
-            "EvppiGroups (400 otherwise)."
+            "settings, and whether an EVPPI can be computed on the samples drawn (e.g. a "
+            "spline needs enough samples) (409, with detail); evppi JSON text in a form "
+            "field must hold EvppiGroups (400 otherwise)."
         ),
         "requestBody": {
             "required": False,
@@ -328,14 +342,17 @@ def _analysis_operation(shared: dict) -> dict:
                 "The Accept header does not allow application/json",
                 "cannot answer in any type the Accept header lists ('text/csv'): ...",
             ),
-            "422": _error(
-                "The updates cannot be applied or run (as /runDARTHmodel), or an EVPPI "
-                "is not offered for a parameter, or cannot be computed (e.g. a spline "
-                "for more than 4 parameters). Detail fields say which.",
+            "404": _NO_DATASET,
+            "409": _error(
+                "The dataset or the settings refuse the request: as /runDARTHmodel's 409, "
+                "or an EVPPI not offered for a parameter, or one that cannot be computed "
+                "on these samples (e.g. a spline from too few samples, or for more than 4 "
+                "parameters). Detail fields say which.",
                 "EVPPI of 'c_trtA' is not offered (evppi group 1): the data owner offers "
                 "the EVPPI of the editable parameters and of those listed in the service's "
                 "settings: p_HS1, p_S1H, ...",
             ),
+            "422": _INVALID_RECORDS,
             **shared,
         },
     }
@@ -375,9 +392,10 @@ def _parameters_operation(shared: dict) -> dict:
                     },
                 }}},
             },
-            "400": _error("Unknown or repeated argument, or no such dataset",
-                          "no dataset named 'x.csv' in the data folder"),
-            "422": _error("The dataset is not a valid parameter table",
+            "400": _error("Unknown or repeated argument, or a refused dataset name (a URL, "
+                          "a path)", "unknown argument 'x'; accepted: path_to_psa_inputs"),
+            "404": _NO_DATASET,
+            "409": _error("The dataset is not a valid parameter table",
                           "dataset 'x.csv' is not a valid parameter table; contact the data owner"),
             **{status: shared[status] for status in ("401", "403", "429", "500", "503")},
         },
@@ -465,7 +483,7 @@ def _with_max_samples(node, maximum: int):
 
 def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
               request_timeout: float, max_samples: int) -> dict:
-    # What every keyed operation may answer, besides its own 200/400/406/422.
+    # What every keyed operation may answer, besides its own 200/400/404/406/409/422.
     shared = {
         "401": _error("No API key (the `key` header, or Authorization: Key or Bearer)",
                       KEY_MISSING),
@@ -550,11 +568,12 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                         f"text/csv; more than {STREAM_ROWS} rows are streamed (chunked). "
                         "Rules this schema cannot state: which datasets exist is the data "
                         "folder's business, not this "
-                        "public document's (an unknown name is refused, 400); which "
+                        "public document's (a name it does not hold: 404); which "
                         "parameters are editable, and which distribution values give valid "
-                        "transition probabilities, depend on the dataset (422, with detail); "
-                        "JSON text sent in a string (a form field, or a string in a JSON "
-                        "body) must hold the ParamUpdates records (400 or 422 otherwise)."
+                        "transition probabilities and finite results, depend on the dataset "
+                        "(409, with detail); random uniform needs v1 (min) <= v2 (max), a "
+                        "rule across two fields (422); JSON text sent in a form field must "
+                        "hold the ParamUpdates records (400 or 422 otherwise)."
                     ),
                     "requestBody": {
                         "required": False,
@@ -597,7 +616,8 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                             "The request cannot be read: malformed JSON, unknown or repeated "
                             "argument, bad seed, n_samples not a whole number from 1 to the "
                             f"maximum ({max_samples} here), refused model_functions or "
-                            "path_to_psa_inputs, a body that cannot be read, a key header and "
+                            "path_to_psa_inputs (a URL, a path), a body that cannot be read, a "
+                            "key header and "
                             "Authorization that differ",
                             "model_functions 'https://example.org/x.R' refused: remote model "
                             "code is not executed. ...",
@@ -606,14 +626,16 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                             "The Accept header allows neither text/csv nor application/json",
                             "cannot answer in any type the Accept header lists ('text/html'): ...",
                         ),
-                        "422": _error(
-                            "The updates cannot be applied or run: unknown or non-editable "
-                            "parameter, bad distribution, malformed records, invalid "
-                            "transition matrix, overflowing results, unusable dataset. Detail "
-                            "fields (parameter, editable, sample, ...) say where.",
+                        "404": _NO_DATASET,
+                        "409": _error(
+                            "The dataset refuses the updates: unknown or non-editable "
+                            "parameter, invalid transition matrix, sampled values or results "
+                            "that are not finite, unusable dataset. Detail fields (parameter, "
+                            "editable, sample, ...) say where.",
                             "parameter 'hr_S1S2_trtB' is not editable: This value is not "
                             "editable, please contact the data owner",
                         ),
+                        "422": _INVALID_RECORDS,
                         **shared,
                     },
                 }

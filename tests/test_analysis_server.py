@@ -59,7 +59,7 @@ def test_analysis_over_http_matches_run_darth_model(server):
 def test_refusals_over_http_are_json(server):
     with pytest.raises(urllib.error.HTTPError) as refused:
         post(server, "/analysis", {"evppi": ["u_trtA"]})
-    assert refused.value.code == 422
+    assert refused.value.code == 409
     body = json.loads(refused.value.read())
     assert "is not offered" in body["error"] and "u_trtA" not in body["evppi_parameters"]
 

@@ -178,7 +178,7 @@ def test_evppi_only_for_editable_parameters_by_default(client):
     assert "c_trtA" in confidential
     refused = client.simulate_post(ANALYSIS, json={"evppi": [["p_HS1", "c_trtA"]]})
     unknown = client.simulate_post(ANALYSIS, json={"evppi": ["p_XYZ"]})
-    assert refused.status_code == unknown.status_code == 422
+    assert refused.status_code == unknown.status_code == 409
     assert "EVPPI of 'c_trtA' is not offered (evppi group 1)" in refused.json["error"]
     assert "EVPPI of 'p_XYZ' is not offered" in unknown.json["error"]
     # The offer lists what the client may ask for, never a confidential name.
@@ -190,7 +190,7 @@ def test_evppi_only_for_editable_parameters_by_default(client):
 def test_the_data_owner_can_offer_more_in_the_settings():
     some = client_with(evppi_parameters=("c_trtA",))
     assert some.simulate_post(ANALYSIS, json={"seed": 1, "evppi": ["c_trtA"]}).status_code == 200
-    assert some.simulate_post(ANALYSIS, json={"evppi": ["u_trtA"]}).status_code == 422
+    assert some.simulate_post(ANALYSIS, json={"evppi": ["u_trtA"]}).status_code == 409
     every = client_with(evppi_parameters=("*",))
     assert every.simulate_post(ANALYSIS, json={"seed": 1, "evppi": ["u_trtA"]}).status_code == 200
 
@@ -203,18 +203,28 @@ def test_settings_read_evppi_parameters_from_the_environment(tmp_path):
         Settings.from_env({"API_KEYS": "k", "EVPPI_PARAMETERS": "*,c_trtA"})
 
 
-def test_an_evppi_the_method_cannot_compute_is_422(client):
+def test_an_evppi_the_method_cannot_compute_is_409(client):
     five = ["p_HS1", "p_S1H", "p_S1S2", "c_H", "c_S1"]
     result = client.simulate_post(ANALYSIS, json={"evppi": [five], "evppi_method": "gam"})
-    assert result.status_code == 422
+    assert result.status_code == 409
     assert result.json["kind"] == "AnalysisError" and "groups of up to 4" in result.json["error"]
     assert client.simulate_post(ANALYSIS, json={"evppi": [five]}).status_code == 200  # poly
 
 
-def test_model_errors_are_422_as_for_run_darth_model(client):
+def test_an_evppi_from_too_few_samples_is_409(client):
+    """Schema-valid (n_samples 1 is allowed) but the spline needs more samples
+    than were drawn: the samples', not the request's form, so 409 (found by
+    schemathesis' positive_data_acceptance check, issue 15 item 9)."""
+    result = client.simulate_post(ANALYSIS, json={"evppi": ["p_HS1"], "evppi_method": "gam",
+                                                  "n_samples": 1, "seed": 1})
+    assert result.status_code == 409, result.text
+    assert result.json["kind"] == "AnalysisError"
+
+
+def test_model_errors_are_409_as_for_run_darth_model(client):
     bad = [{"parameter": "hr_S1S2_trtB", "distribution": "beta", "v1": 1, "v2": 1}]
     result = client.simulate_post(ANALYSIS, json={"param_updates": bad})
-    assert result.status_code == 422 and result.json["kind"] == "NotEditableError"
+    assert result.status_code == 409 and result.json["kind"] == "NotEditableError"
 
 
 def test_json_only(client):

@@ -52,7 +52,7 @@ def test_parameters_of_another_dataset_and_refusals(tmp_path):
     assert [row["parameter"] for row in answer["parameters"]] == ["p_HS1"]
     assert answer["default_updates"] == [DEFAULT_UPDATES[0]]  # p_S1H is not editable here
     missing = client.simulate_get("/parameters", params={"path_to_psa_inputs": "nope.csv"})
-    assert missing.status_code == 400 and "no dataset named 'nope.csv'" in missing.json["error"]
+    assert missing.status_code == 404 and "no dataset named 'nope.csv'" in missing.json["error"]
     outside = client.simulate_get("/parameters", params={"path_to_psa_inputs": "../etc/passwd"})
     assert outside.status_code == 400
     unknown = client.simulate_get("/parameters", query_string="seed=1")

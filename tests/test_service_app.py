@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from model.errors import UpdateFormatError
 from model.parameters import check_updates, default_table_path
 from service.arguments import DEFAULT_UPDATES, ORIGINAL_MODEL_URL
 from service.errors import KEY_INVALID, KEY_MISSING
+from service.openapi import build_document
 from service.settings import Settings
 from tests.support.client import app_client
 
@@ -82,7 +84,7 @@ def test_openapi_document_is_open_and_valid(client):
     assert document["components"]["securitySchemes"]["apiKey"] == {
         "type": "apiKey", "in": "header", "name": "key"}
     run = document["paths"][RUN]["post"]
-    assert set(run["responses"]) == {"200", "400", "401", "403", "406", "408", "413", "414", "415", "422", "429", "500", "503"}
+    assert set(run["responses"]) == {"200", "400", "401", "403", "404", "406", "408", "409", "413", "414", "415", "422", "429", "500", "503"}
     for path in ("/paper", "/health", "/openapi.json"):
         assert document["paths"][path]["get"]["security"] == []
 
@@ -272,6 +274,9 @@ def test_other_model_functions_are_refused(client, value):
     "C:\\data\\p.csv", "missing.csv", "", "outside_link.csv", "linked_dir/p.csv",
 ])
 def test_datasets_outside_the_data_folder_are_refused(data_dir, log, name, tmp_path):
+    """A name of the wrong form (the document's pattern refuses it too) is a
+    400; one that has a dataset's form but names no file in the folder
+    (a link out of it is none either) is a 404."""
     outside = tmp_path / "outside"
     outside.mkdir()
     shutil.copy(default_table_path(), outside / "p.csv")
@@ -279,8 +284,13 @@ def test_datasets_outside_the_data_folder_are_refused(data_dir, log, name, tmp_p
     (data_dir / "linked_dir").symlink_to(outside)
     client = make_client(data_dir, log)
     result = client.simulate_post(RUN, json={"path_to_psa_inputs": name})
-    assert result.status_code == 400, name
+    not_found = name in ("missing.csv", "outside_link.csv", "linked_dir/p.csv")
+    assert result.status_code == (404 if not_found else 400), name
     assert "path_to_psa_inputs" in result.json["error"] or "dataset" in result.json["error"]
+    pattern = build_document()["paths"][RUN]["post"]["requestBody"]["content"][
+        "application/json"]["schema"]["properties"]["path_to_psa_inputs"]["pattern"]
+    if re.search(pattern, name):  # a name the document accepts is never refused as a form
+        assert result.status_code == 404, name
 
 
 def test_a_named_dataset_inside_the_data_folder_is_used(data_dir, log):
@@ -299,12 +309,12 @@ def test_a_named_dataset_inside_the_data_folder_is_used(data_dir, log):
     assert result.text != expected_csv(list(DEFAULT_UPDATES), 1)
 
 
-def test_a_broken_dataset_is_422_without_its_content(data_dir, log):
+def test_a_broken_dataset_is_409_without_its_content(data_dir, log):
     (data_dir / "broken.csv").write_text("parameter,distribution,v1,v2,editable\n"
                                          "secret_param,beta,-5,2,F\n")
     client = make_client(data_dir, log)
     result = client.simulate_post(RUN, json={"path_to_psa_inputs": "broken.csv"})
-    assert result.status_code == 422
+    assert result.status_code == 409
     assert "secret_param" not in result.text and "-5" not in result.text
     assert "secret_param" in json.loads(log.getvalue().splitlines()[-1])["error"]
 
@@ -352,6 +362,18 @@ def test_unreadable_requests_are_400(client, kwargs, fragment):
      "not editable", {"parameter": "hr_S1S2_trtB", "kind": "NotEditableError"}),
     ([{"parameter": "p_XX", "distribution": "beta", "v1": 1, "v2": 2}],
      "unknown parameter 'p_XX'", {"parameter": "p_XX", "kind": "UnknownParameterError"}),
+])
+def test_updates_the_dataset_refuses_are_409(client, updates, fragment, detail):
+    """Which parameters exist and are editable is the dataset's (confidential):
+    the document cannot state it, so a schema-valid record may meet it."""
+    result = client.simulate_post(RUN, json={"param_updates": updates})
+    assert result.status_code == 409, result.text
+    body = result.json
+    assert fragment in body["error"]
+    assert detail.items() <= body.items()
+
+
+@pytest.mark.parametrize("updates, fragment, detail", [
     ([{"parameter": "p_HS1", "distribution": "weibull", "v1": 1, "v2": 2}],
      "unknown distribution 'weibull'", {"parameter": "p_HS1"}),
     ([{"parameter": "p_HS1", "distribution": "beta", "v1": -1, "v2": 2}],
@@ -364,6 +386,8 @@ def test_unreadable_requests_are_400(client, kwargs, fragment):
     ([UPDATE, "p_HS1"], "record 2 must be an object", {"update": 2}),
     ({"parameter": "p_HS1"}, "must be a list", {}),
     ([UPDATE] * 201, "at most 200", {}),
+    ([{"parameter": "p_HS1", "distribution": "random uniform", "v1": 2, "v2": 1}],
+     "min <= max", {"parameter": "p_HS1"}),
 ])
 def test_updates_the_model_cannot_use_are_422(client, updates, fragment, detail):
     result = client.simulate_post(RUN, json={"param_updates": updates})
@@ -389,10 +413,10 @@ def test_unknown_parameter_lists_the_editable_ones(client):
     assert body["editable"] == list(table.loc[table["editable"], "parameter"])
 
 
-def test_invalid_transition_matrix_is_422_and_withholds_non_editable_values(client, reference):
+def test_invalid_transition_matrix_is_409_and_withholds_non_editable_values(client, reference):
     case = json.loads((reference / "cases" / "invalid_matrix" / "updates.json").read_text())
     result = client.simulate_post(RUN, json={"param_updates": case["updates"], "seed": 9})
-    assert result.status_code == 422
+    assert result.status_code == 409
     body = result.json
     assert body["error"].startswith("This is not a valid transition matrix")
     assert body["kind"] == "InvalidTransitionMatrixError"
@@ -458,7 +482,7 @@ def test_a_crashing_model_is_a_logged_500_without_a_traceback(data_dir, log):
     assert json.loads(log.getvalue().splitlines()[-1])["error"] == "unhandled RuntimeError"
 
 
-def test_non_finite_results_are_422(data_dir, log):
+def test_non_finite_results_are_409(data_dir, log):
     def overflowing_runner(table, updates, seed, n_samples):
         results = model.run(table, updates, seed=seed, n_samples=n_samples)
         results.iloc[3, 0] = float("inf")
@@ -466,7 +490,7 @@ def test_non_finite_results_are_422(data_dir, log):
 
     client = make_client(data_dir, log, runner=overflowing_runner)
     result = client.simulate_post(RUN, headers={"Accept": "application/json"})
-    assert result.status_code == 422
+    assert result.status_code == 409
     assert "overflowed" in result.json["error"]
 
 
@@ -504,7 +528,7 @@ def test_a_key_pasted_into_a_logged_field_is_redacted(client, log, data_dir):
                                             "X-Forwarded-For": f"{OTHER_KEY}, 203.0.113.9"})
     # The log's error quotes the dataset's name (a broken table: the data owner's problem).
     (data_dir / f"{KEY}.csv").write_text("not,a,table\n")
-    assert client.simulate_post(RUN, params={"path_to_psa_inputs": f"{KEY}.csv"}).status_code == 422
+    assert client.simulate_post(RUN, params={"path_to_psa_inputs": f"{KEY}.csv"}).status_code == 409
     entries = [json.loads(line) for line in log.getvalue().splitlines()]
     assert entries[0]["user_agent"] == ("x" * 250 + "[key redacted]")[:256]
     assert entries[0]["forwarded_for"] == "[key redacted], 203.0.113.9"

@@ -56,7 +56,7 @@ def test_service_runs_the_model_without_pandas():
     pd.testing.assert_frame_equal(pd.DataFrame(json.loads(text)),
                                   model.run(None, DEFAULT_UPDATES, seed=7))
     status, body = out["bad"]
-    assert status == 422 and body["kind"] == "NotEditableError"
+    assert status == 409 and body["kind"] == "NotEditableError"
 
 
 def test_model_command_runs_without_pandas_and_evaluate_says_what_it_needs(tmp_path):

@@ -12,7 +12,7 @@ EVPPI regresses net benefit on the parameters' sampled values — the data
 owner's table, which never leaves the service.  It is offered for the
 parameters the client may edit, and for those the data owner lists in
 EVPPI_PARAMETERS; any other name (known or not: the table's names are
-confidential too) gets the same 422.  Only the requested, allowed columns
+confidential too) gets the same 409.  Only the requested, allowed columns
 reach the analysis, and the leak guard refuses any answer that names
 another parameter.
 """
@@ -32,7 +32,7 @@ from model.analysis import METHODS, PSA, AnalysisError, analyse, as_wtp, parse_w
 
 from ..arguments import json_argument, read_arguments, whole_number_argument
 from ..datasets import DatasetStore
-from ..errors import INTERNAL, ApiError, bad_request, model_error
+from ..errors import INTERNAL, ApiError, bad_request, conflict, model_error
 from ..auth import check_scope
 from ..runs import RunLedger
 from .run_model import Runner, guard_results, load_dataset, run, run_builtin_model, withheld
@@ -117,8 +117,7 @@ def check_groups(groups: list[list[str]], allowed: list[str]) -> None:
     for position, group in enumerate(groups, start=1):
         refused = [name for name in group if name not in offered]
         if refused:
-            raise ApiError(
-                falcon.HTTP_422,
+            raise conflict(
                 f"EVPPI of {refused[0][:100]!r} is not offered (evppi group {position}): "
                 "the data owner offers the EVPPI of the editable parameters and of those "
                 f"listed in the service's settings: {', '.join(allowed)}",

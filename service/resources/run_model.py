@@ -26,8 +26,8 @@ from model.errors import quoted
 
 from ..arguments import RunArguments, read_arguments
 from ..auth import check_scope
-from ..datasets import BadDatasetError, Dataset, DatasetError, DatasetStore
-from ..errors import ApiError, bad_request, model_error
+from ..datasets import BadDatasetError, Dataset, DatasetError, DatasetNotFoundError, DatasetStore
+from ..errors import ApiError, bad_request, conflict, model_error
 from ..runs import RunLedger
 
 CSV = "text/csv; charset=UTF-8"
@@ -80,22 +80,25 @@ class RunModel:
 
 
 def load_dataset(req: falcon.Request, datasets: DatasetStore, name: str) -> Dataset:
-    """The named dataset (its table and SHA-256): 400 if there is none by
-    that name, 422 (the reason logged, not told) if it is not a valid table."""
+    """The named dataset (its table and SHA-256): 404 if the data folder
+    holds none by that name, 400 if the name is refused (a URL, a path: the
+    document's pattern), 409 (the reason logged, not told) if it is not a
+    valid table."""
     try:
         return datasets.open(name)
+    except DatasetNotFoundError as exc:
+        raise ApiError(falcon.HTTP_404, str(exc)) from None
     except DatasetError as exc:
         raise bad_request(str(exc)) from None
     except BadDatasetError as exc:
         req.context.error = str(exc)
-        raise ApiError(
-            falcon.HTTP_422,
+        raise conflict(
             f"dataset {quoted(name)} is not a valid parameter table; contact the data owner",
         ) from None
 
 
 def run(runner: Runner, table: model.ParameterTable, arguments: RunArguments) -> Any:
-    """The PSA of these arguments; the model's errors as 422."""
+    """The PSA of these arguments; the model's errors as 409 or 422 (model_error)."""
     try:
         return runner(table, arguments.updates, arguments.seed, arguments.n_samples)
     except model.ModelError as exc:
@@ -152,8 +155,8 @@ def guard_results(
         raise withheld(req, f"leak guard: result withheld, columns {columns[:30]} {problem}")
     values = np.asarray(values, dtype=float)
     if not np.isfinite(values).all():
-        raise ApiError(
-            falcon.HTTP_422,
+        # Which updates overflow depends on the dataset's other parameters.
+        raise conflict(
             "the model's costs or QALYs overflowed to infinity or NaN for these updates: "
             "check the updated distributions' parameters (v1, v2)",
         )
