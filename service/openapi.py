@@ -44,7 +44,6 @@ def _error(description: str, example: str) -> dict:
     }
 
 
-
 _NO_DATASET = _error("The data folder holds no dataset by the name path_to_psa_inputs gives",
                      "no dataset named 'x.csv' in the data folder")
 _INVALID_RECORDS = _error(
