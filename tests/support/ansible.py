@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.moto import DUMMY_CREDENTIALS
+from tests.support.paths import ROOT
 from tests.support.secret_audit import TEST_KEY
 
-ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 RECAP = re.compile(r"localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
