@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.ansible import ROOT, ansible_playbook, recap
-from tests.support.aws_proxy import aws_proxy, ec2_error, json_body, json_error, with_json
+from tests.support.aws_proxy import aws_proxy, ec2_error, json_body, json_error, services_answered_as, with_json
 from tests.support.moto import aws_client, recorded_requests
 
 pytestmark = pytest.mark.slow
@@ -37,24 +37,20 @@ def play(tmp_path: Path, text: str) -> str:
     return str(path)
 
 
+def roles_play(*roles: str) -> str:
+    """A play on localhost that runs these roles (YAML role entries)."""
+    entries = "".join(f"\n    - {role}" for role in roles)
+    return f"- hosts: localhost\n  gather_facts: false\n  roles:{entries}\n"
+
+
 def names(project: str) -> list[str]:
     """-e arguments giving a stack its own names (tags Project=<project>, Environment=t)."""
     return ["-e", f"project_name={project}", "-e", "deploy_env=t"]
 
 
-def passthrough(call, forward):
-    return forward()
-
-
 # --- item 1: a public repository ------------------------------------------------
 
-ECR_PLAY = """\
-    - name: The repository, public or not
-      hosts: localhost
-      gather_facts: false
-      roles:
-        - ecr
-    """
+ECR_PLAY = roles_play("ecr")
 
 
 def test_a_public_repository_gets_its_pull_policy_and_loses_it_when_private(moto_endpoint, tmp_path):
@@ -110,14 +106,7 @@ def delete_service_linked_roles(moto_endpoint):
         iam.delete_role(RoleName=role["RoleName"])
 
 
-EC2_CLUSTER_PLAY = """\
-    - name: The cluster with its instance
-      hosts: localhost
-      gather_facts: false
-      roles:
-        - security_group
-        - ecs_cluster
-    """
+EC2_CLUSTER_PLAY = roles_play("security_group", "ecs_cluster")
 
 
 def deploy_twice_in_a_fresh_account(moto_endpoint, playbook: str, project: str):
@@ -150,16 +139,8 @@ def test_a_fargate_cluster_creates_the_service_linked_role_first(moto_endpoint, 
 
 # --- a small stack: security group, cluster with its (emulated) instance, service
 
-STACK_PLAY = """\
-    - name: Security group, cluster and service
-      hosts: localhost
-      gather_facts: false
-      roles:
-        - security_group
-        - ecs_cluster
-        - role: task
-          task_image: "123456789012.dkr.ecr.eu-west-2.amazonaws.com/x@{digest}"
-    """.replace("{digest}", DIGEST)
+STACK_PLAY = roles_play("security_group", "ecs_cluster",
+                        f'{{role: task, task_image: "123456789012.dkr.ecr.eu-west-2.amazonaws.com/x@{DIGEST}"}}')
 
 TEARDOWN_FAST = ["-e", "teardown_check_delay=1", "-e", "ecs_cluster_delete_delay=1",
                  "-e", "security_group_delete_delay=1", "-e", "task_poll_delay=1"]
@@ -288,18 +269,11 @@ def test_a_cluster_no_instance_joins_stops_with_the_reason(moto_endpoint, tmp_pa
 
 def rollout(state: str, reason: str):
     """DescribeServices as AWS answers once the deployment has run its course."""
-    def handler(call, forward):
-        response = forward()
-        if call.action != "DescribeServices":
-            return response
-        data = json_body(response)
-        for service in data.get("services", []):
-            for deployment in service.get("deployments", []):
-                deployment.update(rolloutState=state, rolloutStateReason=reason,
-                                  runningCount=service["desiredCount"])
-            service["events"] = [{"message": f"(service x) {reason}"}]
-        return with_json(response, data)
-    return handler
+    def change(service):
+        for deployment in service.get("deployments", []):
+            deployment.update(rolloutState=state, rolloutStateReason=reason, runningCount=service["desiredCount"])
+        service["events"] = [{"message": f"(service x) {reason}"}]
+    return services_answered_as(change)
 
 
 @pytest.mark.parametrize(("state", "reason", "fails"), [
@@ -366,15 +340,7 @@ def test_a_new_execution_role_or_platform_makes_a_new_revision(moto_endpoint, tm
 
 def keeps_deployment_configuration(kept: dict):
     """DescribeServices with the deploymentConfiguration AWS keeps (moto drops it)."""
-    def handler(call, forward):
-        response = forward()
-        if call.action != "DescribeServices":
-            return response
-        data = json_body(response)
-        for service in data.get("services", []):
-            service["deploymentConfiguration"] = kept
-        return with_json(response, data)
-    return handler
+    return services_answered_as(lambda service: service.update(deploymentConfiguration=kept))
 
 
 def test_a_changed_deployment_configuration_is_applied(moto_endpoint, tmp_path):

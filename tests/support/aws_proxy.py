@@ -82,6 +82,21 @@ def with_json(response: Response, data: dict) -> Response:
     return status, headers, json.dumps(data).encode()
 
 
+def services_answered_as(change):
+    """A handler that passes every call on, and applies ``change(service)``
+    to each service of ECS's DescribeServices answers (the state AWS would
+    report where moto reports another)."""
+    def handler(call, forward):
+        response = forward()
+        if call.action != "DescribeServices":
+            return response
+        data = json_body(response)
+        for service in data.get("services", []):
+            change(service)
+        return with_json(response, data)
+    return handler
+
+
 class _Proxy:
     def __init__(self, target: str, handler):
         self.target, self.handler = target.rstrip("/"), handler
