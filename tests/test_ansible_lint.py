@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
+from tests.support.paths import PYTHON, ROOT
+
+VENV_BIN = Path(PYTHON).parent
 
 
 def test_ansible_lint_production_profile_passes_from_the_repository_root():

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.ansible import ROOT
+from tests.support.paths import PYTHON, ROOT
 
 pytestmark = pytest.mark.slow
 
 
 def build_wheels(tmp_path: Path, platform: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PLATFORM": platform, "WHEELS_DIR": str(tmp_path / "wheels"), "PYTHON": sys.executable}
+    env = {**os.environ, "PLATFORM": platform, "WHEELS_DIR": str(tmp_path / "wheels"), "PYTHON": PYTHON}
     return subprocess.run([str(ROOT / "scripts/build-wheels.sh")], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
 

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.ansible import ROOT, ansible_playbook, recap
+from tests.support.ansible import ansible_playbook, recap
 from tests.support.aws_proxy import aws_proxy, ec2_error, json_body, json_error, services_answered_as, with_json
 from tests.support.moto import aws_client, recorded_requests
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -13,16 +13,15 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support.moto import DUMMY_CREDENTIALS
-from tests.support.paths import ROOT
+from tests.support.paths import PYTHON, ROOT
 from tests.support.secret_audit import TEST_KEY
 
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+ANSIBLE_PLAYBOOK = Path(PYTHON).with_name("ansible-playbook")
 RECAP = re.compile(r"localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
