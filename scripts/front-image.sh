@@ -8,13 +8,16 @@
 # API's stand-in base (scripts/base-image.sh, cached), so it costs one
 # `apt-get install` (~10 s), once.  FRONT_BASE_IMAGE overrides.  Tags
 # FRONT_IMAGE_NAME (default living-hta-front) with the commit as
-# scripts/image.sh does, and `latest`.
+# scripts/image.sh does, and `latest`.  PLATFORM (default linux/amd64) is the
+# image's OS/CPU, as for scripts/image.sh: scripts/choose-base.sh pulls the
+# base for it (the stand-in only when PLATFORM is this machine's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OFFICIAL=nginx:stable
 IMAGE_NAME=${FRONT_IMAGE_NAME:-living-hta-front}
 IMAGE_TAG=${IMAGE_TAG:-$(git describe --always --dirty --abbrev=7 --exclude='*' 2>/dev/null || echo dev)}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+export PLATFORM=${PLATFORM:-linux/amd64}
 
 log() { echo "==> $*" >&2; }
 # Run a command silently; show what it said only if it fails.
@@ -60,8 +63,8 @@ if [ "${1:-}" = --base ]; then
     exit 0
 fi
 
-log "docker build ($IMAGE_NAME:$IMAGE_TAG on $FRONT_BASE_IMAGE)"
-quietly docker build -q --build-arg "BASE_IMAGE=$FRONT_BASE_IMAGE" --build-arg "VCS_REF=$IMAGE_TAG" \
+log "docker build ($IMAGE_NAME:$IMAGE_TAG for $PLATFORM on $FRONT_BASE_IMAGE)"
+quietly docker build -q --platform "$PLATFORM" --build-arg "BASE_IMAGE=$FRONT_BASE_IMAGE" --build-arg "VCS_REF=$IMAGE_TAG" \
     -t "$IMAGE_NAME:$IMAGE_TAG" -t "$IMAGE_NAME:latest" front
 docker image ls --format '{{.Repository}}:{{.Tag}}' "$IMAGE_NAME" \
     | grep -e '-dirty$' | grep -vxF "$IMAGE_NAME:$IMAGE_TAG" \

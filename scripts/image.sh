@@ -7,11 +7,16 @@
 # overrides.  Wheels from scripts/build-wheels.sh.  Tags IMAGE_NAME
 # (default living-hta) with the commit (git describe: <sha>, or <sha>-dirty
 # with uncommitted changes; IMAGE_TAG overrides) and `latest`.
+# PLATFORM (default linux/amd64, what the ECS task definition runs: an x86_64
+# instance) is the image's OS/CPU, whatever the build machine's: the base
+# image is pulled for it (scripts/choose-base.sh; the stand-in only when
+# PLATFORM is this machine's), the wheels are built for it, and the build says it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OFFICIAL=python:3.11-slim
 IMAGE_NAME=${IMAGE_NAME:-living-hta}
 IMAGE_TAG=${IMAGE_TAG:-$(git describe --always --dirty --abbrev=7 --exclude='*' 2>/dev/null || echo dev)}
+export PLATFORM=${PLATFORM:-linux/amd64}
 
 log() { echo "==> $*" >&2; }
 
@@ -23,10 +28,10 @@ fi
 
 scripts/build-wheels.sh >&2
 
-log "docker build ($IMAGE_NAME:$IMAGE_TAG on $BASE_IMAGE)"
+log "docker build ($IMAGE_NAME:$IMAGE_TAG for $PLATFORM on $BASE_IMAGE)"
 build_log=$(mktemp /tmp/lhta-image-build.XXXXXX)
 trap 'rm -f "$build_log"' EXIT
-if ! docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "VCS_REF=$IMAGE_TAG" \
+if ! docker build --platform "$PLATFORM" --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "VCS_REF=$IMAGE_TAG" \
         -t "$IMAGE_NAME:$IMAGE_TAG" -t "$IMAGE_NAME:latest" . >"$build_log" 2>&1; then
     cat "$build_log" >&2
     echo "error: docker build failed" >&2
@@ -41,7 +46,7 @@ fi
 docker image ls --format '{{.Repository}}:{{.Tag}}' "$IMAGE_NAME" \
     | grep -e '-dirty$' | grep -vxF "$IMAGE_NAME:$IMAGE_TAG" \
     | xargs -r docker rmi >/dev/null 2>&1 || true
-docker build -q --target build --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$IMAGE_NAME-build:cache" . >/dev/null 2>&1
+docker build -q --platform "$PLATFORM" --target build --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$IMAGE_NAME-build:cache" . >/dev/null 2>&1
 docker image prune -f --filter label=io.living-hta.stage=build >/dev/null
 docker image prune -f --filter label=org.opencontainers.image.title=living-hta >/dev/null
 log "$(docker image inspect -f '{{.Size}}' "$IMAGE_NAME:$IMAGE_TAG" | awk '{printf "%.0f MB", $1 / 1e6}')"

@@ -11,59 +11,27 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import subprocess
-import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.support.moto import DUMMY_CREDENTIALS, REGION, aws_client, recorded_requests, reset
-from tests.support.registry import ecr_like_registry, local_registry  # noqa: F401  (fixtures)
+from tests.support.ansible import ansible_playbook, recap
+from tests.support.moto import REGION, aws_client, recorded_requests, reset
 from tests.support.paths import ROOT
+from tests.support.registry import ecr_like_registry, local_registry  # noqa: F401  (fixtures)
 from tests.support.secret_audit import TEST_KEY
 
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 PROJECT, ENV = "living-hta", "local"
 NAME = f"{PROJECT}-{ENV}"
 TAGS = {"Project": PROJECT, "Environment": ENV}
 # The session's audited test key: the log and repository audits
 # (tests/test_secrets_logs.py) then cover the deployment's key too.
 API_KEY = TEST_KEY
-RECAP = re.compile(r"localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 pytestmark = pytest.mark.slow
-
-
-def ansible_playbook(endpoint: str, *args: str, check: bool = True, inventory: str = "inventory/local", **extra_env):
-    """Run ansible-playbook from the repo root, quietly; print its output on failure."""
-    env = {
-        **os.environ,
-        **DUMMY_CREDENTIALS,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "AWS_ENDPOINT_URL": endpoint,
-        "API_KEY": API_KEY,
-        "PATH": f"{ANSIBLE_PLAYBOOK.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        **extra_env,
-    }
-    proc = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", inventory, *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
-    )
-    output = proc.stdout + proc.stderr
-    if check and proc.returncode != 0:
-        pytest.fail(f"ansible-playbook {' '.join(args)} failed ({proc.returncode}):\n{output[-15000:]}")
-    return proc.returncode, output
-
-
-def recap(output: str) -> dict[str, int]:
-    match = RECAP.search(output)
-    assert match, f"no PLAY RECAP in:\n{output[-3000:]}"
-    return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups())))
 
 
 def request_body(entry: dict) -> str:
@@ -116,14 +84,18 @@ def live_tagged_resources(endpoint: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def deployed(moto_endpoint, local_registry):  # noqa: F811
-    """site.yml run once on an empty emulator; yields its output, time and requests."""
+def deployed(moto_endpoint, local_registry, tmp_path_factory):  # noqa: F811
+    """site.yml run once on an empty emulator; yields its output, time and
+    requests.  The registry login goes to a Docker client config of its own."""
     reset(moto_endpoint)
+    docker_config = tmp_path_factory.mktemp("docker-config")
     start = time.monotonic()
     with recorded_requests(moto_endpoint) as requests:
-        _, output = ansible_playbook(moto_endpoint, "site.yml", "-e", f"image_registry={local_registry}")
+        _, output = ansible_playbook(moto_endpoint, "site.yml", "-e", f"image_registry={local_registry}",
+                                     DOCKER_CONFIG=str(docker_config))
     seconds = time.monotonic() - start
-    return {"output": output, "seconds": seconds, "requests": requests, "registry": local_registry}
+    return {"output": output, "seconds": seconds, "requests": requests, "registry": local_registry,
+            "docker_config": docker_config}
 
 
 def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_endpoint):
@@ -155,6 +127,10 @@ def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_en
     assert instance["PublicDnsName"] and instance["PublicIpAddress"]
     assert [g["GroupId"] for g in instance["SecurityGroups"]] == [group["GroupId"]]
     assert instance["IamInstanceProfile"]["Arn"].endswith(f":instance-profile/{NAME}-ecs-instance")
+    # IMDSv2 only, one hop: a bridge-mode container cannot reach the instance role's credentials.
+    options = instance["MetadataOptions"]
+    assert (options["HttpTokens"], options["HttpPutResponseHopLimit"], options["HttpEndpoint"]) == (
+        "required", 1, "enabled")
     assert {t["Key"]: t["Value"] for t in instance["Tags"]}.items() >= TAGS.items()
     user_data = ec2.describe_instance_attribute(InstanceId=instance["InstanceId"], Attribute="userData")
     assert f"ECS_CLUSTER={NAME}" in base64.b64decode(user_data["UserData"]["Value"]).decode()
@@ -225,6 +201,20 @@ def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_en
     statements = {tuple(s["Action"]): s["Resource"] for s in policy["PolicyDocument"]["Statement"]}
     assert statements == {("ssm:GetParameters",): [parameter["ARN"]],
                           ("secretsmanager:GetSecretValue",): [secret["ARN"]]}
+    # Built for, and declared as, what a t2.micro runs.
+    assert described["taskDefinition"]["runtimePlatform"] == {"cpuArchitecture": "X86_64",
+                                                              "operatingSystemFamily": "LINUX"}
+    pushed = f"{deployed['registry']}/{container['image'].split('/', 1)[1]}"
+    # (the local image the push came from: its RepoDigests name the pushed digest)
+    platform = subprocess.run(["docker", "image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", pushed],
+                              check=True, capture_output=True, text=True).stdout.strip()
+    assert platform == "linux/amd64"
+    front_pushed = f"{deployed['registry']}/{front['image'].split('/', 1)[1]}"
+    front_platform = subprocess.run(["docker", "image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", front_pushed],
+                                    check=True, capture_output=True, text=True).stdout.strip()
+    assert front_platform == "linux/amd64"
+    # Settings ecs_taskdefinition does not compare, in a label it does (a change makes a revision).
+    assert "stop-timeout=30" in container["dockerLabels"]["io.living-hta.task-settings"]
 
     # moto accepts but does not keep deploymentConfiguration: check what was sent.
     [create] = [r for r in deployed["requests"] if "CreateService" in r["headers"].get("X-Amz-Target", "")]
@@ -263,13 +253,21 @@ def test_deploy_prints_the_url_and_never_the_key(deployed, moto_endpoint):
             assert "AmazonSSM.PutParameter" in entry["headers"].get("X-Amz-Target", ""), entry["url"]
 
 
+def test_the_registry_login_is_gone_after_the_push(deployed):
+    # An ECR login stays valid for 12 hours: the role logs out after pushing.
+    config = deployed["docker_config"] / "config.json"
+    assert not config.exists() or deployed["registry"] not in config.read_text(), config.read_text()
+
+
 def test_redeploy_changes_nothing(deployed, moto_endpoint):
-    _, output = ansible_playbook(moto_endpoint, "site.yml", "-e", f"image_registry={deployed['registry']}")
+    _, output = ansible_playbook(moto_endpoint, "site.yml", "-e", f"image_registry={deployed['registry']}",
+                                 DOCKER_CONFIG=str(deployed["docker_config"]))
     assert recap(output)["changed"] == 0, output[-8000:]
 
 
 def test_check_mode_on_the_deployed_stack_reports_no_change(deployed, moto_endpoint):
-    _, output = ansible_playbook(moto_endpoint, "site.yml", "--check", "-e", f"image_registry={deployed['registry']}")
+    _, output = ansible_playbook(moto_endpoint, "site.yml", "--check", "-e", f"image_registry={deployed['registry']}",
+                                 DOCKER_CONFIG=str(deployed["docker_config"]))
     assert recap(output)["changed"] == 0, output[-8000:]
 
 
@@ -288,14 +286,6 @@ HALF_STACK = textwrap.dedent("""\
     - name: Half a stack (repository and security group only)
       hosts: localhost
       gather_facts: false
-      module_defaults:
-        group/amazon.aws.aws: &aws
-          region: "{{ aws_region }}"
-          endpoint_url: "{{ aws_endpoint_url }}"
-          access_key: "{{ aws_access_key }}"
-          secret_key: "{{ aws_secret_key }}"
-        group/community.aws.aws: *aws
-        group/living_hta.aws.aws: *aws
       roles:
         - ecr
         - security_group
@@ -318,9 +308,10 @@ def test_teardown_fails_when_something_tagged_is_left(moto_endpoint):
     ssm = aws_client("ssm", moto_endpoint)
     ssm.put_parameter(Name="/stray", Value="x", Type="String",
                       Tags=[{"Key": k, "Value": v} for k, v in TAGS.items()])
-    code, output = ansible_playbook(moto_endpoint, "playbooks/teardown.yml", check=False)
+    code, output = ansible_playbook(moto_endpoint, "playbooks/teardown.yml", "-e", "teardown_check_retries=2",
+                                    "-e", "teardown_check_delay=1", check=False)
     assert code != 0
-    assert "parameter/stray" in output and "still there" in output
+    assert "parameter/stray" in output and "still there after 2 s" in output
     ssm.delete_parameter(Name="/stray")
 
 
@@ -337,6 +328,25 @@ def test_teardown_fails_when_something_tagged_is_left(moto_endpoint):
         (["-e", "front_certificate=acme"], "front_certificate"),
         (["-e", "front_certificate=secretsmanager"], "front_certificate_secret_arn"),
         (["-e", "task_stop_timeout=10"], "task_stop_timeout"),
+        (["-e", "task_front_memory=2"], "task_front_memory"),
+        (["-e", "task_front_container_name=api"], "task_front_container_name"),
+        (["-e", "task_trusted_proxies='the front'"], "task_trusted_proxies"),
+        # The key in plain text in the task definition, beside the secret.
+        (["-e", '{"task_environment": {"API_KEYS": "k3y-in-plain-text-0123"}}'], "task_environment"),
+        (["-e", '{"task_environment": {"API_KEY_FILE": "/run/keys"}}'], "task_environment"),
+        # Each comma-separated key is checked, not the whole string.
+        (["-e", "api_key=' , , , , '"], "api_key"),
+        (["-e", "api_key=x,0123456789abcdef0123"], "api_key"),
+        (["-e", '{"security_group_ingress_ipv4": ["999.999.999.999/99"]}'], "security_group_ingress_ipv4"),
+        (["-e", '{"security_group_ingress_ipv6": [":::::/999"]}'], "security_group_ingress_ipv6"),
+        (["-e", "project_name=Living-HTA"], "project_name"),
+        (["-e", "deploy_env='my env'"], "deploy_env"),
+        (["-e", "task_cpu=lots"], "task_cpu"),
+        (["-e", "task_cpu=20000"], "task_cpu"),
+        (["-e", "task_api_key_kms_key_id=my-key"], "task_api_key_kms_key_id"),
+        # ECR would refuse to move `latest` on the second deployment.
+        (["-e", "ecr_image_tag_mutability=immutable"], "image_tag_latest"),
+        (["-e", "image_platform=linux/s390x"], "image_platform"),
     ],
 )
 def test_bad_variables_stop_before_any_aws_call(moto_endpoint, extra, variable):

@@ -153,9 +153,9 @@ def test_slow_clients_are_cut_off_and_never_reach_a_worker(api_image, front_imag
     assert headers.report.cut >= 60 and body.report.cut >= 60
     assert max(headers.report.held_seconds) < 4 and max(body.report.held_seconds) < 6
     assert front_log.count('"POST /runDARTHmodel" 408 ') >= 60
-    # The API logged only the probes' requests: health and model runs, all 200.
-    # Request-log lines only: the audit records of the probes' model runs
-    # ("log": "audit") are on the same stream.
+    # The API logged only the probes' requests: health and model runs, all 200
+    # (each model run also leaves an audit record, "log": "audit", on the same
+    # stream: it has no status, and its outcome must be ok).
     entries = [json.loads(line) for line in api_log.splitlines() if line.startswith("{")]
     requests = [e for e in entries if e.get("log") != "audit"]
     assert requests and {e["status"] for e in requests} == {200}

@@ -60,7 +60,12 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 # States in which a resource is gone for every practical purpose although the
 # service still lists it for a while (or, for task definitions, forever).
-GONE = {"terminated", "shutting-down", "INACTIVE", "STOPPED", "DELETED"}
+GONE = {"terminated", "shutting-down", "deleting", "deleted", "INACTIVE", "STOPPED", "DELETED"}
+# Error codes by which a service says the resource does not exist (any code
+# ending in NotFound, e.g. InvalidVolume.NotFound, counts too).
+MISSING = {"NoSuchEntity", "ParameterNotFound", "RepositoryNotFoundException", "ResourceNotFoundException",
+           "ClusterNotFoundException", "ServiceNotFoundException", "LoadBalancerNotFound", "TargetGroupNotFound",
+           "ListenerNotFound", "ClientException"}
 
 
 def tagged(tag_list, wanted, key="Key", value="Value"):
@@ -68,39 +73,82 @@ def tagged(tag_list, wanted, key="Key", value="Value"):
     return all(tags.get(k) == v for k, v in wanted.items())
 
 
+def first_or_deleted(items, state):
+    return state(items[0]) if items else "DELETED"
+
+
+# (service, resource type) -> how to read the resource's state from its own
+# service: the tagging API keeps listing deleted resources for a while
+# (terminated instances' root volumes, deleted groups, parameters ...), so
+# every ARN it reports is checked where it lives.  Each reader gets the
+# client, the ARN and the resource part after the type.
+READERS = {
+    ("ec2", "instance"): lambda c, arn, rid: first_or_deleted(
+        [i for r in c.describe_instances(InstanceIds=[rid])["Reservations"] for i in r["Instances"]],
+        lambda i: i["State"]["Name"]),
+    ("ec2", "volume"): lambda c, arn, rid: first_or_deleted(
+        c.describe_volumes(VolumeIds=[rid])["Volumes"], lambda v: v["State"]),
+    ("ec2", "security-group"): lambda c, arn, rid: first_or_deleted(
+        c.describe_security_groups(GroupIds=[rid])["SecurityGroups"], lambda g: "present"),
+    ("ec2", "network-interface"): lambda c, arn, rid: first_or_deleted(
+        c.describe_network_interfaces(NetworkInterfaceIds=[rid])["NetworkInterfaces"], lambda n: n["Status"]),
+    ("ecs", "cluster"): lambda c, arn, rid: first_or_deleted(
+        c.describe_clusters(clusters=[arn])["clusters"], lambda x: x["status"]),
+    ("ecs", "service"): lambda c, arn, rid: first_or_deleted(
+        c.describe_services(cluster=rid.split("/")[0], services=[arn])["services"], lambda x: x["status"]),
+    ("ecs", "task"): lambda c, arn, rid: first_or_deleted(
+        c.describe_tasks(cluster=rid.split("/")[0], tasks=[arn])["tasks"], lambda x: x["lastStatus"]),
+    ("ecs", "task-definition"): lambda c, arn, rid: c.describe_task_definition(
+        taskDefinition=arn)["taskDefinition"]["status"],
+    ("ssm", "parameter"): lambda c, arn, rid: parameter_state(c, rid),
+    ("logs", "log-group"): lambda c, arn, rid: first_or_deleted(
+        [g for g in c.describe_log_groups(logGroupNamePrefix=rid.rstrip(":*"))["logGroups"]
+         if g["logGroupName"] == rid.rstrip(":*")], lambda g: "present"),
+    ("ecr", "repository"): lambda c, arn, rid: first_or_deleted(
+        c.describe_repositories(repositoryNames=[rid])["repositories"], lambda r: "present"),
+    ("elasticloadbalancing", "loadbalancer"): lambda c, arn, rid: first_or_deleted(
+        c.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"], lambda lb: lb["State"]["Code"]),
+    ("elasticloadbalancing", "targetgroup"): lambda c, arn, rid: first_or_deleted(
+        c.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"], lambda tg: "present"),
+    ("acm", "certificate"): lambda c, arn, rid: c.describe_certificate(
+        CertificateArn=arn)["Certificate"]["Status"],
+    ("secretsmanager", "secret"): lambda c, arn, rid: "DELETED" if c.describe_secret(
+        SecretId=arn).get("DeletedDate") else "present",
+}
+
+
+def parameter_state(ssm, name):
+    """A parameter's ARN drops the leading "/" of its name: try both spellings."""
+    for candidate in ("/" + name, name):
+        found = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [candidate]}])["Parameters"]
+        if found:
+            return "present"
+    return "DELETED"
+
+
+def split_arn(arn):
+    """(service, resource type, the rest) of an ARN: arn:aws:ec2:r:a:volume/vol-1
+    gives ("ec2", "volume", "vol-1"); log groups and parameters use ':' or '/'."""
+    service, resource = arn.split(":", 5)[2], arn.split(":", 5)[5]
+    kind, _, rest = resource.replace(":", "/", 1).partition("/")
+    return service, kind, rest
+
+
 def state_of(module, arn):
-    """The resource's state, for the kinds of resource that linger after deletion."""
-    parts = arn.split(":", 5)
-    service, region, resource = parts[2], parts[3], parts[5]
-    kind, _, name = resource.partition("/")
-    client = module.client(service, region=region) if service in ("ec2", "ecs") else None
-    if service == "ec2" and kind == "instance":
-        found = client.describe_instances(Filters=[{"Name": "instance-id", "Values": [name]}])["Reservations"]
-        return found[0]["Instances"][0]["State"]["Name"] if found else "DELETED"
-    if service == "ecs" and kind == "cluster":
-        found = client.describe_clusters(clusters=[arn])["clusters"]
-        return found[0]["status"] if found else "DELETED"
-    if service == "ecs" and kind == "service":
-        cluster = name.split("/")[0] if "/" in name else None
-        kwargs = {"cluster": cluster} if cluster else {}
-        try:
-            found = client.describe_services(services=[arn], **kwargs)["services"]
-        except botocore.exceptions.ClientError:
+    """The resource's state as its own service reports it; "DELETED" when the
+    service says it does not exist, "present" for kinds with no reader."""
+    service, kind, rest = split_arn(arn)
+    reader = READERS.get((service, kind))
+    if reader is None:
+        return "present"
+    client = module.client(service, region=arn.split(":")[3] or None)
+    try:
+        return reader(client, arn, rest)
+    except botocore.exceptions.ClientError as e:
+        code = e.response.get("Error", {}).get("Code", "")
+        if code in MISSING or code.endswith("NotFound"):
             return "DELETED"
-        return found[0]["status"] if found else "DELETED"
-    if service == "ecs" and kind == "task":
-        cluster = name.split("/")[0]
-        try:
-            found = client.describe_tasks(cluster=cluster, tasks=[arn])["tasks"]
-        except botocore.exceptions.ClientError:
-            return "DELETED"
-        return found[0]["lastStatus"] if found else "DELETED"
-    if service == "ecs" and kind == "task-definition":
-        try:
-            return client.describe_task_definition(taskDefinition=arn)["taskDefinition"]["status"]
-        except botocore.exceptions.ClientError:
-            return "DELETED"
-    return "present"
+        raise
 
 
 def main():

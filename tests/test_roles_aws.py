@@ -1,0 +1,402 @@
+"""The roles against what AWS does, not only what the emulator does.
+
+moto accepts calls AWS refuses and answers at once where AWS takes its time.
+Each test here runs a role (or the teardown) against moto, and where moto
+cannot show AWS's behaviour, through tests/support/aws_proxy.py, which gives
+the answer AWS gives: the ECS service-linked role missing in a fresh account
+(issue 12, item 2), the tagging API listing deleted resources (3), a
+deployment that fails or completes (5), a DRAINING service and a cluster that
+still holds it (8), a security group still in use (9), the deployment
+configuration AWS keeps and moto drops (11).
+
+Each test uses its own project name, so the stacks never meet.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.support.ansible import ansible_playbook, recap
+from tests.support.aws_proxy import aws_proxy, ec2_error, json_body, json_error, services_answered_as, with_json
+from tests.support.moto import aws_client, recorded_requests
+from tests.support.paths import ROOT
+
+pytestmark = pytest.mark.slow
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+SLR_PATH = "/aws-service-role/ecs.amazonaws.com/"
+SLR_REFUSAL = "Unable to assume the service linked role. Please verify that the ECS service linked role exists."
+
+
+def play(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "play.yml"
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def roles_play(*roles: str) -> str:
+    """A play on localhost that runs these roles (YAML role entries)."""
+    entries = "".join(f"\n    - {role}" for role in roles)
+    return f"- hosts: localhost\n  gather_facts: false\n  roles:{entries}\n"
+
+
+def names(project: str) -> list[str]:
+    """-e arguments giving a stack its own names (tags Project=<project>, Environment=t)."""
+    return ["-e", f"project_name={project}", "-e", "deploy_env=t"]
+
+
+# --- item 1: a public repository ------------------------------------------------
+
+ECR_PLAY = roles_play("ecr")
+
+
+def test_a_public_repository_gets_its_pull_policy_and_loses_it_when_private(moto_endpoint, tmp_path):
+    playbook, ecr = play(tmp_path, ECR_PLAY), aws_client("ecr", moto_endpoint)
+    ansible_playbook(moto_endpoint, playbook, *names("lhta-aws-ecr"), "-e", "ecr_public=true")
+    policy = json.loads(ecr.get_repository_policy(repositoryName="lhta-aws-ecr-t")["policyText"])
+    assert policy["Statement"][0]["Principal"] == "*"
+    assert "ecr:BatchGetImage" in policy["Statement"][0]["Action"]
+    _, again = ansible_playbook(moto_endpoint, playbook, *names("lhta-aws-ecr"), "-e", "ecr_public=true")
+    assert recap(again)["changed"] == 0, again[-4000:]
+
+    ansible_playbook(moto_endpoint, playbook, *names("lhta-aws-ecr"), "-e", "ecr_public=false")
+    with pytest.raises(ecr.exceptions.RepositoryPolicyNotFoundException):
+        ecr.get_repository_policy(repositoryName="lhta-aws-ecr-t")
+    ansible_playbook(moto_endpoint, playbook, *names("lhta-aws-ecr"), "-e", "ecr_state=absent")
+
+
+# --- item 2: a cluster in an account that has never used ECS --------------------
+
+CLUSTER_PLAY = """\
+    - name: The cluster alone
+      hosts: localhost
+      gather_facts: false
+      module_defaults:
+        group/living_hta.aws.aws: "{{ aws_connection }}"
+      tasks:
+        - name: The ecs_cluster role's cluster (no instance)
+          ansible.builtin.include_role:
+            name: ecs_cluster
+            tasks_from: create
+          vars:
+            ecs_cluster_launch_type: FARGATE
+    """
+
+
+def fresh_account(moto_endpoint):
+    """ECS as in an account that has never used it: associating a Fargate
+    capacity provider fails until the ECS service-linked role exists."""
+    iam = aws_client("iam", moto_endpoint)
+
+    def handler(call, forward):
+        if call.action in ("CreateCluster", "PutClusterCapacityProviders") and call.params.get("capacityProviders"):
+            if not iam.list_roles(PathPrefix=SLR_PATH)["Roles"]:
+                return json_error("InvalidParameterException", SLR_REFUSAL)
+        return forward()
+
+    return handler
+
+
+def delete_service_linked_roles(moto_endpoint):
+    iam = aws_client("iam", moto_endpoint)
+    for role in iam.list_roles(PathPrefix=SLR_PATH)["Roles"]:
+        iam.delete_role(RoleName=role["RoleName"])
+
+
+EC2_CLUSTER_PLAY = roles_play("security_group", "ecs_cluster")
+
+
+def deploy_twice_in_a_fresh_account(moto_endpoint, playbook: str, project: str):
+    """Deploy twice through the fresh-account proxy: the second run must change nothing."""
+    delete_service_linked_roles(moto_endpoint)
+    with aws_proxy(moto_endpoint, fresh_account(moto_endpoint)) as proxy:
+        ansible_playbook(proxy.url, playbook, *names(project))
+        _, again = ansible_playbook(proxy.url, playbook, *names(project))
+    assert recap(again)["changed"] == 0, again[-4000:]
+    return proxy
+
+
+def test_an_ec2_cluster_asks_for_no_capacity_provider(moto_endpoint, tmp_path):
+    proxy = deploy_twice_in_a_fresh_account(moto_endpoint, play(tmp_path, EC2_CLUSTER_PLAY), "lhta-aws-ec2")
+    [create] = [c for c in proxy.calls if c.action == "CreateCluster"]
+    assert "capacityProviders" not in create.params
+    assert "PutClusterCapacityProviders" not in proxy.actions()
+    assert aws_client("iam", moto_endpoint).list_roles(PathPrefix=SLR_PATH)["Roles"] == []
+    teardown(moto_endpoint, "lhta-aws-ec2")
+
+
+def test_a_fargate_cluster_creates_the_service_linked_role_first(moto_endpoint, tmp_path):
+    proxy = deploy_twice_in_a_fresh_account(moto_endpoint, play(tmp_path, CLUSTER_PLAY), "lhta-aws-fg")
+    assert proxy.actions("iam").count("CreateServiceLinkedRole") == 1
+    cluster = aws_client("ecs", moto_endpoint).describe_clusters(clusters=["lhta-aws-fg-t"])["clusters"][0]
+    assert sorted(cluster["capacityProviders"]) == ["FARGATE", "FARGATE_SPOT"]
+    aws_client("ecs", moto_endpoint).delete_cluster(cluster="lhta-aws-fg-t")
+    delete_service_linked_roles(moto_endpoint)
+
+
+# --- a small stack: security group, cluster with its (emulated) instance, service
+
+STACK_PLAY = roles_play("security_group", "ecs_cluster",
+                        f'{{role: front, front_image: "123456789012.dkr.ecr.eu-west-2.amazonaws.com/x-front@{DIGEST}"}}',
+                        f'{{role: task, task_image: "123456789012.dkr.ecr.eu-west-2.amazonaws.com/x@{DIGEST}"}}')
+
+TEARDOWN_FAST = ["-e", "teardown_check_delay=1", "-e", "ecs_cluster_delete_delay=1",
+                 "-e", "security_group_delete_delay=1", "-e", "task_poll_delay=1"]
+
+
+def deploy_stack(endpoint: str, tmp_path: Path, project: str, *extra: str) -> tuple[int, str]:
+    return ansible_playbook(endpoint, play(tmp_path, STACK_PLAY), *names(project),
+                            "-e", f"front_ca_file={tmp_path}/ca.pem", *extra, check=False)
+
+
+def teardown(endpoint: str, project: str, *extra: str, check: bool = True) -> tuple[int, str]:
+    return ansible_playbook(endpoint, "playbooks/teardown.yml", *names(project), *TEARDOWN_FAST, *extra,
+                            check=check)
+
+
+# --- items 3, 8, 9: a teardown that meets AWS's delays -----------------------------
+
+def test_teardown_waits_for_the_draining_service_and_the_group_in_use(moto_endpoint, tmp_path):
+    project = "lhta-aws-down"
+    code, output = deploy_stack(moto_endpoint, tmp_path, project)
+    assert code == 0, output[-8000:]
+    state = {"deleted": False, "describes_after_delete": 0, "inactive_seen": False, "refused_too_early": 0}
+
+    def handler(call, forward):
+        if call.action == "DeleteService":
+            state["deleted"] = True
+        if call.action == "DescribeServices" and state["deleted"]:
+            # AWS: DRAINING while the tasks stop, then INACTIVE.
+            state["describes_after_delete"] += 1
+            response = forward()
+            data = json_body(response)
+            draining = state["describes_after_delete"] <= 2
+            for service in data.get("services", []):
+                service["status"] = "DRAINING" if draining else service["status"]
+            state["inactive_seen"] |= not draining
+            return with_json(response, data)
+        if call.action == "DeleteCluster":
+            if not state["inactive_seen"]:
+                state["refused_too_early"] += 1
+                return json_error("ClusterContainsServicesException",
+                                  "The Cluster cannot be deleted while Services are active.")
+            if call.count <= 2:  # the instance's agent has not left yet
+                return json_error("ClusterContainsContainerInstancesException",
+                                  "The Cluster cannot be deleted while Container Instances are active or draining.")
+        if call.action == "DeleteSecurityGroup" and call.count <= 2:
+            return ec2_error("DependencyViolation", "resource sg-x has a dependent object")
+        return forward()
+
+    with aws_proxy(moto_endpoint, handler) as proxy:
+        _, output = teardown(proxy.url, project)
+    assert "Nothing tagged" in output
+    assert "Traceback" not in output
+    assert state["refused_too_early"] == 0, "DeleteCluster was sent while the service was still DRAINING"
+    assert state["describes_after_delete"] >= 3
+    assert proxy.actions("ecs").count("DeleteCluster") == 3
+    assert proxy.actions("ec2").count("DeleteSecurityGroup") == 3
+
+
+def test_teardown_gives_up_with_one_line_when_the_cluster_stays_busy(moto_endpoint, tmp_path):
+    project = "lhta-aws-busy"
+    deploy_stack(moto_endpoint, tmp_path, project)
+
+    def handler(call, forward):
+        if call.action == "DeleteCluster":
+            return json_error("ClusterContainsTasksException", "The Cluster cannot be deleted while Tasks are active.")
+        return forward()
+
+    with aws_proxy(moto_endpoint, handler) as proxy:
+        code, output = teardown(proxy.url, project, "-e", "ecs_cluster_delete_retries=2", check=False)
+    assert code != 0
+    assert "Traceback" not in output
+    assert "cluster lhta-aws-busy-t still holds services, tasks or instances after 2 tries" in output
+    assert proxy.actions("ecs").count("DeleteCluster") == 3
+    teardown(moto_endpoint, project)
+
+
+def test_the_final_check_asks_each_service_whether_a_tagged_resource_is_gone(moto_endpoint):
+    """The tagging API still lists a terminated instance's root volume, a
+    deleted group and a deleted parameter; a volume being deleted is listed
+    as deleting twice, then is gone."""
+    account_region = "arn:aws:ec2:eu-west-2:123456789012"
+    ghosts = [f"{account_region}:volume/vol-0ghost0000000000", f"{account_region}:security-group/sg-0ghost00000000",
+              "arn:aws:ssm:eu-west-2:123456789012:parameter/lhta-aws-ghost/t/api-keys",
+              f"{account_region}:volume/vol-0leaving00000000"]
+
+    def handler(call, forward):
+        if call.action == "GetResources":
+            response = forward()
+            data = json_body(response)
+            data["ResourceTagMappingList"] = data.get("ResourceTagMappingList", []) + [
+                {"ResourceARN": arn, "Tags": [{"Key": "Project", "Value": "lhta-aws-ghost"},
+                                              {"Key": "Environment", "Value": "t"}]} for arn in ghosts]
+            return with_json(response, data)
+        if call.action == "DescribeVolumes" and "vol-0leaving" in json.dumps(call.params) and call.count <= 4:
+            return 200, {"Content-Type": "text/xml"}, (
+                "<DescribeVolumesResponse><volumeSet><item><volumeId>vol-0leaving00000000</volumeId>"
+                "<status>in-use</status></item></volumeSet></DescribeVolumesResponse>").encode()
+        return forward()
+
+    with aws_proxy(moto_endpoint, handler) as proxy:
+        _, output = teardown(proxy.url, "lhta-aws-ghost")
+    assert "Nothing tagged" in output
+    # Looked again while the volume was still there, then passed.
+    assert proxy.actions("tagging").count("GetResources") >= 2
+
+
+# --- item 5: waiting for the instance and the deployment ---------------------------
+
+def test_a_container_larger_than_the_instance_stops_before_the_service(moto_endpoint, tmp_path):
+    # The emulator's container instance registers 7482 MiB.
+    with recorded_requests(moto_endpoint) as requests:
+        code, output = deploy_stack(moto_endpoint, tmp_path, "lhta-aws-mem", "-e", "task_memory=8000")
+    assert code != 0
+    assert "task_memory is 8000 MiB but the cluster's instance" in output and "7482 MiB" in output, output[-4000:]
+    assert not [r for r in requests if "CreateService" in r["headers"].get("X-Amz-Target", "")]
+    teardown(moto_endpoint, "lhta-aws-mem")
+
+
+def test_a_cluster_no_instance_joins_stops_with_the_reason(moto_endpoint, tmp_path):
+    code, output = deploy_stack(moto_endpoint, tmp_path, "lhta-aws-noinst", "-e", "ecs_cluster_emulate_agent=false",
+                                "-e", "task_instance_timeout=2", "-e", "task_poll_delay=1")
+    assert code != 0
+    assert "no instance joined cluster lhta-aws-noinst-t" in output, output[-4000:]
+    assert "Traceback" not in output
+    teardown(moto_endpoint, "lhta-aws-noinst", "-e", "ecs_cluster_emulate_agent=false")
+
+
+def rollout(state: str, reason: str):
+    """DescribeServices as AWS answers once the deployment has run its course."""
+    def change(service):
+        for deployment in service.get("deployments", []):
+            deployment.update(rolloutState=state, rolloutStateReason=reason, runningCount=service["desiredCount"])
+        service["events"] = [{"message": f"(service x) {reason}"}]
+    return services_answered_as(change)
+
+
+@pytest.mark.parametrize(("state", "reason", "fails"), [
+    ("FAILED", "ECS deployment circuit breaker: tasks failed to start.", True),
+    ("COMPLETED", "ECS deployment completed.", False),
+])
+def test_the_wait_ends_on_the_rollout_state(moto_endpoint, tmp_path, state, reason, fails):
+    project = f"lhta-aws-{state.lower()}"
+    with aws_proxy(moto_endpoint, rollout(state, reason)) as proxy:
+        code, output = deploy_stack(proxy.url, tmp_path, project, "-e", "task_wait_for_stable=true",
+                                    "-e", "task_poll_delay=1", "-e", "task_stable_timeout=60")
+    assert (code != 0) == fails, output[-6000:]
+    if fails:
+        assert f"FAILED (rolled back): {reason}" in output, output[-4000:]
+    # Decided at the first look, not at the end of the timeout.
+    waits = proxy.actions("ecs")[proxy.actions("ecs").index("CreateService"):].count("DescribeServices")
+    assert waits == 1
+    teardown(moto_endpoint, project)
+
+
+# --- item 7: a customer KMS key named by its alias ------------------------------------
+
+def test_a_kms_alias_is_resolved_to_the_key_arn_in_the_policy(moto_endpoint, tmp_path):
+    kms, iam = aws_client("kms", moto_endpoint), aws_client("iam", moto_endpoint)
+    key = kms.create_key(Description="lhta-aws-kms")["KeyMetadata"]
+    kms.create_alias(AliasName="alias/lhta-aws-kms", TargetKeyId=key["KeyId"])
+    code, output = deploy_stack(moto_endpoint, tmp_path, "lhta-aws-kms",
+                                "-e", "task_api_key_kms_key_id=alias/lhta-aws-kms")
+    assert code == 0, output[-6000:]
+    policy = iam.get_role_policy(RoleName="lhta-aws-kms-t-task-execution", PolicyName="read-api-key")
+    statements = policy["PolicyDocument"]["Statement"]
+    assert {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [key["Arn"]]} in statements
+    code, output = deploy_stack(moto_endpoint, tmp_path, "lhta-aws-kms", "-e", "task_api_key_kms_key_id=alias/nothing")
+    assert code != 0 and "task_api_key_kms_key_id: no KMS key 'alias/nothing'" in output, output[-4000:]
+    teardown(moto_endpoint, "lhta-aws-kms")
+
+
+# --- item 11: changes the modules do not compare ----------------------------------------
+
+def test_a_new_execution_role_or_platform_makes_a_new_revision(moto_endpoint, tmp_path):
+    project, ecs = "lhta-aws-rev", aws_client("ecs", moto_endpoint)
+    deploy_stack(moto_endpoint, tmp_path, project)
+    code, output = deploy_stack(moto_endpoint, tmp_path, project, "-e", "task_execution_role_name=lhta-aws-rev-other")
+    assert code == 0, output[-6000:]
+    [service] = ecs.describe_services(cluster=f"{project}-t", services=[f"{project}-t"])["services"]
+    definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    assert definition["revision"] == 2
+    assert definition["executionRoleArn"].endswith(":role/lhta-aws-rev-other")
+
+    code, output = deploy_stack(moto_endpoint, tmp_path, project, "-e", "task_execution_role_name=lhta-aws-rev-other",
+                                "-e", "task_platform=linux/arm64")
+    assert code == 0, output[-6000:]
+    definition = ecs.describe_task_definition(taskDefinition=f"{project}-t")["taskDefinition"]
+    assert definition["revision"] == 3
+    assert definition["runtimePlatform"] == {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
+    _, again = deploy_stack(moto_endpoint, tmp_path, project, "-e", "task_execution_role_name=lhta-aws-rev-other",
+                            "-e", "task_platform=linux/arm64")
+    assert recap(again)["changed"] == 0, again[-6000:]
+    # Both execution roles go: the other one first, then the rest with the default names.
+    teardown(moto_endpoint, project, "-e", "task_execution_role_name=lhta-aws-rev-other",
+             "-e", "teardown_check_leftovers=false")
+    teardown(moto_endpoint, project)
+
+
+def keeps_deployment_configuration(kept: dict):
+    """DescribeServices with the deploymentConfiguration AWS keeps (moto drops it)."""
+    return services_answered_as(lambda service: service.update(deploymentConfiguration=kept))
+
+
+def test_a_changed_deployment_configuration_is_applied(moto_endpoint, tmp_path):
+    project = "lhta-aws-depl"
+    deploy_stack(moto_endpoint, tmp_path, project)
+    wanted = {"minimumHealthyPercent": 0, "maximumPercent": 100,
+              "deploymentCircuitBreaker": {"enable": True, "rollback": True}}
+    with aws_proxy(moto_endpoint, keeps_deployment_configuration(wanted)) as proxy:
+        _, output = deploy_stack(proxy.url, tmp_path, project)
+    assert "UpdateService" not in proxy.actions(), "nothing changed, nothing to update"
+    assert recap(output)["changed"] == 0, output[-4000:]
+
+    older = {**wanted, "minimumHealthyPercent": 100, "maximumPercent": 200}
+    with aws_proxy(moto_endpoint, keeps_deployment_configuration(older)) as proxy:
+        code, output = deploy_stack(proxy.url, tmp_path, project)
+    assert code == 0, output[-6000:]
+    [update] = [c for c in proxy.calls if c.action == "UpdateService"]
+    assert update.params["deploymentConfiguration"]["minimumHealthyPercent"] == 0
+    assert update.params["deploymentConfiguration"]["maximumPercent"] == 100
+    assert update.params["forceNewDeployment"] is True
+    teardown(moto_endpoint, project)
+
+
+# --- item 12: what the READMEs tell the ops team to grant --------------------------------
+
+@pytest.mark.parametrize(("role", "actions"), [
+    ("ecs_cluster", ["ec2:DescribeSecurityGroups", "iam:CreateServiceLinkedRole", "iam:ListRoles",
+                     "ecs:ListContainerInstances", "ecs:DescribeContainerInstances",
+                     "ec2:ModifyInstanceMetadataOptions"]),
+    ("task", ["kms:Decrypt", "kms:DescribeKey", "ecs:DescribeServices", "ecs:ListContainerInstances"]),
+    ("security_group", ["ec2:DescribeSecurityGroups"]),
+    ("front", ["secretsmanager:GetSecretValue", "secretsmanager:CreateSecret", "secretsmanager:DeleteSecret"]),
+    ("teardown", ["ec2:DescribeVolumes", "ssm:DescribeParameters", "logs:DescribeLogGroups"]),
+])
+def test_role_readmes_list_the_permissions_the_roles_use(role, actions):
+    text = (ROOT / "roles" / role / "README.md").read_text()
+    section = text.split("## IAM permissions", 1)[1].split("\n## ", 1)[0]
+    assert [a for a in actions if f"`{a}`" not in section] == []
+
+
+# --- item 17: the AWS connection, written once ----------------------------------------------
+
+def test_the_aws_connection_is_written_once_per_inventory():
+    """endpoint/credential settings appear only where aws_connection is defined
+    (each inventory, the molecule base configuration), and every role sets
+    its module_defaults from it."""
+    places = []
+    for path in [*ROOT.glob("*.yml"), *ROOT.glob("playbooks/*.yml"), *ROOT.glob("roles/**/*.yml"),
+                 *ROOT.glob("inventory/**/*.yml"), ROOT / ".config/molecule/config.yml"]:
+        if any(f"{k}:" in path.read_text() for k in ("endpoint_url", "access_key", "session_token")):
+            places.append(str(path.relative_to(ROOT)))
+    assert sorted(places) == [".config/molecule/config.yml", "inventory/local/group_vars/all.yml"]
+    assert not list((ROOT / "roles").glob("*/library/*.py"))
+    for role in ("ecr", "security_group", "ecs_cluster", "front", "task", "image", "teardown"):
+        assert 'group/living_hta.aws.aws: "{{ aws_connection }}"' in (ROOT / "roles" / role / "tasks/main.yml").read_text()
+    assert not [p for p in ROOT.glob("roles/*/molecule/default/molecule.yml") if "driver:" in p.read_text()]
