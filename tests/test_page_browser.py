@@ -3,7 +3,7 @@ against the real server (gunicorn): key typed, a parameter edited, the
 analysis run; the ICER table shows /analysis's numbers, every chart is
 drawn, downloads work, a wrong key shows the API's 403 message, and the
 browser reaches no origin but the service's.  Saves the README's
-screenshots (docs/screenshots/)."""
+screenshots (docs/screenshots/, with UPDATE_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from service.errors import KEY_INVALID
-from tests.support.browser import chromium, full_page_screenshot, missing, requested_urls
-from tests.support.paths import ROOT
+from tests.support.browser import chromium, full_page_screenshot, missing, requested_urls, screenshot_path
 from tests.support.secret_audit import TEST_KEY
 from tests.support.service import gunicorn_server
 
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 FIGURES = ("plane", "ceac", "evpi", "evppi")
 EDITED = ("p_S1S2", "v1", "120")  # beta(84, 716) → beta(120, 716)
 
@@ -90,7 +88,7 @@ def ran(server, browser):
     browser.find_element(
         By.CSS_SELECTOR, '#parameters tr[data-parameter="p_HS1"] .evppi').click()
     browser.find_element(By.ID, "seed").send_keys("7")
-    full_page_screenshot(browser, SCREENSHOTS / "page-parameters.png")
+    full_page_screenshot(browser, screenshot_path("page-parameters.png"))
     browser.find_element(By.ID, "run").click()
     wait_for(browser, status_or_error)
     return browser
@@ -139,7 +137,7 @@ def test_every_chart_is_drawn(ran):
     points = ran.execute_script(
         "return document.querySelectorAll('#plane .scatterlayer .point').length")
     assert points >= 3 * 1000  # every sample of every strategy, and the means
-    full_page_screenshot(ran, SCREENSHOTS / "page-results.png")
+    full_page_screenshot(ran, screenshot_path("page-results.png"))
 
 
 def test_csv_and_image_downloads(ran, downloads):
@@ -180,7 +178,7 @@ def test_a_wrong_key_shows_the_403_message(server, other_browser):
     error = wait_for(browser, lambda d: d.find_element(By.ID, "error").text)
     assert error == f"403 Forbidden: {KEY_INVALID}"
     assert not browser.find_element(By.ID, "inputs").is_displayed()
-    full_page_screenshot(browser, SCREENSHOTS / "page-wrong-key.png")
+    full_page_screenshot(browser, screenshot_path("page-wrong-key.png"))
 
 
 def test_a_refused_update_shows_the_422_message(server, ran):

@@ -19,7 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from living_hta_client import changes
 from living_hta_client.cli import main
-from tests.support.browser import chromium, full_page_screenshot, missing, requested_urls
+from tests.support.browser import chromium, full_page_screenshot, missing, requested_urls, screenshot_path
 from tests.support.paths import ROOT
 from tests.support.secret_audit import TEST_KEY
 from tests.support.service import gunicorn_server
@@ -96,7 +96,7 @@ def test_the_report_command_writes_the_icer_numbers_and_figures(server, tmp_path
             "return document.querySelectorAll(arguments[0]).length", f"#{f} .scatterlayer path")
             for f in FIGURES))
         assert requested_urls(browser) == [(out / "report.html").as_uri()]
-        full_page_screenshot(browser, ROOT / "docs" / "screenshots" / "report.png")
+        full_page_screenshot(browser, screenshot_path("report.png"))
 
 
 def test_updates_that_flip_the_optimal_strategy_change_the_decision(server, tmp_path, key_env):

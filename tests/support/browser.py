@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+
+from tests.support.paths import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -61,6 +65,16 @@ def requested_urls(driver: webdriver.Chrome) -> list[str]:
         if message["method"] == "Network.requestWillBeSent":
             urls.append(message["params"]["request"]["url"])
     return urls
+
+
+def screenshot_path(name: str) -> Path:
+    """Where a test saves a screenshot: the README's docs/screenshots/ with
+    UPDATE_SCREENSHOTS=1, otherwise a temporary folder, so that a test run
+    leaves the checkout as it found it (a changed tree changes the image's
+    tag in the middle of the deploy tests)."""
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        return ROOT / "docs" / "screenshots" / name
+    return Path(tempfile.gettempdir()) / "living-hta-screenshots" / name
 
 
 def full_page_screenshot(driver: webdriver.Chrome, path: Path) -> None:
