@@ -220,7 +220,7 @@ def test_no_private_key_in_the_image(front_image, stack):
     ("TLS_PRIVATE_KEY", "not a key", "the private key is not PEM"),
 ])
 def test_bad_settings_stop_the_front_with_one_line(front_image, variable, value, message, tmp_path):
-    from tests.support.front import make_certificate
+    from tests.support.tls import make_certificate
 
     pem = make_certificate(tmp_path)
     env = {"TLS_CERTIFICATE": pem["certificate"].read_text(), "TLS_PRIVATE_KEY": pem["key"].read_text(),

@@ -34,6 +34,7 @@ from tests.support import secret_audit
 from tests.support.image import docker, inspect, unique
 from tests.support.net import free_port
 from tests.support.paths import ROOT
+from tests.support.tls import make_certificate
 
 
 @pytest.fixture(scope="session")
@@ -43,25 +44,6 @@ def front_image() -> str:
     if proc.returncode != 0:
         pytest.fail(f"scripts/front-image.sh failed:\n{proc.stderr[-3000:]}")
     return proc.stdout.strip().splitlines()[-1]
-
-
-def make_certificate(folder: Path, names: tuple[str, ...] = ("IP:127.0.0.1", "DNS:localhost")) -> dict[str, Path]:
-    """A CA and a certificate it signed for `names`: {ca, certificate, key} files."""
-    folder.mkdir(parents=True, exist_ok=True)
-    files = {name: folder / f"{name}.pem" for name in ("ca", "ca_key", "certificate", "key")}
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)  # noqa: E731
-    run("req", "-x509", *ec, "-keyout", str(files["ca_key"]), "-out", str(files["ca"]), "-days", "2",
-        "-subj", "/CN=living-hta test CA", "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign")
-    csr = folder / "front.csr"
-    run("req", *ec, "-keyout", str(files["key"]), "-out", str(csr), "-subj", "/CN=localhost")
-    extensions = folder / "front.ext"
-    extensions.write_text(f"subjectAltName={','.join(names)}\nextendedKeyUsage=serverAuth\n")
-    run("x509", "-req", "-in", str(csr), "-CA", str(files["ca"]), "-CAkey", str(files["ca_key"]),
-        "-CAcreateserial", "-out", str(files["certificate"]), "-days", "1", "-extfile", str(extensions))
-    files["ca_key"].unlink()
-    return files
 
 
 def tls_handshake(port: int, *options: str) -> str:

@@ -1,6 +1,7 @@
 """A throwaway CA and a server certificate it signed, made with openssl in
 a test's folder: for servers a test starts over HTTPS (the report command
-against gunicorn with TLS, as `make report` against the demo's front).
+against gunicorn with TLS, as `make report` against the demo's front;
+the front image in tests/support/front.py).
 
     files = make_certificate(tmp_path)    # {"ca", "certificate", "key"} PEM files
 """
