@@ -9,6 +9,13 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 echo "==> installing the project and its tools into .venv (first run: ~1-2 min)"
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet --progress-bar off \
-    -c requirements/constraints.txt -e ".[dev]"
+# pip's and the build backend's chatter (setuptools warns about every
+# editable install) goes to a log, shown only when the install fails.
+log=.venv/setup.log
+if ! { .venv/bin/python -m pip install --quiet --upgrade pip &&
+       .venv/bin/python -m pip install --quiet --progress-bar off \
+           -c requirements/constraints.txt -e ".[dev]"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "error: installing into .venv failed (log above, also in $log)" >&2
+    exit 1
+fi
