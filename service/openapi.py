@@ -370,7 +370,8 @@ def _parameters_operation(shared: dict) -> dict:
             "What a client may change with param_updates: each editable parameter of the "
             "dataset with its distribution, and the default updates a run without "
             "param_updates applies. The other parameters are the data owner's and are not "
-            "listed. The analyst's page (/) fills its table from this."
+            "listed; nor, for a key scoped to some parameters, are the editable ones it may "
+            "not edit. The analyst's page (/) fills its table from this."
         ),
         "parameters": [_query_parameter("path_to_psa_inputs")],
         "responses": {

@@ -89,6 +89,17 @@ def test_a_key_edits_only_its_parameters_and_the_403_says_which_it_may(tmp_path)
     assert post(client, ALICE, seed=1).status_code == 200
 
 
+def test_parameters_lists_only_what_the_key_may_edit(tmp_path):
+    client, _ = scoped_client(tmp_path)
+    listed = client.simulate_get("/parameters", headers={"key": ALICE})
+    assert listed.status_code == 200
+    # alice may edit p_HS1 and c_Trt; c_Trt is not a row of the shipped table.
+    assert [row["parameter"] for row in listed.json["parameters"]] == ["p_HS1"]
+    # (default_updates still names p_S1H: the tutorial's public constants, not the table's.)
+    unscoped = client.simulate_get("/parameters", headers={"key": TEST_KEY}).json["parameters"]
+    assert len(unscoped) > 1 and {row["parameter"] for row in unscoped} > {"p_HS1"}
+
+
 def test_a_key_calls_only_its_endpoints(tmp_path):
     client, _ = scoped_client(tmp_path)
     refused = post(client, BOB, seed=1)

@@ -141,11 +141,15 @@ class EditableParameters:
                               argument="path_to_psa_inputs")
         table = load_dataset(req, self._datasets, name).table
         editable = set(table.editable_parameters)
+        # A key scoped to some parameters sees those only: the data owner's
+        # values of what it may not edit are none of its business.
+        key = req.context.get("api_key")
+        shown = editable if key is None or key.parameters is None else editable & key.parameters
         resp.media = {
             "dataset": name,
             "parameters": [
                 {"parameter": p, "distribution": d, "v1": _number(a), "v2": _number(b)}
-                for p, d, a, b, flag in table.rows() if flag
+                for p, d, a, b, flag in table.rows() if flag and p in shown
             ],
             # What a run without param_updates applies (to the rows it names).
             "default_updates": [dict(u) for u in DEFAULT_UPDATES if u["parameter"] in editable],
