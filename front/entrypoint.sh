@@ -17,6 +17,9 @@
 # | FRONT_UPSTREAM_TIMEOUT          | seconds to wait for gunicorn's answer           | 35      |
 # | FRONT_MAX_BODY                  | largest body read (nginx size: 2m, 512k)        | 2m      |
 # | FRONT_CONNECTIONS_PER_ADDRESS   | open connections per client address            | 512     |
+# | FRONT_FORWARDED_FOR             | set: X-Forwarded-For is the peer's address;     | set     |
+# |                                 | append: the peer's address appended to the one  |         |
+# |                                 | received (behind a load balancer that writes it)|         |
 #
 # Nothing here is ever printed with its value: the key is written to a file
 # only root reads and removed from the environment before nginx starts.
@@ -72,6 +75,15 @@ for pair in FRONT_HTTPS_PORT="$https_port" FRONT_HTTP_PORT="$http_port" \
         FRONT_CONNECTIONS_PER_ADDRESS="$per_address"; do
     number "${pair%%=*}" "${pair#*=}"
 done
+# Behind a load balancer the header it wrote names the client: the front
+# appends the load balancer's address to it, and the service believes it
+# right to left through its TRUSTED_PROXIES only (a client's own entries,
+# written before, count for nothing).  Alone, the front replaces it.
+case ${FRONT_FORWARDED_FOR:-set} in
+    set) forwarded_for='$remote_addr' ;;
+    append) forwarded_for='$proxy_add_x_forwarded_for' ;;
+    *) die "FRONT_FORWARDED_FOR must be set or append, got '${FRONT_FORWARDED_FOR}'" ;;
+esac
 max_body=${FRONT_MAX_BODY:-2m}
 case $max_body in *[!0-9kKmM]*|''|[!0-9]*) die "FRONT_MAX_BODY must be a size like 2m or 512k, got '$max_body'";; esac
 
@@ -106,6 +118,7 @@ sed -e "s|@USER@|$worker_user|g" \
     -e "s|@CONNECTIONS_PER_ADDRESS@|$per_address|g" \
     -e "s|@HTTP_ACTION@|$http_action|g" \
     -e "s|@SECURITY_HEADER@|$security_header|g" \
+    -e "s|@FORWARDED_FOR@|$forwarded_for|g" \
     "$here/nginx.conf.template" >"$run_dir/nginx.conf"
 
 # SIGQUIT (the image's STOPSIGNAL) is nginx's graceful stop: it stops

@@ -14,11 +14,12 @@ module: ecs_cluster
 short_description: An ECS cluster, its deletion, and the wait for its first container instance
 description:
   - I(state=present) creates the cluster, with capacity providers only when
-    I(capacity_providers) lists some (an EC2 cluster needs none). When they
-    include FARGATE or FARGATE_SPOT, the ECS service-linked role
-    (AWSServiceRoleForECS) is created first if the account has none, and the
-    create is retried while IAM has not yet propagated it ("Unable to assume
-    the service linked role").
+    I(capacity_providers) lists some (an EC2 cluster of one instance needs
+    none). When it lists some (FARGATE, FARGATE_SPOT, or an Auto Scaling
+    group's provider), the ECS service-linked role (AWSServiceRoleForECS) is
+    created first if the account has none, and the create is retried while
+    IAM has not yet propagated it ("Unable to assume the service linked
+    role").
   - I(state=absent) deletes the cluster, retrying while ECS still counts
     services, tasks or container instances in it (a DRAINING service, an
     instance whose agent has not yet left), then fails with one clear line.
@@ -135,8 +136,11 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.living_hta.aws.plugins.module_utils.ecs import SLR_NOT_READY
+from ansible_collections.living_hta.aws.plugins.module_utils.ecs import ensure_ecs_service_linked_role
+from ansible_collections.living_hta.aws.plugins.module_utils.ecs import error_code
+from ansible_collections.living_hta.aws.plugins.module_utils.ecs import retried
 
-FARGATE_PROVIDERS = {"FARGATE", "FARGATE_SPOT"}
 # DeleteCluster's answers while something is still leaving the cluster.
 STILL_IN_USE = (
     "ClusterContainsServicesException",
@@ -144,7 +148,6 @@ STILL_IN_USE = (
     "ClusterContainsContainerInstancesException",
     "UpdateInProgressException",
 )
-SLR_NOT_READY = "Unable to assume the service linked role"
 
 
 def describe(ecs, name):
@@ -156,43 +159,13 @@ def strategy(items):
     return [{"capacityProvider": s["capacity_provider"], "weight": s["weight"], "base": s["base"]} for s in items]
 
 
-def ensure_service_linked_role(module):
-    """Create AWSServiceRoleForECS if the account has none; True if created."""
-    iam = module.client("iam")
-    roles = iam.list_roles(PathPrefix="/aws-service-role/ecs.amazonaws.com/")["Roles"]
-    if roles:
-        return False
-    if not module.check_mode:
-        try:
-            iam.create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
-        except is_boto3_error_code("InvalidInput") as e:  # created meanwhile
-            if "has been taken" not in str(e):
-                raise
-    return True
-
-
-def error_code(error):
-    return error.response.get("Error", {}).get("Code", "")
-
-
-def retried(module, call, retry_if):
-    """call(), tried again every `delay` seconds while retry_if(error) holds."""
-    for attempt in range(module.params["retries"] + 1):
-        try:
-            return call()
-        except botocore.exceptions.ClientError as e:
-            if attempt == module.params["retries"] or not retry_if(e):
-                raise
-            time.sleep(module.params["delay"])
-
-
 def present(module, ecs):
     name = module.params["name"]
     providers = module.params["capacity_providers"]
     wanted_strategy = strategy(module.params["capacity_provider_strategy"])
     result = {"changed": False, "service_linked_role_created": False}
-    if FARGATE_PROVIDERS & set(providers):
-        result["service_linked_role_created"] = ensure_service_linked_role(module)
+    if providers:
+        result["service_linked_role_created"] = ensure_ecs_service_linked_role(module)
         result["changed"] = result["service_linked_role_created"]
     cluster = describe(ecs, name)
     providers_only = {"capacityProviders": providers, "defaultCapacityProviderStrategy": wanted_strategy}

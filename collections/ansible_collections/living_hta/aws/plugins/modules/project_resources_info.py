@@ -10,15 +10,41 @@ module: project_resources_info
 short_description: List the live AWS resources carrying a project's tags
 description:
   - Asks the Resource Groups Tagging API for every resource tagged with the
-    given tags in the region, adds ECR repositories and IAM roles and instance
-    profiles (which that API does not cover everywhere), and drops resources
-    that are already on their way out and cost nothing (terminated instances,
-    INACTIVE clusters, services and task definition revisions, STOPPED tasks).
+    given tags in the region, adds what that API does not list (everywhere,
+    or in the emulator) by asking each service - ECR repositories, IAM roles
+    and instance profiles, Auto Scaling groups, EC2 launch templates - and
+    drops resources that are already on their way
+    out and cost nothing (terminated instances, INACTIVE clusters, services
+    and task definition revisions, STOPPED tasks).
+  - Things that carry no tags, or that cannot be listed everywhere, are
+    checked by name when given - I(capacity_providers) (ECS capacity
+    providers carrying the tags), I(scalable_targets) (Application Auto
+    Scaling targets and their policies) and I(dns_names) (the alias records
+    to a load balancer and the ACM validation records of a name in a Route
+    53 zone).
 options:
   tags:
     description: Tags a resource must carry (all of them) to be listed.
     required: true
     type: dict
+  capacity_providers:
+    description: ECS capacity provider names that would be left (when ACTIVE and carrying the tags).
+    type: list
+    elements: str
+    default: []
+  scalable_targets:
+    description: ECS resource ids (C(service/<cluster>/<service>)) whose scalable target or scaling policies would be left.
+    type: list
+    elements: str
+    default: []
+  dns_names:
+    description:
+      - Names whose records would be left, each C({zone, name}) - A/AAAA alias
+        records of the name pointing at an Elastic Load Balancing name, and
+        CNAME records C(_*.<name>) pointing into acm-validations.aws.
+    type: list
+    elements: dict
+    default: []
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -50,6 +76,8 @@ resources:
       description: Its state where the service reports one, else "present".
       type: str
 """
+
+import re
 
 try:
     import botocore
@@ -117,6 +145,67 @@ READERS = {
 }
 
 
+def tagged_asgs(module, wanted):
+    """Auto Scaling groups carrying the tags (the tagging API never lists them)."""
+    autoscaling = module.client("autoscaling")
+    for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate():
+        for group in page["AutoScalingGroups"]:
+            if tagged(group.get("Tags"), wanted):
+                state = "deleting" if group.get("Status") == "Delete in progress" else "present"
+                yield group["AutoScalingGroupARN"], state
+
+
+def tagged_launch_templates(module, wanted):
+    ec2 = module.client("ec2")
+    for page in ec2.get_paginator("describe_launch_templates").paginate():
+        for template in page["LaunchTemplates"]:
+            if tagged(template.get("Tags"), wanted):
+                yield f"arn:aws:ec2:{module.region}::launch-template/{template['LaunchTemplateId']}", "present"
+
+
+def tagged_capacity_providers(module, wanted, names):
+    """The named ECS capacity providers still ACTIVE and carrying the tags
+    (asked by name: the emulator cannot list them all)."""
+    if not names:
+        return
+    ecs = module.client("ecs")
+    for provider in ecs.describe_capacity_providers(capacityProviders=names, include=["TAGS"])["capacityProviders"]:
+        if provider.get("status") == "ACTIVE" and tagged(provider.get("tags"), wanted, "key", "value"):
+            yield provider["capacityProviderArn"], "present"
+
+
+def left_scaling(module, resource_ids):
+    """Scalable targets and scaling policies of the given ECS resources."""
+    client = module.client("application-autoscaling")
+    for resource_id in resource_ids:
+        for target in client.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[resource_id])[
+                "ScalableTargets"]:
+            yield target.get("ScalableTargetARN") or f"scalable-target:ecs:{resource_id}", "present"
+        for policy in client.describe_scaling_policies(ServiceNamespace="ecs", ResourceId=resource_id)[
+                "ScalingPolicies"]:
+            yield policy["PolicyARN"], "present"
+
+
+def left_dns_records(module, dns_names):
+    """A/AAAA aliases of each name to a load balancer, and its ACM validation CNAMEs."""
+    route53 = module.client("route53")
+    for entry in dns_names:
+        zone, name = entry["zone"].rstrip(".").lower() + ".", entry["name"].rstrip(".").lower() + "."
+        zones = [z for z in route53.list_hosted_zones_by_name(DNSName=zone)["HostedZones"] if z["Name"].lower() == zone]
+        for hosted_zone in zones:
+            zone_id = hosted_zone["Id"].split("/")[-1]
+            for page in route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone_id):
+                for record in page["ResourceRecordSets"]:
+                    record_name = record["Name"].lower()
+                    alias_to_lb = (record_name == name and record["Type"] in ("A", "AAAA")
+                                   and re.search(r"\.elb\.amazonaws\.com\.?$", record.get("AliasTarget", {}).get("DNSName", "")))
+                    validation = (record["Type"] == "CNAME" and record_name.startswith("_") and record_name.endswith("." + name)
+                                  and any(r["Value"].rstrip(".").endswith("acm-validations.aws")
+                                          for r in record.get("ResourceRecords", [])))
+                    if alias_to_lb or validation:
+                        yield f"arn:aws:route53:::hostedzone/{zone_id}/{record['Type']}/{record['Name']}", "present"
+
+
 def parameter_state(ssm, name):
     """A parameter's ARN drops the leading "/" of its name: try both spellings."""
     for candidate in ("/" + name, name):
@@ -153,7 +242,12 @@ def state_of(module, arn):
 
 def main():
     module = AnsibleAWSModule(
-        argument_spec=dict(tags=dict(type="dict", required=True)),
+        argument_spec=dict(
+            tags=dict(type="dict", required=True),
+            capacity_providers=dict(type="list", elements="str", default=[]),
+            scalable_targets=dict(type="list", elements="str", default=[]),
+            dns_names=dict(type="list", elements="dict", default=[]),
+        ),
         supports_check_mode=True,
     )
     wanted = {k: str(v) for k, v in module.params["tags"].items()}
@@ -177,11 +271,22 @@ def main():
             for role in page["Roles"]:
                 if tagged(iam.list_role_tags(RoleName=role["RoleName"])["Tags"], wanted):
                     found[role["Arn"]] = "present"
+        # ListInstanceProfiles leaves tags out (AWS says so); GetInstanceProfile
+        # carries them (ListInstanceProfileTags would too, but the emulator
+        # does not implement it).
         for page in iam.get_paginator("list_instance_profiles").paginate():
             for profile in page["InstanceProfiles"]:
-                tags = iam.list_instance_profile_tags(InstanceProfileName=profile["InstanceProfileName"])["Tags"]
+                tags = iam.get_instance_profile(InstanceProfileName=profile["InstanceProfileName"])[
+                    "InstanceProfile"].get("Tags", [])
                 if tagged(tags, wanted):
                     found[profile["Arn"]] = "present"
+
+        for listed in (tagged_asgs(module, wanted), tagged_launch_templates(module, wanted),
+                       tagged_capacity_providers(module, wanted, module.params["capacity_providers"]),
+                       left_scaling(module, module.params["scalable_targets"]),
+                       left_dns_records(module, module.params["dns_names"])):
+            for arn, state in listed:
+                found[arn] = state
 
         resources = []
         for arn, state in sorted(found.items()):
