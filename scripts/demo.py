@@ -50,7 +50,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -70,6 +69,20 @@ TUTORIAL_UPDATES = [
     {"parameter": "p_S1H", "distribution": "beta", "v1": 50, "v2": 100},
 ]
 REGION = "eu-west-2"
+
+
+class Emulator:
+    """boto3 clients on the emulator, with fake keys (never real AWS)."""
+
+    def __init__(self, endpoint: str):
+        import boto3
+
+        self.endpoint = endpoint
+        self.session = boto3.Session(region_name=REGION, aws_access_key_id="testing",
+                                     aws_secret_access_key="testing", aws_session_token="testing")
+
+    def client(self, name: str):
+        return self.session.client(name, endpoint_url=self.endpoint)
 
 
 @dataclass(frozen=True)
@@ -137,19 +150,8 @@ class Settings:
             "REGISTRY_PORT": str(self.registry_port),
         }
 
-    def aws(self):
-        """boto3 clients on the emulator: `.client(name)`."""
-        import boto3
-
-        session = boto3.Session(region_name=REGION, aws_access_key_id="testing",
-                                aws_secret_access_key="testing", aws_session_token="testing")
-        endpoint = self.endpoint
-
-        class Clients:
-            @staticmethod
-            def client(name: str):
-                return session.client(name, endpoint_url=endpoint)
-        return Clients()
+    def aws(self) -> Emulator:
+        return Emulator(self.endpoint)
 
     def agent(self) -> Agent:
         return Agent(self.prefix, self.registry, say=lambda text: print(f"      {text}", flush=True))
@@ -403,7 +405,7 @@ def up() -> int:
     print(f"""
 The API is up (all in {time.monotonic() - started_all:.0f} s; {settings.topology}: {behind}):
   URL          {settings.url}   ({settings.http_url} redirects there)
-  CA           {ca}   (the throwaway CA of the certificate: trust it, nothing else)
+  CA           {ca}   (the CA of the {'throwaway' if balanced else 'self-signed'} certificate: trust it, nothing else)
   Swagger UI   {settings.url}/__docs__/
   API key      {task['key'] if generated else '(from $DEMO_API_KEY)'}
 
