@@ -105,7 +105,7 @@ def deployed_load_balancer(aws, service: dict) -> LoadBalancer:
     elbv2, acm = aws.client("elbv2"), aws.client("acm")
     if not service.get("loadBalancers"):
         raise DemoError(f"the ECS service {service['serviceName']} has no load balancer "
-                        "(deployed with api_topology=single? DEMO_TOPOLOGY=single runs that one)")
+                        "(was it deployed with api_topology=single?)")
     reference = service["loadBalancers"][0]
     group = elbv2.describe_target_groups(TargetGroupArns=[reference["targetGroupArn"]])["TargetGroups"][0]
     attributes = {a["Key"]: a["Value"] for a in elbv2.describe_target_group_attributes(
@@ -229,7 +229,8 @@ def render_config(alb: LoadBalancer, https_port: int, http_port: int, slots: int
         tls += f" ciphersuites {':'.join(alb.ciphersuites)}"
     alpn = "h2,http/1.1" if alb.http2 else "http/1.1"
     traffic = "ssl verify none" if group.protocol == "HTTPS" else ""
-    check = "" if health.protocol == group.protocol else (" check-ssl" if health.protocol == "HTTPS" else " no-check-ssl")
+    check = "" if health.protocol == group.protocol else (
+        " check-ssl verify none" if health.protocol == "HTTPS" else " no-check-ssl")
     slow_start = f" slowstart {group.slow_start}s" if group.slow_start else ""
     # Every line a request leaves: no header (the key travels in one), no
     # query string (a client may paste anything there).
