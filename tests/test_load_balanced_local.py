@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 import ssl
 import statistics
@@ -146,7 +147,15 @@ def demo(tmp_path_factory):
                    f"http://127.0.0.1:{env['MOTO_PORT']}", up.stdout, slow_client)
     finally:
         _keep_logs(prefix, folder / "logs")
-        subprocess.run([*DEMO, "down"], cwd=ROOT, env=env, capture_output=True, timeout=300)
+        # The emulator is this module's own: stopped first, `down` skips the
+        # teardown playbook (tests/test_demo.py runs it) and stops the rest.
+        subprocess.run([str(ROOT / "scripts" / "moto-server"), "stop"], env=env, capture_output=True, timeout=60)
+        down = subprocess.run([*DEMO, "down"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        # What the scripts keep for the next run on the same port (the
+        # registry's layers, the emulator's log): no use on a free port.
+        shutil.rmtree(ROOT / ".cache" / f"registry-{env['DEMO_REGISTRY_PORT']}", ignore_errors=True)
+        (ROOT / ".cache" / f"moto-server-{env['MOTO_PORT']}.log").unlink(missing_ok=True)
+        assert down.returncode == 0, down.stdout[-3000:] + down.stderr[-3000:]
 
 
 def _keep_logs(prefix: str, folder: Path) -> None:
