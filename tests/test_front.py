@@ -133,6 +133,38 @@ def test_a_clients_own_forwarded_for_does_not_dodge_the_throttle(api_image, fron
     assert not any("198.51.100." in entry.get("forwarded_for", "") for entry in entries)
 
 
+def test_behind_a_load_balancer_the_client_it_names_is_counted(api_image, front_image, tmp_path):
+    """FRONT_FORWARDED_FOR=append (load_balanced): the front appends its peer
+    (here the test, as the load balancer, reaching it through the Docker
+    bridge: 172.17.0.1, trusted) to the X-Forwarded-For the load balancer
+    wrote; the service counts the address the load balancer put last, not
+    what a client wrote before it, nor the load balancer itself."""
+    with front_stack(api_image.tag, front_image, tmp_path, {"API_KEYS": KEY, "WEB_CONCURRENCY": "1",
+                                                           "AUTH_FAILURE_LIMIT": "3"},
+                     front_env={"FRONT_FORWARDED_FOR": "append"}) as running:
+        def wrong_key(forwarded_for: str) -> int:
+            request = urllib.request.Request(
+                running.https_url + "/runDARTHmodel", data=BODY, method="POST",
+                headers={"key": "wrong-key", "Content-Type": "application/json", "X-Forwarded-For": forwarded_for})
+            try:
+                urllib.request.urlopen(request, context=running.tls_context(), timeout=10)
+            except urllib.error.HTTPError as answer:
+                return answer.code
+            return 200
+
+        # One client, whatever it wrote itself before the load balancer's entry.
+        first = [wrong_key(f"198.51.100.{n}, 203.0.113.7") for n in range(4)]
+        # Another client behind the same load balancer is not affected.
+        other = wrong_key("203.0.113.8")
+        entries = [json.loads(line) for line in running.logs(running.api).splitlines() if line.startswith("{")]
+    assert first == [403, 403, 403, 429] and other == 403
+    # The header as the service got it: what the load balancer sent, and the front's peer appended.
+    routes = [e["forwarded_for"].split(", ") for e in entries if e.get("auth") in ("invalid", "throttled")]
+    assert [route[:-1] for route in routes] == [[f"198.51.100.{n}", "203.0.113.7"] for n in range(4)] + [
+        ["203.0.113.8"]]
+    assert len({route[-1] for route in routes}) == 1
+
+
 def test_slow_clients_are_cut_off_and_never_reach_a_worker(api_image, front_image, tmp_path):
     """One gunicorn worker; 60 clients dripping headers and 60 dripping a body
     slower than the front's timeout (here 2 s), while a client probes
@@ -218,6 +250,7 @@ def test_no_private_key_in_the_image(front_image, stack):
     ("FRONT_UPSTREAM", "api:8000; include /etc/passwd", "FRONT_UPSTREAM must be host:port"),
     ("FRONT_CLIENT_TIMEOUT", "10s", "FRONT_CLIENT_TIMEOUT must be a whole number"),
     ("TLS_PRIVATE_KEY", "not a key", "the private key is not PEM"),
+    ("FRONT_FORWARDED_FOR", "prepend", "FRONT_FORWARDED_FOR must be set or append"),
 ])
 def test_bad_settings_stop_the_front_with_one_line(front_image, variable, value, message, tmp_path):
     from tests.support.tls import make_certificate

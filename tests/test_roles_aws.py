@@ -372,11 +372,21 @@ def test_a_changed_deployment_configuration_is_applied(moto_endpoint, tmp_path):
 @pytest.mark.parametrize(("role", "actions"), [
     ("ecs_cluster", ["ec2:DescribeSecurityGroups", "iam:CreateServiceLinkedRole", "iam:ListRoles",
                      "ecs:ListContainerInstances", "ecs:DescribeContainerInstances",
-                     "ec2:ModifyInstanceMetadataOptions"]),
-    ("task", ["kms:Decrypt", "kms:DescribeKey", "ecs:DescribeServices", "ecs:ListContainerInstances"]),
+                     "ec2:ModifyInstanceMetadataOptions", "ec2:CreateLaunchTemplate",
+                     "autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup",
+                     "ecs:CreateCapacityProvider", "ecs:PutClusterCapacityProviders", "ec2:DeleteLaunchTemplate"]),
+    ("task", ["kms:Decrypt", "kms:DescribeKey", "ecs:DescribeServices", "ecs:ListContainerInstances",
+              "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeregisterScalableTarget"]),
+    ("load_balancer", ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateListener",
+                       "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:ModifyTargetGroupAttributes",
+                       "acm:ImportCertificate", "acm:RequestCertificate", "acm:DeleteCertificate",
+                       "route53:ChangeResourceRecordSets", "ec2:CreateSecurityGroup"]),
     ("security_group", ["ec2:DescribeSecurityGroups"]),
     ("front", ["secretsmanager:GetSecretValue", "secretsmanager:CreateSecret", "secretsmanager:DeleteSecret"]),
-    ("teardown", ["ec2:DescribeVolumes", "ssm:DescribeParameters", "logs:DescribeLogGroups"]),
+    ("teardown", ["ec2:DescribeVolumes", "ssm:DescribeParameters", "logs:DescribeLogGroups",
+                  "iam:GetInstanceProfile", "autoscaling:DescribeAutoScalingGroups", "ec2:DescribeLaunchTemplates",
+                  "ecs:DescribeCapacityProviders", "application-autoscaling:DescribeScalableTargets",
+                  "route53:ListResourceRecordSets"]),
 ])
 def test_role_readmes_list_the_permissions_the_roles_use(role, actions):
     text = (ROOT / "roles" / role / "README.md").read_text()
@@ -397,6 +407,6 @@ def test_the_aws_connection_is_written_once_per_inventory():
             places.append(str(path.relative_to(ROOT)))
     assert sorted(places) == [".config/molecule/config.yml", "inventory/local/group_vars/all.yml"]
     assert not list((ROOT / "roles").glob("*/library/*.py"))
-    for role in ("ecr", "security_group", "ecs_cluster", "front", "task", "image", "teardown"):
+    for role in ("ecr", "security_group", "ecs_cluster", "front", "task", "image", "load_balancer", "teardown"):
         assert 'group/living_hta.aws.aws: "{{ aws_connection }}"' in (ROOT / "roles" / role / "tasks/main.yml").read_text()
     assert not [p for p in ROOT.glob("roles/*/molecule/default/molecule.yml") if "driver:" in p.read_text()]

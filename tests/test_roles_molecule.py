@@ -14,7 +14,7 @@ import pytest
 from tests.support.moto import DUMMY_CREDENTIALS
 from tests.support.paths import ROOT
 
-ROLES = ["ecr", "security_group", "ecs_cluster", "front", "task", "teardown"]
+ROLES = ["ecr", "security_group", "ecs_cluster", "front", "task", "load_balancer", "teardown"]
 VENV_BIN = Path(sys.executable).parent
 
 

@@ -22,16 +22,15 @@ listens on a free port on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import threading
-import urllib.error
-import urllib.request
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 Response = tuple[int, dict[str, str], bytes]
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
@@ -41,13 +40,16 @@ _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
 class Call:
     """One API call: service (signing name: ecs, ec2, iam, ...), action
     (CreateCluster, ...), its parameters, and how many calls of this action
-    the proxy has seen so far, this one included."""
+    the proxy has seen so far, this one included.  REST services (Route 53)
+    have no action here: their ``path`` and raw ``body`` say what they do."""
 
     service: str
     action: str
     params: dict
     count: int
     headers: dict[str, str] = field(repr=False)
+    path: str = ""
+    body: bytes = field(default=b"", repr=False)
 
 
 def _parse(headers: dict[str, str], body: bytes) -> tuple[str, str, dict]:
@@ -56,8 +58,10 @@ def _parse(headers: dict[str, str], body: bytes) -> tuple[str, str, dict]:
     target = headers.get("X-Amz-Target", "")
     if target:  # JSON protocol (ECS, ECR, SSM, Logs, tagging)
         return service, target.rsplit(".", 1)[-1], json.loads(body or b"{}")
-    form = {k: v[0] for k, v in parse_qs(body.decode()).items()}  # query protocol (EC2, IAM)
-    return service, form.get("Action", ""), form
+    if headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}  # query protocol (EC2, IAM)
+        return service, form.get("Action", ""), form
+    return service, "", {}  # REST (Route 53): see the call's path and body
 
 
 def json_error(code: str, message: str, status: int = 400) -> Response:
@@ -128,19 +132,23 @@ class _Proxy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
-        request = urllib.request.Request(self.target + path, data=body or None, method=method,
-                                         headers={k: v for k, v in headers.items() if k.lower() != "host"})
+        # http.client sends the headers as they came (urllib would add a
+        # form Content-Type to a body that has none, as Route 53's has not).
+        target = urlsplit(self.target)
+        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
         try:
-            with urllib.request.urlopen(request, timeout=60) as resp:
-                return resp.status, dict(resp.headers), resp.read()
-        except urllib.error.HTTPError as err:
-            return err.code, dict(err.headers), err.read()
+            connection.request(method, path, body=body or None,
+                               headers={k: v for k, v in headers.items() if k.lower() != "host"})
+            resp = connection.getresponse()
+            return resp.status, dict(resp.headers), resp.read()
+        finally:
+            connection.close()
 
     def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         service, action, params = _parse(headers, body)
         with self._lock:
             self._counts[service, action] += 1
-            call = Call(service, action, params, self._counts[service, action], headers)
+            call = Call(service, action, params, self._counts[service, action], headers, path, body)
             self.calls.append(call)
         return self.handler(call, lambda: self.forward(method, path, headers, body))
 

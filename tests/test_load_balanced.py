@@ -1,0 +1,519 @@
+"""The load-balanced topology (issue 14) against the AWS emulator.
+
+One stack deployed by site.yml with ``-e api_topology=load_balanced`` and a
+certificate imported from files, on a moto server of this module's own:
+the listeners, target group, security groups, Auto Scaling group and its
+capacity provider, the service and its autoscaling, read back from the
+emulator (and, for what moto accepts but does not keep, from the requests
+it received); a re-deploy that changes nothing; a teardown, twice, that
+leaves nothing.  Then, with the load_balancer role alone: the certificate
+requested from ACM and validated through Route 53 (ACM's ISSUED answered
+the way AWS answers it once the validation record exists, as moto keeps
+every requested certificate PENDING_VALIDATION), an imported certificate
+re-imported only when its file changes, and bad variable combinations
+stopped before any AWS call.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.ansible import ansible_playbook, recap
+from tests.support.aws_proxy import aws_proxy, json_body, with_json
+from tests.support.moto import aws_client, recorded_requests, start_moto, stop_moto
+from tests.support.registry import ecr_like_registry, local_registry  # noqa: F401  (fixtures)
+from tests.support.secret_audit import TEST_KEY
+from tests.support.tls import make_certificate
+
+pytestmark = pytest.mark.slow
+
+NAME = "living-hta-local"
+TAGS = {"Project": "living-hta", "Environment": "local"}
+# inventory/local puts the load balancer's listeners on the demo's addresses.
+HTTPS_PORT, HTTP_PORT = 8443, 8080
+FAST = ["-e", "teardown_check_delay=1", "-e", "ecs_cluster_delete_delay=1", "-e", "security_group_delete_delay=1",
+        "-e", "task_poll_delay=1", "-e", "load_balancer_delete_delay=1"]
+
+
+def request_body(entry: dict) -> str:
+    body = entry.get("body") or ""
+    return base64.b64decode(body).decode() if entry.get("body_encoded") else body
+
+
+def sent(requests: list[dict], target: str) -> list[dict]:
+    """The JSON bodies of the recorded requests with this X-Amz-Target suffix."""
+    return [json.loads(request_body(r)) for r in requests if r["headers"].get("X-Amz-Target", "").endswith(target)]
+
+
+def tags_of(tag_list, key="Key", value="Value") -> dict:
+    return {t[key]: t[value] for t in tag_list or []}
+
+
+def launch_template_tags_kept_apart(call, forward):
+    """DescribeLaunchTemplateVersions as AWS answers it: moto files the
+    template's own tags (given at creation) inside the version's data, where
+    AWS keeps none, which would make every re-run a new version."""
+    response = forward()
+    if call.action != "DescribeLaunchTemplateVersions":
+        return response
+    status, headers, body = response
+    text = re.sub(r"<tagSpecificationSet>(<item><resourceType>launch-template</resourceType>.*?</item>)+"
+                  r"</tagSpecificationSet>", "", body.decode(), flags=re.S)
+    return status, headers, text.encode()
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("moto-lb")
+    proc, url = start_moto(log_path=folder / "moto.log", recording_path=folder / "recording.jsonl")
+    try:
+        yield url
+    finally:
+        stop_moto(proc)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lb-files")
+    return {"tls": make_certificate(folder / "tls"), "other_tls": make_certificate(folder / "other"),
+            "docker_config": folder / "docker-config", "ca": folder / "front-ca.pem"}
+
+
+def site(endpoint: str, files: dict, registry: str, *extra: str, check: bool = True) -> tuple[int, str]:
+    tls = files["tls"]
+    return ansible_playbook(
+        endpoint, "site.yml", "-e", "api_topology=load_balanced", "-e", "load_balancer_certificate=imported",
+        "-e", f"load_balancer_certificate_file={tls['certificate']}", "-e", f"load_balancer_private_key_file={tls['key']}",
+        "-e", f"load_balancer_certificate_chain_file={tls['ca']}", "-e", f"image_registry={registry}",
+        "-e", f"front_ca_file={files['ca']}", *extra, check=check, DOCKER_CONFIG=str(files["docker_config"]))
+
+
+@pytest.fixture(scope="module")
+def deployed(moto, files, local_registry):  # noqa: F811
+    start = time.monotonic()
+    with recorded_requests(moto) as requests:
+        _, output = site(moto, files, local_registry)
+    return {"output": output, "requests": requests, "seconds": time.monotonic() - start}
+
+
+def the_service(moto: str) -> dict:
+    [service] = aws_client("ecs", moto).describe_services(cluster=NAME, services=[NAME])["services"]
+    return service
+
+
+# --- what the demo reads back: everything from the ECS service -------------------
+
+def test_everything_is_discoverable_from_the_service(deployed, moto, files):
+    elb, acm = aws_client("elbv2", moto), aws_client("acm", moto)
+    [binding] = the_service(moto)["loadBalancers"]
+    assert (binding["containerName"], binding["containerPort"]) == ("front", 8443)
+    [group] = elb.describe_target_groups(TargetGroupArns=[binding["targetGroupArn"]])["TargetGroups"]
+    [balancer_arn] = group["LoadBalancerArns"]
+    listeners = {l["Port"]: l for l in elb.describe_listeners(LoadBalancerArn=balancer_arn)["Listeners"]}
+    [certificate] = listeners[HTTPS_PORT]["Certificates"]
+    pem = acm.get_certificate(CertificateArn=certificate["CertificateArn"])
+    assert pem["Certificate"].strip() == files["tls"]["certificate"].read_text().strip()
+
+
+def test_https_listener_has_the_certificate_and_policy_and_http_only_redirects(deployed, moto, files):
+    elb, acm = aws_client("elbv2", moto), aws_client("acm", moto)
+    [balancer] = elb.describe_load_balancers(Names=[NAME])["LoadBalancers"]
+    assert balancer["Scheme"] == "internet-facing" and balancer["Type"] == "application"
+    assert len({zone["ZoneName"] for zone in balancer["AvailabilityZones"]}) >= 2
+    listeners = {l["Port"]: l for l in elb.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]}
+    assert sorted(listeners) == [HTTP_PORT, HTTPS_PORT]
+    https = listeners[HTTPS_PORT]
+    assert https["Protocol"] == "HTTPS" and https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    [action] = https["DefaultActions"]
+    assert action["Type"] == "forward" and action["TargetGroupArn"] == the_service(moto)["loadBalancers"][0]["targetGroupArn"]
+    arn = https["Certificates"][0]["CertificateArn"]
+    assert tags_of(acm.list_tags_for_certificate(CertificateArn=arn)["Tags"]).items() >= {**TAGS, "Name": NAME}.items()
+    assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Type"] == "IMPORTED"
+    http = listeners[HTTP_PORT]
+    assert http["Protocol"] == "HTTP"
+    [redirect] = http["DefaultActions"]
+    assert redirect["Type"] == "redirect"
+    assert redirect["RedirectConfig"] == {"Protocol": "HTTPS", "Port": str(HTTPS_PORT), "Host": "#{host}",
+                                          "Path": "/#{path}", "Query": "#{query}", "StatusCode": "HTTP_301"}
+
+
+def test_target_group_checks_health_over_https_and_drains_as_long_as_a_stop(deployed, moto):
+    elb = aws_client("elbv2", moto)
+    [group] = elb.describe_target_groups(Names=[NAME])["TargetGroups"]
+    assert (group["TargetType"], group["Protocol"], group["Port"]) == ("instance", "HTTPS", 8443)
+    assert (group["HealthCheckProtocol"], group["HealthCheckPath"], group["HealthCheckPort"]) == (
+        "HTTPS", "/health", "traffic-port")
+    assert group["Matcher"] == {"HttpCode": "200"}
+    assert (group["HealthCheckIntervalSeconds"], group["HealthCheckTimeoutSeconds"],
+            group["HealthyThresholdCount"], group["UnhealthyThresholdCount"]) == (15, 5, 2, 3)
+    attributes = {a["Key"]: a["Value"] for a in
+                  elb.describe_target_group_attributes(TargetGroupArn=group["TargetGroupArn"])["Attributes"]}
+    # The task's stop timeout (30 s): longer than any request can run.
+    assert attributes["deregistration_delay.timeout_seconds"] == "30"
+
+
+def test_only_the_load_balancer_reaches_the_instances(deployed, moto):
+    ec2, elb = aws_client("ec2", moto), aws_client("elbv2", moto)
+    groups = {g["GroupName"]: g for g in ec2.describe_security_groups(
+        Filters=[{"Name": "tag:Project", "Values": ["living-hta"]}])["SecurityGroups"]}
+    front_door, instances = groups[f"{NAME}-lb"], groups[NAME]
+    [balancer] = elb.describe_load_balancers(Names=[NAME])["LoadBalancers"]
+    assert balancer["SecurityGroups"] == [front_door["GroupId"]]
+    assert sorted((r["FromPort"], r["ToPort"]) for r in front_door["IpPermissions"]) == [(HTTP_PORT, HTTP_PORT),
+                                                                                        (HTTPS_PORT, HTTPS_PORT)]
+    for rule in front_door["IpPermissions"]:
+        assert [r["CidrIp"] for r in rule["IpRanges"]] == ["0.0.0.0/0"]
+        assert [r["CidrIpv6"] for r in rule["Ipv6Ranges"]] == ["::/0"]
+    [rule] = instances["IpPermissions"]
+    assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 32768, 65535)
+    assert [p["GroupId"] for p in rule["UserIdGroupPairs"]] == [front_door["GroupId"]]
+    assert rule["IpRanges"] == [] and rule["Ipv6Ranges"] == []
+    template = ec2.describe_launch_template_versions(LaunchTemplateName=f"{NAME}-ecs",
+                                                     Versions=["$Default"])["LaunchTemplateVersions"][0]
+    [interface] = template["LaunchTemplateData"]["NetworkInterfaces"]
+    assert interface["Groups"] == [instances["GroupId"]]
+
+
+def test_instances_come_from_an_auto_scaling_group_ecs_scales(deployed, moto):
+    ec2, autoscaling, ecs = aws_client("ec2", moto), aws_client("autoscaling", moto), aws_client("ecs", moto)
+    [group] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[f"{NAME}-asg"])["AutoScalingGroups"]
+    subnets = ec2.describe_subnets(SubnetIds=group["VPCZoneIdentifier"].split(","))["Subnets"]
+    assert len({s["AvailabilityZone"] for s in subnets}) >= 2
+    [balancer] = aws_client("elbv2", moto).describe_load_balancers(Names=[NAME])["LoadBalancers"]
+    assert {s["SubnetId"] for s in subnets} == {z["SubnetId"] for z in balancer["AvailabilityZones"]}
+    assert (group["MinSize"], group["MaxSize"]) == (2, 6) and len(group["Instances"]) == 2
+    assert group["LaunchTemplate"]["LaunchTemplateName"] == f"{NAME}-ecs"
+    assert group["LaunchTemplate"]["Version"] == "$Default"
+    # Managed termination protection needs new instances protected from scale-in.
+    assert group["NewInstancesProtectedFromScaleIn"] is True
+    assert tags_of(group["Tags"]).items() >= TAGS.items()
+    assert all(t["PropagateAtLaunch"] for t in group["Tags"])
+
+    data = ec2.describe_launch_template_versions(LaunchTemplateName=f"{NAME}-ecs",
+                                                 Versions=["$Default"])["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    # IMDSv2 only; one hop: the agent (host network) reaches it, a bridge-mode container does not.
+    metadata = data["MetadataOptions"]
+    assert (metadata["HttpTokens"], metadata["HttpPutResponseHopLimit"], metadata["HttpEndpoint"]) == (
+        "required", 1, "enabled")
+    assert data["InstanceType"] == "t3.small"
+    assert data["IamInstanceProfile"]["Arn"].endswith(f":instance-profile/{NAME}-ecs-instance")
+    assert f"ECS_CLUSTER={NAME}" in base64.b64decode(data["UserData"]).decode()
+    ami = aws_client("ssm", moto).get_parameter(Name="/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id")
+    assert data["ImageId"] == ami["Parameter"]["Value"]
+
+    [provider] = ecs.describe_capacity_providers(capacityProviders=[NAME], include=["TAGS"])["capacityProviders"]
+    settings = provider["autoScalingGroupProvider"]
+    assert settings["autoScalingGroupArn"] == group["AutoScalingGroupARN"]
+    assert settings["managedScaling"]["status"] == "ENABLED" and settings["managedScaling"]["targetCapacity"] == 100
+    assert settings["managedTerminationProtection"] == "ENABLED"
+    assert tags_of(provider["tags"], "key", "value").items() >= TAGS.items()
+    [cluster] = ecs.describe_clusters(clusters=[NAME])["clusters"]
+    assert cluster["capacityProviders"] == [NAME]
+    assert cluster["defaultCapacityProviderStrategy"] == [{"capacityProvider": NAME, "weight": 1, "base": 0}]
+    # The emulated agent registered the group's instances.
+    arns = ecs.list_container_instances(cluster=NAME)["containerInstanceArns"]
+    registered = ecs.describe_container_instances(cluster=NAME, containerInstances=arns)["containerInstances"]
+    assert sorted(ci["ec2InstanceId"] for ci in registered) == sorted(i["InstanceId"] for i in group["Instances"])
+
+
+def test_the_service_runs_two_tasks_spread_and_rolls_without_dropping_below_them(deployed, moto):
+    # moto keeps neither the placement, the grace period, nor the deployment
+    # configuration: what was sent is what AWS would keep.
+    [create] = sent(deployed["requests"], "CreateService")
+    assert create["desiredCount"] == 2
+    assert "launchType" not in create and "capacityProviderStrategy" not in create  # the cluster's default provider
+    assert create["loadBalancers"] == the_service(moto)["loadBalancers"]
+    assert create["placementStrategy"] == [{"type": "spread", "field": "attribute:ecs.availability-zone"},
+                                           {"type": "spread", "field": "instanceId"}]
+    assert create["healthCheckGracePeriodSeconds"] == 60
+    assert create["deploymentConfiguration"] == {"minimumHealthyPercent": 100, "maximumPercent": 200,
+                                                 "deploymentCircuitBreaker": {"enable": True, "rollback": True}}
+
+
+def test_the_task_maps_the_front_to_a_dynamic_port_and_trusts_the_load_balancer(deployed, moto):
+    ec2, ecs = aws_client("ec2", moto), aws_client("ecs", moto)
+    definition = ecs.describe_task_definition(taskDefinition=the_service(moto)["taskDefinition"])["taskDefinition"]
+    api, front = definition["containerDefinitions"]
+    assert front["portMappings"] == [{"containerPort": 8443, "hostPort": 0, "protocol": "tcp"}]
+    assert api["portMappings"] == [] and api["cpu"] == 1024
+    front_env = {e["name"]: e["value"] for e in front["environment"]}
+    assert (front_env["FRONT_FORWARDED_FOR"], front_env["FRONT_PUBLIC_HTTPS_PORT"],
+            front_env["FRONT_KEEPALIVE_TIMEOUT"]) == ("append", str(HTTPS_PORT), "75")
+    [balancer] = aws_client("elbv2", moto).describe_load_balancers(Names=[NAME])["LoadBalancers"]
+    subnets = ec2.describe_subnets(SubnetIds=[z["SubnetId"] for z in balancer["AvailabilityZones"]])["Subnets"]
+    proxies = {e["name"]: e["value"] for e in api["environment"]}["TRUSTED_PROXIES"].split(",")
+    assert proxies[0] == "172.17.0.0/16"
+    assert sorted(proxies[1:]) == sorted(s["CidrBlock"] for s in subnets)
+
+
+def test_the_service_scales_on_cpu_between_two_and_four(deployed, moto):
+    scaling = aws_client("application-autoscaling", moto)
+    resource = f"service/{NAME}/{NAME}"
+    [target] = scaling.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[resource])["ScalableTargets"]
+    assert (target["MinCapacity"], target["MaxCapacity"], target["ScalableDimension"]) == (
+        2, 4, "ecs:service:DesiredCount")
+    [policy] = scaling.describe_scaling_policies(ServiceNamespace="ecs", ResourceId=resource)["ScalingPolicies"]
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ECSServiceAverageCPUUtilization"
+    assert tracking["TargetValue"] == 60
+
+
+def test_the_url_is_the_load_balancers_and_no_key_is_printed(deployed, moto, files):
+    [balancer] = aws_client("elbv2", moto).describe_load_balancers(Names=[NAME])["LoadBalancers"]
+    assert f"The API answers at https://{balancer['DNSName']}:{HTTPS_PORT}" in deployed["output"]
+    assert TEST_KEY not in deployed["output"]
+    key_body = "".join(line for line in files["tls"]["key"].read_text().splitlines() if "PRIVATE KEY" not in line)
+    assert key_body[:40] not in deployed["output"]
+
+
+def test_redeploy_changes_nothing_and_imports_nothing(deployed, moto, files, local_registry):  # noqa: F811
+    with aws_proxy(moto, launch_template_tags_kept_apart) as proxy:
+        _, output = site(proxy.url, files, local_registry)
+    assert recap(output)["changed"] == 0, output[-6000:]
+    assert "ImportCertificate" not in proxy.actions()
+    assert "CreateLaunchTemplateVersion" not in proxy.actions()
+
+
+def live(moto: str) -> dict[str, list]:
+    """What of the stack is left, asked of each service."""
+    ecs, elb, acm = aws_client("ecs", moto), aws_client("elbv2", moto), aws_client("acm", moto)
+    autoscaling, ec2 = aws_client("autoscaling", moto), aws_client("ec2", moto)
+    scaling = aws_client("application-autoscaling", moto)
+    return {
+        "load balancers": elb.describe_load_balancers()["LoadBalancers"],
+        "target groups": elb.describe_target_groups()["TargetGroups"],
+        "certificates": acm.list_certificates(Includes={"keyTypes": ["EC_prime256v1", "RSA_2048"]})[
+            "CertificateSummaryList"],
+        "groups": autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"],
+        "launch templates": ec2.describe_launch_templates()["LaunchTemplates"],
+        "capacity providers": ecs.describe_capacity_providers(capacityProviders=[NAME])["capacityProviders"],
+        "scalable targets": scaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"],
+        "scaling policies": scaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"],
+        "security groups": ec2.describe_security_groups(
+            Filters=[{"Name": "tag:Project", "Values": ["living-hta"]}])["SecurityGroups"],
+        "running instances": [i for r in ec2.describe_instances(
+            Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
+            for i in r["Instances"]],
+    }
+
+
+def test_teardown_removes_it_all_twice(deployed, moto):
+    assert all(live(moto).values()), "the stack should be there before the teardown"
+    # Another stack's instance profile: the final check reads its tags (moto
+    # has no ListInstanceProfileTags) and leaves it out.
+    aws_client("iam", moto).create_instance_profile(InstanceProfileName="lhta-other-profile",
+                                                    Tags=[{"Key": "Project", "Value": "other"}])
+    _, first = ansible_playbook(moto, "playbooks/teardown.yml", *FAST)
+    assert recap(first)["changed"] > 0 and "Nothing tagged" in first
+    assert {kind: found for kind, found in live(moto).items() if found} == {}
+    _, second = ansible_playbook(moto, "playbooks/teardown.yml", *FAST)
+    assert recap(second)["changed"] == 0, second[-6000:]
+    assert "Nothing tagged" in second
+    aws_client("iam", moto).delete_instance_profile(InstanceProfileName="lhta-other-profile")
+
+
+# --- the load_balancer role alone: certificates ------------------------------------
+
+BALANCER_PLAY = """\
+    - hosts: localhost
+      gather_facts: false
+      roles:
+        - load_balancer
+    """
+
+
+def balancer(endpoint: str, tmp_path: Path, project: str, *extra: str, check: bool = True) -> tuple[int, str]:
+    play = tmp_path / "balancer.yml"
+    play.write_text(textwrap.dedent(BALANCER_PLAY))
+    return ansible_playbook(endpoint, str(play), "-e", f"project_name={project}", "-e", "deploy_env=t", *extra,
+                            check=check)
+
+
+def balancer_teardown(endpoint: str, project: str, *extra: str) -> str:
+    """The whole teardown, with its final check (records and certificates included)."""
+    _, output = ansible_playbook(endpoint, "playbooks/teardown.yml", "-e", f"project_name={project}",
+                                 "-e", "deploy_env=t", *FAST, *extra)
+    assert "Nothing tagged" in output
+    return output
+
+
+DELETE_PLAY = """\
+    - hosts: localhost
+      gather_facts: false
+      module_defaults:
+        group/living_hta.aws.aws: "{{ aws_connection }}"
+      tasks:
+        - name: The load_balancer role's delete only
+          ansible.builtin.include_role:
+            name: load_balancer
+            tasks_from: delete
+    """
+
+
+def balancer_delete(endpoint: str, tmp_path: Path, project: str, *extra: str) -> None:
+    play = tmp_path / "delete.yml"
+    play.write_text(textwrap.dedent(DELETE_PLAY))
+    ansible_playbook(endpoint, str(play), "-e", f"project_name={project}", "-e", "deploy_env=t",
+                     "-e", "load_balancer_delete_delay=1", *extra)
+
+
+ZONE, DOMAIN = "lhta-test.example.org", "api.lhta-test.example.org"
+DOMAIN_ARGS = ["-e", "load_balancer_certificate=requested", "-e", f"api_domain_name={DOMAIN}",
+               "-e", f"api_hosted_zone={ZONE}"]
+
+
+def acm_validates_once_the_record_exists(moto: str, outcome: str = "ISSUED"):
+    """DescribeCertificate as AWS answers it for a requested certificate:
+    PENDING_VALIDATION until the validation record ACM named is in the
+    hosted zone, then ISSUED (or FAILED).  (moto keeps it pending, then
+    issues it by itself after a while, record or not.)"""
+    state = {"looks": 0, "looks_with_record": 0}
+
+    def handler(call, forward):
+        response = forward()
+        if call.action != "DescribeCertificate":
+            return response
+        data = json_body(response)
+        certificate = data.get("Certificate", {})
+        if certificate.get("Type") != "AMAZON_ISSUED":
+            return response
+        state["looks"] += 1
+        wanted = certificate["DomainValidationOptions"][0]["ResourceRecord"]
+        have = records(moto).get((wanted["Name"], wanted["Type"]))
+        if have and [r["Value"] for r in have["ResourceRecords"]] == [wanted["Value"]]:
+            state["looks_with_record"] += 1
+            certificate["Status"] = outcome
+            if outcome == "FAILED":
+                certificate["FailureReason"] = "CAA_ERROR"
+        else:
+            certificate["Status"] = "PENDING_VALIDATION"
+        return with_json(response, data)
+
+    return handler, state
+
+
+def records(moto: str) -> dict[tuple[str, str], dict]:
+    route53 = aws_client("route53", moto)
+    [zone] = [z for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == ZONE + "."]
+    found = route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+    return {(r["Name"], r["Type"]): r for r in found if r["Type"] not in ("NS", "SOA")}
+
+
+@pytest.fixture(scope="module")
+def hosted_zone(moto):
+    aws_client("route53", moto).create_hosted_zone(Name=ZONE, CallerReference="lhta-test")
+    return ZONE
+
+
+def test_a_requested_certificate_is_validated_in_route53_and_the_name_points_at_the_load_balancer(
+        moto, hosted_zone, tmp_path):
+    project = "lhta-lb-req"
+    handler, state = acm_validates_once_the_record_exists(moto)
+    try:
+        with aws_proxy(moto, handler) as proxy:
+            _, output = balancer(proxy.url, tmp_path, project, *DOMAIN_ARGS, "-e", "load_balancer_poll_delay=1")
+        check_requested(moto, project, state, output)
+    finally:
+        balancer_teardown(moto, project, *DOMAIN_ARGS)
+    assert records(moto) == {}
+    acm = aws_client("acm", moto)
+    assert [c for c in acm.list_certificates()["CertificateSummaryList"] if c["DomainName"] == DOMAIN] == []
+
+
+def check_requested(moto: str, project: str, state: dict, output: str) -> None:
+    # Asked before the record existed (pending), and after (issued).
+    assert state["looks"] > state["looks_with_record"] >= 1
+    acm, elb = aws_client("acm", moto), aws_client("elbv2", moto)
+    [summary] = [c for c in acm.list_certificates()["CertificateSummaryList"] if c["DomainName"] == DOMAIN]
+    certificate = acm.describe_certificate(CertificateArn=summary["CertificateArn"])["Certificate"]
+    assert certificate["Type"] == "AMAZON_ISSUED"
+    validation = certificate["DomainValidationOptions"][0]["ResourceRecord"]
+    found = records(moto)
+    cname = found[(validation["Name"], "CNAME")]
+    assert [r["Value"] for r in cname["ResourceRecords"]] == [validation["Value"]]
+    [lb] = elb.describe_load_balancers(Names=[f"{project}-t"])["LoadBalancers"]
+    alias = found[(DOMAIN + ".", "A")]["AliasTarget"]
+    assert alias["DNSName"].rstrip(".") == lb["DNSName"] and alias["HostedZoneId"] == lb["CanonicalHostedZoneId"]
+    listeners = {l["Port"]: l for l in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
+    assert listeners[HTTPS_PORT]["Certificates"][0]["CertificateArn"] == summary["CertificateArn"]
+    assert f"https://{DOMAIN}:{HTTPS_PORT}" in output
+
+
+def test_a_certificate_acm_refuses_stops_with_acms_reason(moto, hosted_zone, tmp_path):
+    project = "lhta-lb-fail"
+    handler, _ = acm_validates_once_the_record_exists(moto, "FAILED")
+    try:
+        with aws_proxy(moto, handler) as proxy:
+            code, output = balancer(proxy.url, tmp_path, project, *DOMAIN_ARGS, "-e", "load_balancer_poll_delay=1",
+                                    check=False)
+        assert code != 0 and "Traceback" not in output
+        assert f"the certificate for {DOMAIN} is FAILED: CAA_ERROR" in output, output[-3000:]
+        assert "CreateLoadBalancer" not in proxy.actions()
+    finally:
+        balancer_delete(moto, tmp_path, project, *DOMAIN_ARGS)
+
+
+def test_an_imported_certificate_is_imported_again_only_when_its_file_changes(moto, files, tmp_path):
+    project = "lhta-lb-imp"
+    tls, other = files["tls"], files["other_tls"]
+    imported = ["-e", "load_balancer_certificate=imported", "-e", f"load_balancer_private_key_file={tls['key']}"]
+    with aws_proxy(moto, lambda call, forward: forward()) as proxy:
+        balancer(proxy.url, tmp_path, project, *imported, "-e", f"load_balancer_certificate_file={tls['certificate']}")
+        _, again = balancer(proxy.url, tmp_path, project, *imported,
+                            "-e", f"load_balancer_certificate_file={tls['certificate']}")
+    assert proxy.actions("acm").count("ImportCertificate") == 1
+    assert recap(again)["changed"] == 0, again[-4000:]
+    acm = aws_client("acm", moto)
+    [first] = [c["CertificateArn"] for c in acm.list_certificates(Includes={"keyTypes": ["EC_prime256v1"]})[
+        "CertificateSummaryList"] if tags_of(acm.list_tags_for_certificate(CertificateArn=c["CertificateArn"])[
+            "Tags"]).get("Project") == project]
+
+    # A new certificate file (its own key): imported again into the same ARN.
+    replaced = ["-e", "load_balancer_certificate=imported", "-e", f"load_balancer_private_key_file={other['key']}",
+                "-e", f"load_balancer_certificate_file={other['certificate']}"]
+    with aws_proxy(moto, lambda call, forward: forward()) as proxy:
+        _, output = balancer(proxy.url, tmp_path, project, *replaced)
+    [reimport] = [c for c in proxy.calls if c.action == "ImportCertificate"]
+    assert reimport.params["CertificateArn"] == first
+    assert acm.get_certificate(CertificateArn=first)["Certificate"].strip() == other["certificate"].read_text().strip()
+    assert "PRIVATE KEY" not in output
+    balancer_delete(moto, tmp_path, project)
+    with pytest.raises(acm.exceptions.ResourceNotFoundException):
+        acm.describe_certificate(CertificateArn=first)
+
+
+# --- bad combinations stop before any AWS call ----------------------------------------
+
+@pytest.mark.parametrize(("extra", "named"), [
+    (["-e", "api_topology=blue_green"], "api_topology"),
+    (["-e", "load_balancer_certificate=arn"], "load_balancer_certificate_arn"),
+    (["-e", "load_balancer_certificate=requested", "-e", "api_domain_name=api.example.org"], "api_hosted_zone"),
+    (["-e", "load_balancer_certificate=imported", "-e", "load_balancer_certificate_file=/nonexistent.pem",
+      "-e", "load_balancer_private_key_file=/nonexistent.key"], "load_balancer_certificate_file"),
+    (["-e", "load_balancer_certificate=requested", "-e", "api_domain_name=api.example.org",
+      "-e", "api_hosted_zone=example.com"], "api_domain_name"),
+    (["-e", "task_desired_count=1"], "task_desired_count"),
+    (["-e", "task_desired_count=5"], "task_autoscaling_max_capacity"),
+    (["-e", "ecs_cluster_launch_type=FARGATE"], "ecs_cluster_launch_type"),
+    (["-e", "load_balancer_health_check_timeout=30"], "load_balancer_health_check_timeout"),
+    (["-e", "project_name=a-project-name-far-too-long-for-an-alb"], "load_balancer_name"),
+])
+def test_bad_combinations_stop_before_any_aws_call(moto, files, extra, named):
+    tls = files["tls"]
+    certificate = ["-e", "load_balancer_certificate=imported", "-e", f"load_balancer_certificate_file={tls['certificate']}",
+                   "-e", f"load_balancer_private_key_file={tls['key']}"]
+    with recorded_requests(moto) as requests:
+        code, output = ansible_playbook(moto, "site.yml", "-e", "api_topology=load_balanced", *certificate, *extra,
+                                        check=False)
+    assert code != 0
+    assert named in output, output[-4000:]
+    assert "Traceback" not in output
+    assert requests == [], [r["url"] for r in requests]
