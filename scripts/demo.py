@@ -328,7 +328,11 @@ def up() -> int:
                   "-e", f"load_balancer_certificate_file={certificate}",
                   "-e", f"load_balancer_private_key_file={private_key}",
                   # The fronts' own certificate (the load balancer does not check it, as on AWS).
-                  "-e", f"front_ca_file={settings.folder / 'front-ca.pem'}"]
+                  "-e", f"front_ca_file={settings.folder / 'front-ca.pem'}",
+                  # Health checks as often as an ALB may (every 5 s, its minimum; the
+                  # role's default is 15 s): a new replica takes requests ~10 s after
+                  # it is up, not ~30 s.  The load balancer here reads it back.
+                  "-e", "load_balancer_health_check_interval=5", "-e", "load_balancer_health_check_timeout=4"]
         what = "ECR, images, ECS cluster, certificate in ACM, load balancer, task, service"
     else:
         extra += ["-e", "api_topology=single", "-e", f"front_ca_file={settings.ca_file}",
