@@ -31,9 +31,10 @@ $(STAMP): pyproject.toml requirements/constraints.txt scripts/setup-venv.sh
 system:
 	scripts/setup-system.sh
 
-# The main job: the whole stack deployed locally (moto + a local registry +
-# the task's containers, the API behind its TLS front on
-# https://127.0.0.1:8443), called as the tutorial does.
+# The main job: the whole stack deployed locally (moto + a local registry;
+# the load_balanced topology: the task's replicas behind HAProxy standing in
+# for the load balancer, on https://127.0.0.1:8443), called as the tutorial
+# does.  DEMO_TOPOLOGY=single make demo: one task, its TLS front on 8443.
 demo: setup
 	$(PY) scripts/demo.py up
 

@@ -4,8 +4,9 @@
 
 1. fresh: `git clone` of this repository into a temporary folder, then
    `make demo` there: creates .venv (pip, from the machine's pip cache),
-   checks the Debian packages, builds the wheels and the image, starts the
-   emulator and the registry, deploys, runs and calls the container.
+   checks the Debian packages, builds the wheels and the images (API, front,
+   load balancer), starts the emulator and the registry, deploys the
+   load_balanced topology, runs the replicas and the load balancer, calls it.
    With --cold, the project's Docker images (stand-in base, build cache,
    app) are removed first, so the base image is bootstrapped from Debian's
    archive and the image built from scratch, as on a new machine.
@@ -43,8 +44,9 @@ def remove_project_images() -> None:
         ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"],
         capture_output=True, text=True, check=True,
     ).stdout.split()
-    ours = [i for i in images if i.split(":")[0] in ("living-hta-base", "living-hta", "living-hta-build")
-            or i.split(":")[0].endswith("/living-hta-local")]
+    ours = [i for i in images if i.split(":")[0] in ("living-hta-base", "living-hta", "living-hta-build",
+                                                     "living-hta-front", "living-hta-front-base", "living-hta-lb")
+            or i.split(":")[0].rsplit("/", 1)[-1] in ("living-hta-local", "living-hta-local-front")]
     if ours:
         subprocess.run(["docker", "rmi", "-f", *ours], capture_output=True, check=False)
     subprocess.run(["docker", "builder", "prune", "-af"], capture_output=True, check=False)

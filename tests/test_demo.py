@@ -1,13 +1,16 @@
 """The README's demo commands, exactly as written, from a fresh clone.
 
-`make demo` deploys the stack locally (moto, a local registry, the task's
-containers: the API behind its TLS front on 127.0.0.1:8443, 8080
-redirecting); the test calls the URL it prints trusting only the CA it
-wrote, checks old TLS is refused and no secret reached the task definition,
-the images or the logs, then runs `make demo-down` twice and checks that
-nothing is left: no container, no process of the clone, no listening port,
-and the teardown's own check that nothing tagged with the project remains
-in the emulator.
+`make demo` deploys the load_balanced topology locally (moto, a local
+registry, the task's replicas behind HAProxy standing in for the load
+balancer on 127.0.0.1:8443, 8080 redirecting); the test calls the URL it
+prints trusting only the CA it wrote, checks old TLS is refused and no
+secret reached the task definition, the images or the logs.  After `make
+demo-down`, `DEMO_TOPOLOGY=single make demo` runs the single topology (one
+task, its front on 8443): called the same way.  Then `make demo-down` twice,
+and nothing is left: no container, no process of the clone, no listening
+port, and the teardown's own check that nothing tagged with the project
+remains in the emulator.  (tests/test_load_balanced_local.py runs the
+load-balanced stack on free ports: replicas, stops, rolling restarts.)
 """
 
 from __future__ import annotations
@@ -32,16 +35,16 @@ PORTS = (5000, 5001, 8080, 8443)  # moto, registry, HTTP redirect, HTTPS: fixed,
 
 
 def readme_commands() -> dict[str, str]:
-    """The `make demo*` lines of the README's code blocks, comments removed."""
-    blocks = re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    """The `make demo*` commands of the README (code blocks, comments
+    removed, and inline code), with any VARIABLE=value before them."""
+    readme = (ROOT / "README.md").read_text()
     commands = {}
-    for block in blocks:
+    for block in re.findall(r"```sh\n(.*?)```", readme, re.S):
         for line in block.splitlines():
             command = line.split("#", 1)[0].strip()
             if command.startswith("make demo"):
                 commands.setdefault(command, command)
-    prose = re.findall(r"`(make demo-down)`", (ROOT / "README.md").read_text())
-    for command in prose:
+    for command in re.findall(r"`((?:[A-Z_]+=\S+ )*make demo(?:-down)?)`", readme):
         commands.setdefault(command, command)
     return commands
 
@@ -58,18 +61,22 @@ def clone_processes(clone: Path) -> list[str]:
 
 
 def demo_containers() -> list[str]:
+    """Names of the demo's containers (every one carries living-hta.demo=<its prefix>)."""
     out = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", "label=living-hta.demo=1"],
+        ["docker", "ps", "-a", "--filter", "label=living-hta.demo=lhta-demo", "--format", "{{.Names}}"],
         capture_output=True, text=True, check=True,
     )
-    return out.stdout.split()
+    return sorted(out.stdout.split())
 
 
 def make(clone: Path, command: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """A README command as a user types it (VARIABLE=value before make included)."""
+    words = shlex.split(command)
+    variables = dict(word.split("=", 1) for word in words if re.fullmatch(r"[A-Z_]+=\S*", word))
     return subprocess.run(
-        shlex.split(command), cwd=clone, capture_output=True, text=True, timeout=timeout,
+        words[len(variables):], cwd=clone, capture_output=True, text=True, timeout=timeout,
         env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-             "HOME": str(Path.home()), "LANG": "C.UTF-8"},
+             "HOME": str(Path.home()), "LANG": "C.UTF-8", **variables},
     )
 
 
@@ -80,7 +87,7 @@ def check_tls_versions(port: int) -> None:
         assert tls_handshake(port, version).startswith(f"New, {name}, ")
 
 
-def check_redirect(url: str) -> None:
+def check_redirect(url: str, status: int) -> None:
     request = urllib.request.Request("http://127.0.0.1:8080/health?x=1")
     opener = urllib.request.build_opener(type("NoRedirect", (urllib.request.HTTPRedirectHandler,),
                                               {"redirect_request": lambda *a, **k: None}))
@@ -88,12 +95,39 @@ def check_redirect(url: str) -> None:
         opener.open(request, timeout=10)
         raise AssertionError("http://127.0.0.1:8080 answered without redirecting")
     except urllib.error.HTTPError as answer:
-        assert answer.code == 308 and answer.headers["Location"] == f"{url}/health?x=1"
+        assert answer.code == status and answer.headers["Location"] == f"{url}/health?x=1"
 
 
-def check_no_secret_anywhere(demo_output: str, key: str) -> None:
-    """Neither the API key nor the TLS private key is in the deployed task
-    definition, in the images the task runs, or in either container's log."""
+def call(up: subprocess.CompletedProcess, ca_file: Path) -> tuple[str, str]:
+    """The URL and key `make demo` printed, checked with a model run
+    trusting only its CA, and refused without it: (url, key)."""
+    assert up.returncode == 0, up.stdout[-6000:] + up.stderr[-3000:]
+    url = re.search(r"^\s+URL\s+(https://127\.0\.0\.1:\d+)\s", up.stdout, re.M).group(1)
+    key = re.search(r"^\s+API key\s+(\S+)$", up.stdout, re.M).group(1)
+    assert url == "https://127.0.0.1:8443"
+    assert f"{url}/__docs__/" in up.stdout and "curl -s --cacert .cache/demo/ca.pem " in up.stdout
+    request = urllib.request.Request(
+        url + "/runDARTHmodel", method="POST", headers={"key": key, "Content-Type": "application/json"},
+        data=json.dumps({"param_updates": [], "seed": 7}).encode(),
+    )
+    with urllib.request.urlopen(request, timeout=30, context=ssl.create_default_context(cafile=str(ca_file))) as response:
+        assert response.status == 200
+        lines = response.read().decode().splitlines()
+    assert len(lines) == 1001 and all(len(line.split(",")) == 6 for line in lines)
+    assert lines[0] == "C_No_Treatment,C_Treatment_A,C_Treatment_B,E_No_Treatment,E_Treatment_A,E_Treatment_B"
+    # Without the demo's CA the certificate is not trusted.
+    try:
+        urllib.request.urlopen(url + "/health", timeout=10, context=ssl.create_default_context())
+        raise AssertionError("the self-signed certificate was trusted without its CA")
+    except urllib.error.URLError as refused:
+        assert isinstance(refused.reason, ssl.SSLCertVerificationError)
+    return url, key
+
+
+def check_no_secret_anywhere(demo_output: str, key: str, private_keys: list[str]) -> None:
+    """Neither the API key nor a TLS private key (the front's, in Secrets
+    Manager; the demo's own) is in the deployed task definition, in the
+    images the containers run, or in any container's log."""
     import boto3
 
     session = boto3.Session(region_name="eu-west-2", aws_access_key_id="testing",
@@ -101,8 +135,9 @@ def check_no_secret_anywhere(demo_output: str, key: str) -> None:
     ecs = session.client("ecs", endpoint_url="http://127.0.0.1:5000")
     secret = session.client("secretsmanager", endpoint_url="http://127.0.0.1:5000").get_secret_value(
         SecretId="living-hta/local/tls")
-    private_key = json.loads(secret["SecretString"])["private_key"]
-    needles = [key.encode()] + [line.encode() for line in private_key.splitlines() if "PRIVATE KEY" not in line]
+    private_keys = [json.loads(secret["SecretString"])["private_key"], *private_keys]
+    needles = [key.encode()] + [line.encode() for private_key in private_keys
+                                for line in private_key.splitlines() if "PRIVATE KEY" not in line]
     [cluster] = ecs.list_clusters()["clusterArns"]
     [service] = ecs.list_services(cluster=cluster)["serviceArns"]
     definition = ecs.describe_task_definition(taskDefinition=ecs.describe_services(
@@ -110,12 +145,14 @@ def check_no_secret_anywhere(demo_output: str, key: str) -> None:
     text = json.dumps(definition, default=str).encode()
     assert not any(n in text for n in needles), "a secret is in the task definition"
     assert not any(n.decode() in demo_output for n in needles[1:]), "the private key was printed"
-    for container in ("lhta-demo-api", "lhta-demo-front"):
+    images = set()
+    for container in demo_containers():
         logs = subprocess.run(["docker", "logs", container], capture_output=True, timeout=30)
         assert not any(n in logs.stdout + logs.stderr for n in needles), f"a secret is in {container}'s log"
-        image = subprocess.run(["docker", "inspect", "-f", "{{.Image}}", container], capture_output=True,
-                               text=True, check=True).stdout.strip()
-        assert not image_holds(image, needles), f"a secret is in the image of {container}"
+        images.add(subprocess.run(["docker", "inspect", "-f", "{{.Image}}", container], capture_output=True,
+                                  text=True, check=True).stdout.strip())
+    for image in images:
+        assert not image_holds(image, needles), f"a secret is in the image {image}"
 
 
 def image_holds(image: str, needles: list[bytes]) -> bool:
@@ -133,40 +170,32 @@ def image_holds(image: str, needles: list[bytes]) -> bool:
 
 def test_readme_demo_from_a_fresh_clone(tmp_path):
     commands = readme_commands()
-    assert "make demo" in commands and "make demo-down" in commands, commands
+    single = "DEMO_TOPOLOGY=single make demo"
+    assert {"make demo", "make demo-down", single} <= set(commands), commands
     busy = [p for p in PORTS if listening(p)]
     assert not busy, f"ports {busy} are in use (a demo already running? `make demo-down`)"
 
     clone = tmp_path / "living-hta"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    ca_file = clone / ".cache" / "demo" / "ca.pem"
     try:
+        # The default: load_balanced, replicas behind the load balancer.
         up = make(clone, "make demo")
-        assert up.returncode == 0, up.stdout[-6000:] + up.stderr[-3000:]
-        url = re.search(r"^\s+URL\s+(https://127\.0\.0\.1:\d+)\s", up.stdout, re.M).group(1)
-        key = re.search(r"^\s+API key\s+(\S+)$", up.stdout, re.M).group(1)
-        assert url == "https://127.0.0.1:8443"
-        assert f"{url}/__docs__/" in up.stdout and "curl -s --cacert .cache/demo/ca.pem " in up.stdout
-        ca_file = clone / ".cache" / "demo" / "ca.pem"
-        tls = ssl.create_default_context(cafile=str(ca_file))
-
-        request = urllib.request.Request(
-            url + "/runDARTHmodel", method="POST", headers={"key": key, "Content-Type": "application/json"},
-            data=json.dumps({"param_updates": [], "seed": 7}).encode(),
-        )
-        with urllib.request.urlopen(request, timeout=30, context=tls) as response:
-            assert response.status == 200
-            lines = response.read().decode().splitlines()
-        assert len(lines) == 1001 and all(len(line.split(",")) == 6 for line in lines)
-        assert lines[0] == "C_No_Treatment,C_Treatment_A,C_Treatment_B,E_No_Treatment,E_Treatment_A,E_Treatment_B"
-        # Without the demo's CA the certificate is not trusted.
-        try:
-            urllib.request.urlopen(url + "/health", timeout=10, context=ssl.create_default_context())
-            raise AssertionError("the self-signed certificate was trusted without its CA")
-        except urllib.error.URLError as refused:
-            assert isinstance(refused.reason, ssl.SSLCertVerificationError)
+        url, key = call(up, ca_file)
+        containers = demo_containers()
+        assert "lhta-demo-lb" in containers and {"lhta-demo-1-api", "lhta-demo-2-front"} <= set(containers), containers
         check_tls_versions(8443)
-        check_redirect(url)
-        check_no_secret_anywhere(up.stdout, key)
+        check_redirect(url, 301)
+        check_no_secret_anywhere(up.stdout, key, [(clone / ".cache" / "demo" / "key.pem").read_text()])
+        down = make(clone, "make demo-down")
+        assert down.returncode == 0, down.stdout[-6000:] + down.stderr[-3000:]
+        assert demo_containers() == [] and not ca_file.exists()
+
+        # Part 1's: one task, its front on 8443 itself.
+        up = make(clone, single)
+        url, key = call(up, ca_file)
+        assert demo_containers() == ["lhta-demo-api", "lhta-demo-front"]
+        check_redirect(url, 308)
     finally:
         down = make(clone, "make demo-down")
     assert down.returncode == 0, down.stdout[-6000:] + down.stderr[-3000:]

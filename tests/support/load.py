@@ -54,10 +54,15 @@ class LoadResult:
 
 
 def run_load(url: str, key: str, total: int, concurrency: int, path: str = "/runDARTHmodel",
-             body: bytes = BODY, timeout: float = 30, tls: ssl.SSLContext | None = None) -> LoadResult:
-    """`tls`: the context an https:// URL is called with (the front's CA)."""
+             body: bytes = BODY, timeout: float = 30, tls: ssl.SSLContext | None = None,
+             user_agent: str | None = None) -> LoadResult:
+    """`tls`: the context an https:// URL is called with (the front's CA);
+    `user_agent`: what the requests call themselves (to find them in a
+    server's request log)."""
     parts = urlsplit(url)
     headers = {"key": key, "Content-Type": "application/json", "Connection": "close"}
+    if user_agent:
+        headers["User-Agent"] = user_agent
     numbers = itertools.count()
     lock = threading.Lock()
     result = LoadResult()
