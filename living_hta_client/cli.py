@@ -70,6 +70,11 @@ def read_key(key_file: str | None) -> str:
     if not key:
         raise UsageError(f"no API key: give --key-file FILE or set {KEY_ENV} "
                          "(never on the command line)")
+    if any(not 0x20 < ord(c) < 0x7F for c in key):
+        # An HTTP header can't carry it; say so without quoting it.
+        source = f"--key-file {key_file}" if key_file else KEY_ENV
+        raise UsageError(f"the API key from {source} has spaces, line breaks or other "
+                         "characters a key never has: give the key alone")
     return key
 
 

@@ -140,6 +140,17 @@ def test_the_key_never_comes_from_the_command_line(server, tmp_path, monkeypatch
     assert report(server, tmp_path / "out", "--key-file", str(key_file)) == 1
     assert "403 Forbidden: Authentication failed." in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # nothing written from a refusal
+    # Two keys pasted where one belongs: a usage error, not a traceback, and
+    # neither is quoted.
+    key_file.write_text(f"{TEST_KEY}\nsecond-key\n")
+    assert report(server, tmp_path / "out", "--key-file", str(key_file)) == 2
+    err = capsys.readouterr().err
+    assert "has spaces, line breaks or other characters" in err and "Traceback" not in err
+    assert TEST_KEY not in err and "second-key" not in err
+    monkeypatch.setenv("LIVING_HTA_KEY", "key with spaces")
+    assert report(server, tmp_path / "out") == 2
+    assert "the API key from LIVING_HTA_KEY has spaces" in capsys.readouterr().err
+    monkeypatch.delenv("LIVING_HTA_KEY")
     key_file.write_text(TEST_KEY)
     (tmp_path / "previous.json").write_text('{"status": "unchanged"}')
     assert report(server, tmp_path / "out", "--key-file", str(key_file),
