@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.parallel import group_of
+from tests.support.parallel import group_of, start_order
 from tests.support.paths import REFERENCE
 
 # Fixtures of servers the tests start: `moto_endpoint` (the AWS emulator);
@@ -26,7 +26,6 @@ def reference() -> Path:
     return REFERENCE
 
 
-
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: used only under -n
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """Each group of tests whole to one worker, in collection order
@@ -36,5 +35,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     class GroupScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return group_of(Path(nodeid.split("::", 1)[0]).stem)
+
+        def _assign_work_unit(self, node) -> None:
+            for group in sorted(self.workqueue, key=start_order):  # instead of xdist's most-tests-first
+                self.workqueue.move_to_end(group)
+            super()._assign_work_unit(node)
 
     return GroupScheduling(config, log)

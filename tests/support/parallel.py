@@ -29,15 +29,16 @@ from pathlib import Path
 from tests.support.paths import ROOT
 
 SERIAL = "serial"
-ANY_WORKER = frozenset({
-    # Ansible and molecule against moto.
-    "test_roles_aws", "test_roles_molecule", "test_ansible_lint",
+# Longest first: a worker that is free takes the next one in this order.
+ANY_WORKER = (
+    # Ansible and molecule against moto, and ansible-lint (a minute or more each).
+    "test_roles_aws", "test_roles_molecule", "test_deploy_checks", "test_ansible_lint",
     # Plain Python: the model, the analyses, the app in process (falcon.testing).
     "test_analysis_cli", "test_analysis_properties", "test_analysis_reference", "test_analysis_service",
     "test_fuzz_arguments", "test_model_cli", "test_model_properties", "test_model_reference",
     "test_model_state_time", "test_parameters", "test_sampling", "test_service_app", "test_service_fuzz",
     "test_without_pandas", "test_writers",
-})
+)
 
 _missing = sorted(name for name in ANY_WORKER if not (ROOT / "tests" / f"{name}.py").is_file())
 if _missing:
@@ -47,6 +48,11 @@ if _missing:
 def group_of(module: str) -> str:
     """The xdist group of a test module (its file name without .py)."""
     return module if module in ANY_WORKER else SERIAL
+
+
+def start_order(group: str) -> int:
+    """Groups are handed out in this order: "serial" (the longest) first."""
+    return 0 if group == SERIAL else 1 + ANY_WORKER.index(group)
 
 
 def check_may_record() -> None:
