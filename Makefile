@@ -56,8 +56,12 @@ report: setup
 	    --out $(REPORT_OUT) --previous $(REPORT_OUT)/summary.json; \
 	status=$$?; [ $$status -eq 0 ] || [ $$status -eq 3 ] || [ $$status -eq 4 ]
 
+# Every test, on two pytest-xdist workers (the roles' Ansible runs beside the
+# rest: tests/support/parallel.py), each listed by name as it ends.
+# TEST_WORKERS=0 runs them all in one process.
+TEST_WORKERS ?= 2
 test: setup system base-image
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) -v
 
 bench: setup bench-service bench-hardening bench-front bench-image bench-deploy bench-demo bench-analysis
 	$(PY) bench/bench_model.py

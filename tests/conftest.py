@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.parallel import group_of, start_order
 from tests.support.paths import REFERENCE
 
 # Fixtures of servers the tests start: `moto_endpoint` (the AWS emulator);
@@ -23,3 +24,21 @@ def reference() -> Path:
     if not REFERENCE.is_dir():
         pytest.fail(f"reference data not found at {REFERENCE} (set LIVING_HTA_REFERENCE)")
     return REFERENCE
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: used only under -n
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Each group of tests whole to one worker, in collection order
+    (tests/support/parallel.py), whatever --dist says."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(Path(nodeid.split("::", 1)[0]).stem)
+
+        def _assign_work_unit(self, node) -> None:
+            for group in sorted(self.workqueue, key=start_order):  # instead of xdist's most-tests-first
+                self.workqueue.move_to_end(group)
+            super()._assign_work_unit(node)
+
+    return GroupScheduling(config, log)

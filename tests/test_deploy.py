@@ -1,6 +1,7 @@
 """site.yml against the AWS emulator: deploy, re-deploy with no change,
---check with no change, bad variables stopped before any AWS call, teardown
-twice (and on a half-built stack) leaving nothing tagged.
+--check with no change, teardown twice leaving nothing tagged.  What needs
+no image (bad variables, a half-built stack's teardown, a teardown that
+finds something left): tests/test_deploy_checks.py.
 
 The image role pushes to a local registry that, like ECR, accepts only the
 login moto's ECR hands out (tests/support/registry.py);
@@ -13,13 +14,12 @@ import base64
 import json
 import re
 import subprocess
-import textwrap
 import time
 
 import pytest
 
 from tests.support.ansible import ansible_playbook, recap
-from tests.support.moto import REGION, aws_client, recorded_requests, reset
+from tests.support.moto import REGION, aws_client, live_tagged_resources, recorded_requests, reset
 from tests.support.paths import ROOT
 from tests.support.registry import ecr_like_registry, local_registry  # noqa: F401  (fixtures)
 from tests.support.secret_audit import TEST_KEY
@@ -37,50 +37,6 @@ pytestmark = pytest.mark.slow
 def request_body(entry: dict) -> str:
     body = entry.get("body") or ""
     return base64.b64decode(body).decode() if entry.get("body_encoded") else body
-
-
-def live_tagged_resources(endpoint: str) -> list[str]:
-    """Everything still alive that carries the project's tags, asked service by service.
-
-    Deleted clusters and services stay listed as INACTIVE for a while,
-    terminated instances likewise, deregistered task definition revisions
-    for good (INACTIVE: free, cannot run): those are not "left"."""
-    left = []
-    tagging = aws_client("resourcegroupstaggingapi", endpoint)
-    filters = [{"Key": k, "Values": [v]} for k, v in TAGS.items()]
-    arns = [r["ResourceARN"] for r in tagging.get_resources(TagFilters=filters)["ResourceTagMappingList"]]
-    ec2, ecs = aws_client("ec2", endpoint), aws_client("ecs", endpoint)
-    for arn in arns:
-        kind = arn.split(":")[5].split("/")[0]
-        if kind == "instance":
-            instance = ec2.describe_instances(InstanceIds=[arn.split("/")[-1]])["Reservations"][0]["Instances"][0]
-            if instance["State"]["Name"] == "terminated":
-                continue
-        elif kind == "cluster":
-            if ecs.describe_clusters(clusters=[arn])["clusters"][0]["status"] == "INACTIVE":
-                continue
-        elif kind == "service":
-            cluster = arn.split("/")[1]
-            found = ecs.describe_services(cluster=cluster, services=[arn])["services"]
-            if not found or found[0]["status"] == "INACTIVE":
-                continue
-        elif kind == "task-definition":
-            if ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["status"] == "INACTIVE":
-                continue
-        left.append(arn)
-    ecr = aws_client("ecr", endpoint)
-    for repo in ecr.describe_repositories()["repositories"]:
-        tags = {t["Key"]: t["Value"] for t in ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]}
-        if tags.items() >= TAGS.items():
-            left.append(repo["repositoryArn"])
-    iam = aws_client("iam", endpoint)
-    for role in iam.list_roles()["Roles"]:
-        tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role["RoleName"])["Tags"]}
-        if tags.items() >= TAGS.items():
-            left.append(role["Arn"])
-    for profile in iam.list_instance_profiles()["InstanceProfiles"]:
-        left += [profile["Arn"]] if profile["InstanceProfileName"].startswith(NAME) else []
-    return left
 
 
 @pytest.fixture(scope="module")
@@ -272,111 +228,11 @@ def test_check_mode_on_the_deployed_stack_reports_no_change(deployed, moto_endpo
 
 
 def test_teardown_twice_leaves_nothing_tagged(deployed, moto_endpoint):
-    assert live_tagged_resources(moto_endpoint), "the stack should be there before the teardown"
+    assert live_tagged_resources(moto_endpoint, TAGS, NAME), "the stack should be there before the teardown"
     _, first = ansible_playbook(moto_endpoint, "playbooks/teardown.yml")
     assert recap(first)["changed"] > 0
     assert "Nothing tagged" in first
-    assert live_tagged_resources(moto_endpoint) == []
+    assert live_tagged_resources(moto_endpoint, TAGS, NAME) == []
     _, second = ansible_playbook(moto_endpoint, "playbooks/teardown.yml")
     assert recap(second)["changed"] == 0, second[-8000:]
-    assert live_tagged_resources(moto_endpoint) == []
-
-
-HALF_STACK = textwrap.dedent("""\
-    - name: Half a stack (repository and security group only)
-      hosts: localhost
-      gather_facts: false
-      roles:
-        - ecr
-        - security_group
-    """)
-
-
-def test_teardown_of_a_half_built_stack(moto_endpoint, tmp_path):
-    reset(moto_endpoint)
-    playbook = tmp_path / "half.yml"
-    playbook.write_text(HALF_STACK)
-    ansible_playbook(moto_endpoint, str(playbook))
-    assert len(live_tagged_resources(moto_endpoint)) == 2
-    _, output = ansible_playbook(moto_endpoint, "playbooks/teardown.yml")
-    assert "Nothing tagged" in output
-    assert live_tagged_resources(moto_endpoint) == []
-
-
-def test_teardown_fails_when_something_tagged_is_left(moto_endpoint):
-    reset(moto_endpoint)
-    ssm = aws_client("ssm", moto_endpoint)
-    ssm.put_parameter(Name="/stray", Value="x", Type="String",
-                      Tags=[{"Key": k, "Value": v} for k, v in TAGS.items()])
-    code, output = ansible_playbook(moto_endpoint, "playbooks/teardown.yml", "-e", "teardown_check_retries=2",
-                                    "-e", "teardown_check_delay=1", check=False)
-    assert code != 0
-    assert "parameter/stray" in output and "still there after 2 s" in output
-    ssm.delete_parameter(Name="/stray")
-
-
-@pytest.mark.parametrize(
-    ("extra", "variable"),
-    [
-        (["-e", "task_host_port=70000"], "task_host_port"),
-        (["-e", "security_group_port=0"], "security_group_port"),
-        (["-e", "task_memory=lots"], "task_memory"),
-        (["-e", "ecs_cluster_launch_type=EKS"], "ecs_cluster_launch_type"),
-        (["-e", '{"api_keys": [{"name": "a b", "key": "0123456789abcdef"}]}'], "api_keys"),
-        (["-e", '{"api_keys": [{"name": "short", "key": "0123"}]}'], "api_keys"),
-        (["-e", '{"api_keys": [{"key": "0123456789abcdef"}]}'], "api_keys"),
-        (["-e", "front_certificate=acme"], "front_certificate"),
-        (["-e", "front_certificate=secretsmanager"], "front_certificate_secret_arn"),
-        (["-e", "task_stop_timeout=10"], "task_stop_timeout"),
-        (["-e", "task_front_memory=2"], "task_front_memory"),
-        (["-e", "task_front_container_name=api"], "task_front_container_name"),
-        (["-e", "task_trusted_proxies='the front'"], "task_trusted_proxies"),
-        # The key in plain text in the task definition, beside the secret.
-        (["-e", '{"task_environment": {"API_KEYS": "k3y-in-plain-text-0123"}}'], "task_environment"),
-        (["-e", '{"task_environment": {"API_KEY_FILE": "/run/keys"}}'], "task_environment"),
-        # Each comma-separated key is checked, not the whole string.
-        (["-e", "api_key=' , , , , '"], "api_key"),
-        (["-e", "api_key=x,0123456789abcdef0123"], "api_key"),
-        (["-e", '{"security_group_ingress_ipv4": ["999.999.999.999/99"]}'], "security_group_ingress_ipv4"),
-        (["-e", '{"security_group_ingress_ipv6": [":::::/999"]}'], "security_group_ingress_ipv6"),
-        (["-e", "project_name=Living-HTA"], "project_name"),
-        (["-e", "deploy_env='my env'"], "deploy_env"),
-        (["-e", "task_cpu=lots"], "task_cpu"),
-        (["-e", "task_cpu=20000"], "task_cpu"),
-        (["-e", "task_api_key_kms_key_id=my-key"], "task_api_key_kms_key_id"),
-        # ECR would refuse to move `latest` on the second deployment.
-        (["-e", "ecr_image_tag_mutability=immutable"], "image_tag_latest"),
-        (["-e", "image_platform=linux/s390x"], "image_platform"),
-    ],
-)
-def test_bad_variables_stop_before_any_aws_call(moto_endpoint, extra, variable):
-    with recorded_requests(moto_endpoint) as requests:
-        code, output = ansible_playbook(moto_endpoint, "site.yml", *extra, check=False)
-    assert code != 0
-    assert variable in output, output[-5000:]
-    assert "Traceback" not in output
-    assert requests == [], [r["url"] for r in requests]
-
-
-def test_plain_http_is_warned_at_deploy_time(moto_endpoint):
-    """front_plain_http prints its warning while the variables are checked,
-    before any AWS call (here the run then stops on a bad task_memory)."""
-    with recorded_requests(moto_endpoint) as requests:
-        code, output = ansible_playbook(moto_endpoint, "site.yml", "-e", "front_plain_http=true",
-                                        "-e", "task_memory=lots", check=False)
-    assert code != 0 and requests == []
-    assert "WARNING: front_plain_http is true: the HTTP port serves the API in clear" in output.replace("\n", " ")
-
-
-def test_missing_region_stops_before_any_aws_call(moto_endpoint, tmp_path):
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(
-        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
-        "      ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n"
-        f"      aws_endpoint_url: {moto_endpoint}\n      api_key: {API_KEY}\n"
-    )
-    with recorded_requests(moto_endpoint) as requests:
-        code, output = ansible_playbook(moto_endpoint, "site.yml", inventory=str(inventory), check=False)
-    assert code != 0
-    assert "aws_region" in output, output[-5000:]
-    assert requests == []
+    assert live_tagged_resources(moto_endpoint, TAGS, NAME) == []

@@ -9,13 +9,18 @@ deployment that fails or completes (5), a DRAINING service and a cluster that
 still holds it (8), a security group still in use (9), the deployment
 configuration AWS keeps and moto drops (11).
 
-Each test uses its own project name, so the stacks never meet.
+Each stack has its own project name, so the stacks never meet.  A
+deployment is about 80 Ansible tasks and its teardown about 35, each task a
+Python process with boto3: tests whose assertions do not need a stack of
+their own share one (the module fixtures under "Stacks that serve more than
+one test").
 """
 
 from __future__ import annotations
 
 import json
 import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -158,12 +163,73 @@ def teardown(endpoint: str, project: str, *extra: str, check: bool = True) -> tu
                             check=check)
 
 
+@dataclass
+class Run:
+    """One deployment: the stack's project, the exit code and output, and what it sent."""
+
+    project: str
+    folder: Path  # its playbook and CA file: later runs on the stack use the same
+    code: int
+    output: str
+    requests: list[dict] = field(default_factory=list, repr=False)  # recorded by moto
+    ecs_actions: list[str] = field(default_factory=list, repr=False)  # seen by the proxy
+
+
+def rollout(state: str, reason: str):
+    """DescribeServices as AWS answers once the deployment has run its course."""
+    def change(service):
+        for deployment in service.get("deployments", []):
+            deployment.update(rolloutState=state, rolloutStateReason=reason, runningCount=service["desiredCount"])
+        service["events"] = [{"message": f"(service x) {reason}"}]
+    return services_answered_as(change)
+
+
+def deploy_with_rollout(endpoint: str, tmp_path: Path, project: str, state: str, reason: str) -> Run:
+    """Deploy waiting for the deployment, which AWS reports in `state`."""
+    with aws_proxy(endpoint, rollout(state, reason)) as proxy:
+        code, output = deploy_stack(proxy.url, tmp_path, project, "-e", "task_wait_for_stable=true",
+                                    "-e", "task_poll_delay=1", "-e", "task_stable_timeout=60")
+    return Run(project, tmp_path, code, output, ecs_actions=proxy.actions("ecs"))
+
+
+# --- Stacks that serve more than one test (each deployed once, by the first test that needs it)
+
+@pytest.fixture(scope="module")
+def rolled_out(moto_endpoint, tmp_path_factory) -> Run:
+    """A whole stack whose deployment AWS reports completed: the rollout test
+    reads its run, the draining teardown test tears it down."""
+    return deploy_with_rollout(moto_endpoint, tmp_path_factory.mktemp("completed"), "lhta-aws-completed",
+                               "COMPLETED", "ECS deployment completed.")
+
+
+@pytest.fixture(scope="module")
+def stopped_at_the_memory_check(moto_endpoint, tmp_path_factory) -> Run:
+    """A deployment asking for more memory than the instance has, stopped
+    before the service: the memory test reads its run, the busy-cluster
+    teardown test tears down what it left (cluster, instance, the rest)."""
+    project, folder = "lhta-aws-mem", tmp_path_factory.mktemp("mem")
+    with recorded_requests(moto_endpoint) as requests:
+        code, output = deploy_stack(moto_endpoint, folder, project, "-e", "task_memory=8000")
+    return Run(project, folder, code, output, requests=requests)
+
+
+@pytest.fixture(scope="module")
+def stack(moto_endpoint, tmp_path_factory) -> Run:
+    """A whole stack for the re-deployment tests of items 11 and 7, which run
+    in file order, each on the stack the one before left: a changed
+    deployment configuration (leaves it as deployed), a KMS key (leaves the
+    key in the policy), new revisions (tears it down)."""
+    project, folder = "lhta-aws-stack", tmp_path_factory.mktemp("stack")
+    code, output = deploy_stack(moto_endpoint, folder, project)
+    assert code == 0, output[-6000:]
+    return Run(project, folder, code, output)
+
+
 # --- items 3, 8, 9: a teardown that meets AWS's delays -----------------------------
 
-def test_teardown_waits_for_the_draining_service_and_the_group_in_use(moto_endpoint, tmp_path):
-    project = "lhta-aws-down"
-    code, output = deploy_stack(moto_endpoint, tmp_path, project)
-    assert code == 0, output[-8000:]
+def test_teardown_waits_for_the_draining_service_and_the_group_in_use(moto_endpoint, rolled_out):
+    project = rolled_out.project  # a whole stack, service included
+    assert rolled_out.code == 0, rolled_out.output[-8000:]
     state = {"deleted": False, "describes_after_delete": 0, "inactive_seen": False, "refused_too_early": 0}
 
     def handler(call, forward):
@@ -201,9 +267,8 @@ def test_teardown_waits_for_the_draining_service_and_the_group_in_use(moto_endpo
     assert proxy.actions("ec2").count("DeleteSecurityGroup") == 3
 
 
-def test_teardown_gives_up_with_one_line_when_the_cluster_stays_busy(moto_endpoint, tmp_path):
-    project = "lhta-aws-busy"
-    deploy_stack(moto_endpoint, tmp_path, project)
+def test_teardown_gives_up_with_one_line_when_the_cluster_stays_busy(moto_endpoint, stopped_at_the_memory_check):
+    project = stopped_at_the_memory_check.project  # a cluster with its instance, no service
 
     def handler(call, forward):
         if call.action == "DeleteCluster":
@@ -214,8 +279,9 @@ def test_teardown_gives_up_with_one_line_when_the_cluster_stays_busy(moto_endpoi
         code, output = teardown(proxy.url, project, "-e", "ecs_cluster_delete_retries=2", check=False)
     assert code != 0
     assert "Traceback" not in output
-    assert "cluster lhta-aws-busy-t still holds services, tasks or instances after 2 tries" in output
+    assert f"cluster {project}-t still holds services, tasks or instances after 2 tries" in output
     assert proxy.actions("ecs").count("DeleteCluster") == 3
+    # Once the cluster lets go, a teardown removes the half-built stack.
     teardown(moto_endpoint, project)
 
 
@@ -251,14 +317,13 @@ def test_the_final_check_asks_each_service_whether_a_tagged_resource_is_gone(mot
 
 # --- item 5: waiting for the instance and the deployment ---------------------------
 
-def test_a_container_larger_than_the_instance_stops_before_the_service(moto_endpoint, tmp_path):
+def test_a_container_larger_than_the_instance_stops_before_the_service(stopped_at_the_memory_check):
+    run = stopped_at_the_memory_check
+    assert run.code != 0
     # The emulator's container instance registers 7482 MiB.
-    with recorded_requests(moto_endpoint) as requests:
-        code, output = deploy_stack(moto_endpoint, tmp_path, "lhta-aws-mem", "-e", "task_memory=8000")
-    assert code != 0
-    assert "task_memory is 8000 MiB but the cluster's instance" in output and "7482 MiB" in output, output[-4000:]
-    assert not [r for r in requests if "CreateService" in r["headers"].get("X-Amz-Target", "")]
-    teardown(moto_endpoint, "lhta-aws-mem")
+    assert "task_memory is 8000 MiB but the cluster's instance" in run.output and "7482 MiB" in run.output, \
+        run.output[-4000:]
+    assert not [r for r in run.requests if "CreateService" in r["headers"].get("X-Amz-Target", "")]
 
 
 def test_a_cluster_no_instance_joins_stops_with_the_reason(moto_endpoint, tmp_path):
@@ -270,100 +335,87 @@ def test_a_cluster_no_instance_joins_stops_with_the_reason(moto_endpoint, tmp_pa
     teardown(moto_endpoint, "lhta-aws-noinst", "-e", "ecs_cluster_emulate_agent=false")
 
 
-def rollout(state: str, reason: str):
-    """DescribeServices as AWS answers once the deployment has run its course."""
-    def change(service):
-        for deployment in service.get("deployments", []):
-            deployment.update(rolloutState=state, rolloutStateReason=reason, runningCount=service["desiredCount"])
-        service["events"] = [{"message": f"(service x) {reason}"}]
-    return services_answered_as(change)
+def looks_after_create(run: Run) -> int:
+    """DescribeServices calls from CreateService on: the wait's looks at the deployment."""
+    return run.ecs_actions[run.ecs_actions.index("CreateService"):].count("DescribeServices")
 
 
-@pytest.mark.parametrize(("state", "reason", "fails"), [
-    ("FAILED", "ECS deployment circuit breaker: tasks failed to start.", True),
-    ("COMPLETED", "ECS deployment completed.", False),
-])
-def test_the_wait_ends_on_the_rollout_state(moto_endpoint, tmp_path, state, reason, fails):
-    project = f"lhta-aws-{state.lower()}"
-    with aws_proxy(moto_endpoint, rollout(state, reason)) as proxy:
-        code, output = deploy_stack(proxy.url, tmp_path, project, "-e", "task_wait_for_stable=true",
-                                    "-e", "task_poll_delay=1", "-e", "task_stable_timeout=60")
-    assert (code != 0) == fails, output[-6000:]
-    if fails:
-        assert f"FAILED (rolled back): {reason}" in output, output[-4000:]
+def test_the_wait_ends_when_the_rollout_fails(moto_endpoint, tmp_path):
+    reason = "ECS deployment circuit breaker: tasks failed to start."
+    run = deploy_with_rollout(moto_endpoint, tmp_path, "lhta-aws-failed", "FAILED", reason)
+    assert run.code != 0, run.output[-6000:]
+    assert f"FAILED (rolled back): {reason}" in run.output, run.output[-4000:]
     # Decided at the first look, not at the end of the timeout.
-    waits = proxy.actions("ecs")[proxy.actions("ecs").index("CreateService"):].count("DescribeServices")
-    assert waits == 1
-    teardown(moto_endpoint, project)
+    assert looks_after_create(run) == 1
+    teardown(moto_endpoint, run.project)
 
 
-# --- item 7: a customer KMS key named by its alias ------------------------------------
-
-def test_a_kms_alias_is_resolved_to_the_key_arn_in_the_policy(moto_endpoint, tmp_path):
-    kms, iam = aws_client("kms", moto_endpoint), aws_client("iam", moto_endpoint)
-    key = kms.create_key(Description="lhta-aws-kms")["KeyMetadata"]
-    kms.create_alias(AliasName="alias/lhta-aws-kms", TargetKeyId=key["KeyId"])
-    code, output = deploy_stack(moto_endpoint, tmp_path, "lhta-aws-kms",
-                                "-e", "task_api_key_kms_key_id=alias/lhta-aws-kms")
-    assert code == 0, output[-6000:]
-    policy = iam.get_role_policy(RoleName="lhta-aws-kms-t-task-execution", PolicyName="read-api-key")
-    statements = policy["PolicyDocument"]["Statement"]
-    assert {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [key["Arn"]]} in statements
-    code, output = deploy_stack(moto_endpoint, tmp_path, "lhta-aws-kms", "-e", "task_api_key_kms_key_id=alias/nothing")
-    assert code != 0 and "task_api_key_kms_key_id: no KMS key 'alias/nothing'" in output, output[-4000:]
-    teardown(moto_endpoint, "lhta-aws-kms")
+def test_the_wait_ends_when_the_rollout_completes(rolled_out):
+    assert rolled_out.code == 0, rolled_out.output[-6000:]
+    # Decided at the first look, not at the end of the timeout.
+    assert looks_after_create(rolled_out) == 1
 
 
-# --- item 11: changes the modules do not compare ----------------------------------------
-
-def test_a_new_execution_role_or_platform_makes_a_new_revision(moto_endpoint, tmp_path):
-    project, ecs = "lhta-aws-rev", aws_client("ecs", moto_endpoint)
-    deploy_stack(moto_endpoint, tmp_path, project)
-    code, output = deploy_stack(moto_endpoint, tmp_path, project, "-e", "task_execution_role_name=lhta-aws-rev-other")
-    assert code == 0, output[-6000:]
-    [service] = ecs.describe_services(cluster=f"{project}-t", services=[f"{project}-t"])["services"]
-    definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
-    assert definition["revision"] == 2
-    assert definition["executionRoleArn"].endswith(":role/lhta-aws-rev-other")
-
-    code, output = deploy_stack(moto_endpoint, tmp_path, project, "-e", "task_execution_role_name=lhta-aws-rev-other",
-                                "-e", "task_platform=linux/arm64")
-    assert code == 0, output[-6000:]
-    definition = ecs.describe_task_definition(taskDefinition=f"{project}-t")["taskDefinition"]
-    assert definition["revision"] == 3
-    assert definition["runtimePlatform"] == {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
-    _, again = deploy_stack(moto_endpoint, tmp_path, project, "-e", "task_execution_role_name=lhta-aws-rev-other",
-                            "-e", "task_platform=linux/arm64")
-    assert recap(again)["changed"] == 0, again[-6000:]
-    # Both execution roles go: the other one first, then the rest with the default names.
-    teardown(moto_endpoint, project, "-e", "task_execution_role_name=lhta-aws-rev-other",
-             "-e", "teardown_check_leftovers=false")
-    teardown(moto_endpoint, project)
-
+# --- items 11 and 7, on one stack: changes the modules do not compare, a KMS key's alias
 
 def keeps_deployment_configuration(kept: dict):
     """DescribeServices with the deploymentConfiguration AWS keeps (moto drops it)."""
     return services_answered_as(lambda service: service.update(deploymentConfiguration=kept))
 
 
-def test_a_changed_deployment_configuration_is_applied(moto_endpoint, tmp_path):
-    project = "lhta-aws-depl"
-    deploy_stack(moto_endpoint, tmp_path, project)
+def test_a_changed_deployment_configuration_is_applied(moto_endpoint, stack):
     wanted = {"minimumHealthyPercent": 0, "maximumPercent": 100,
               "deploymentCircuitBreaker": {"enable": True, "rollback": True}}
     with aws_proxy(moto_endpoint, keeps_deployment_configuration(wanted)) as proxy:
-        _, output = deploy_stack(proxy.url, tmp_path, project)
+        _, output = deploy_stack(proxy.url, stack.folder, stack.project)
     assert "UpdateService" not in proxy.actions(), "nothing changed, nothing to update"
     assert recap(output)["changed"] == 0, output[-4000:]
 
     older = {**wanted, "minimumHealthyPercent": 100, "maximumPercent": 200}
     with aws_proxy(moto_endpoint, keeps_deployment_configuration(older)) as proxy:
-        code, output = deploy_stack(proxy.url, tmp_path, project)
+        code, output = deploy_stack(proxy.url, stack.folder, stack.project)
     assert code == 0, output[-6000:]
     [update] = [c for c in proxy.calls if c.action == "UpdateService"]
     assert update.params["deploymentConfiguration"]["minimumHealthyPercent"] == 0
     assert update.params["deploymentConfiguration"]["maximumPercent"] == 100
     assert update.params["forceNewDeployment"] is True
+
+
+def test_a_kms_alias_is_resolved_to_the_key_arn_in_the_policy(moto_endpoint, stack):
+    kms, iam = aws_client("kms", moto_endpoint), aws_client("iam", moto_endpoint)
+    key = kms.create_key(Description="lhta-aws-kms")["KeyMetadata"]
+    kms.create_alias(AliasName="alias/lhta-aws-kms", TargetKeyId=key["KeyId"])
+    code, output = deploy_stack(moto_endpoint, stack.folder, stack.project,
+                                "-e", "task_api_key_kms_key_id=alias/lhta-aws-kms")
+    assert code == 0, output[-6000:]
+    policy = iam.get_role_policy(RoleName=f"{stack.project}-t-task-execution", PolicyName="read-api-key")
+    statements = policy["PolicyDocument"]["Statement"]
+    assert {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [key["Arn"]]} in statements
+    code, output = deploy_stack(moto_endpoint, stack.folder, stack.project,
+                                "-e", "task_api_key_kms_key_id=alias/nothing")
+    assert code != 0 and "task_api_key_kms_key_id: no KMS key 'alias/nothing'" in output, output[-4000:]
+
+
+def test_a_new_execution_role_or_platform_makes_a_new_revision(moto_endpoint, stack):
+    project, ecs = stack.project, aws_client("ecs", moto_endpoint)
+    other = f"task_execution_role_name={project}-other"
+    first = ecs.describe_task_definition(taskDefinition=f"{project}-t")["taskDefinition"]["revision"]
+    code, output = deploy_stack(moto_endpoint, stack.folder, project, "-e", other)
+    assert code == 0, output[-6000:]
+    [service] = ecs.describe_services(cluster=f"{project}-t", services=[f"{project}-t"])["services"]
+    definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    assert definition["revision"] == first + 1
+    assert definition["executionRoleArn"].endswith(f":role/{project}-other")
+
+    code, output = deploy_stack(moto_endpoint, stack.folder, project, "-e", other, "-e", "task_platform=linux/arm64")
+    assert code == 0, output[-6000:]
+    definition = ecs.describe_task_definition(taskDefinition=f"{project}-t")["taskDefinition"]
+    assert definition["revision"] == first + 2
+    assert definition["runtimePlatform"] == {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
+    _, again = deploy_stack(moto_endpoint, stack.folder, project, "-e", other, "-e", "task_platform=linux/arm64")
+    assert recap(again)["changed"] == 0, again[-6000:]
+    # Both execution roles go: the other one first, then the rest with the default names.
+    teardown(moto_endpoint, project, "-e", other, "-e", "teardown_check_leftovers=false")
     teardown(moto_endpoint, project)
 
 

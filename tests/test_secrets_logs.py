@@ -27,6 +27,7 @@ from tests.support.secret_audit import (
     TEST_KEY,
     find_secrets,
     keys_in,
+    record_server,
     recorded_keys,
     recorded_log_files,
 )
@@ -45,6 +46,15 @@ def test_keys_in_reads_the_environment_and_the_key_file(tmp_path):
     key_file.write_text("# comment\nfile-key-0001\n\n")
     assert keys_in({"API_KEYS": "a-key-0001, b-key-0002", "API_KEY_FILE": str(key_file)}) == {
         "a-key-0001", "b-key-0002", "file-key-0001"}
+
+
+def test_a_module_that_may_run_on_the_other_worker_cannot_record_a_server(monkeypatch, tmp_path):
+    """The audit runs last on its own worker (tests/support/parallel.py): logs
+    recorded on the other one would escape it, so they are refused."""
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/test_roles_aws.py::test_x (call)")
+    with pytest.raises(RuntimeError, match="take it out of ANY_WORKER"):
+        record_server([tmp_path / "gunicorn.err"], {"API_KEYS": TEST_KEY})
+    assert tmp_path / "gunicorn.err" not in recorded_log_files()
 
 
 def exercise_a_server(tmp_path: Path) -> None:

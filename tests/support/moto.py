@@ -9,8 +9,9 @@ answers, and is stopped at the end of the session.  ``reset(url)`` empties it
 (moto's ``/moto-api/reset``) for tests that need a clean account;
 ``recorded_requests(url)`` collects the API requests made meanwhile (what
 would have been sent to AWS, including settings moto accepts but does not
-keep).  This module and ``scripts/moto-server`` are the only places moto is
-started.
+keep); ``live_tagged_resources(url, tags, name_prefix)`` lists what is
+still alive with a stack's tags.  This module and ``scripts/moto-server``
+are the only places moto is started.
 """
 
 from __future__ import annotations
@@ -124,6 +125,52 @@ def aws_client(service: str, url: str, region: str = REGION):
         aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
     )
+
+
+def live_tagged_resources(url: str, tags: dict[str, str], name_prefix: str) -> list[str]:
+    """ARNs of everything still alive in the emulator at `url` that carries
+    `tags`, asked service by service (and instance profiles, which carry no
+    tags, named `name_prefix`...).
+
+    Deleted clusters and services stay listed as INACTIVE for a while,
+    terminated instances likewise, deregistered task definition revisions
+    for good (INACTIVE: free, cannot run): those are not "left"."""
+    left = []
+    tagging = aws_client("resourcegroupstaggingapi", url)
+    filters = [{"Key": k, "Values": [v]} for k, v in tags.items()]
+    arns = [r["ResourceARN"] for r in tagging.get_resources(TagFilters=filters)["ResourceTagMappingList"]]
+    ec2, ecs = aws_client("ec2", url), aws_client("ecs", url)
+    for arn in arns:
+        kind = arn.split(":")[5].split("/")[0]
+        if kind == "instance":
+            instance = ec2.describe_instances(InstanceIds=[arn.split("/")[-1]])["Reservations"][0]["Instances"][0]
+            if instance["State"]["Name"] == "terminated":
+                continue
+        elif kind == "cluster":
+            if ecs.describe_clusters(clusters=[arn])["clusters"][0]["status"] == "INACTIVE":
+                continue
+        elif kind == "service":
+            cluster = arn.split("/")[1]
+            found = ecs.describe_services(cluster=cluster, services=[arn])["services"]
+            if not found or found[0]["status"] == "INACTIVE":
+                continue
+        elif kind == "task-definition":
+            if ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["status"] == "INACTIVE":
+                continue
+        left.append(arn)
+    ecr = aws_client("ecr", url)
+    for repo in ecr.describe_repositories()["repositories"]:
+        carried = {t["Key"]: t["Value"] for t in ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]}
+        if carried.items() >= tags.items():
+            left.append(repo["repositoryArn"])
+    iam = aws_client("iam", url)
+    for role in iam.list_roles()["Roles"]:
+        carried = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role["RoleName"])["Tags"]}
+        if carried.items() >= tags.items():
+            left.append(role["Arn"])
+    for profile in iam.list_instance_profiles()["InstanceProfiles"]:
+        left += [profile["Arn"]] if profile["InstanceProfileName"].startswith(name_prefix) else []
+    return left
 
 
 @pytest.fixture(scope="session")

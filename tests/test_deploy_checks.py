@@ -1,0 +1,123 @@
+"""site.yml's and teardown.yml's checks against the AWS emulator, with no
+image built (tests/test_deploy.py deploys the whole stack): bad variables
+stop the deployment before any AWS call, a half-built stack tears down
+leaving nothing tagged, and a teardown that finds something tagged left
+fails naming it.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from tests.support.ansible import ansible_playbook
+from tests.support.moto import aws_client, live_tagged_resources, recorded_requests, reset
+from tests.support.secret_audit import TEST_KEY
+
+PROJECT, ENV = "living-hta", "local"  # inventory/local's
+NAME = f"{PROJECT}-{ENV}"
+TAGS = {"Project": PROJECT, "Environment": ENV}
+API_KEY = TEST_KEY
+
+pytestmark = pytest.mark.slow
+
+
+HALF_STACK = textwrap.dedent("""\
+    - name: Half a stack (repository and security group only)
+      hosts: localhost
+      gather_facts: false
+      roles:
+        - ecr
+        - security_group
+    """)
+
+
+def test_teardown_of_a_half_built_stack(moto_endpoint, tmp_path):
+    reset(moto_endpoint)
+    playbook = tmp_path / "half.yml"
+    playbook.write_text(HALF_STACK)
+    ansible_playbook(moto_endpoint, str(playbook))
+    assert len(live_tagged_resources(moto_endpoint, TAGS, NAME)) == 2
+    _, output = ansible_playbook(moto_endpoint, "playbooks/teardown.yml")
+    assert "Nothing tagged" in output
+    assert live_tagged_resources(moto_endpoint, TAGS, NAME) == []
+
+
+def test_teardown_fails_when_something_tagged_is_left(moto_endpoint):
+    reset(moto_endpoint)
+    ssm = aws_client("ssm", moto_endpoint)
+    ssm.put_parameter(Name="/stray", Value="x", Type="String",
+                      Tags=[{"Key": k, "Value": v} for k, v in TAGS.items()])
+    code, output = ansible_playbook(moto_endpoint, "playbooks/teardown.yml", "-e", "teardown_check_retries=2",
+                                    "-e", "teardown_check_delay=1", check=False)
+    assert code != 0
+    assert "parameter/stray" in output and "still there after 2 s" in output
+    ssm.delete_parameter(Name="/stray")
+
+
+@pytest.mark.parametrize(
+    ("extra", "variable"),
+    [
+        (["-e", "task_host_port=70000"], "task_host_port"),
+        (["-e", "security_group_port=0"], "security_group_port"),
+        (["-e", "task_memory=lots"], "task_memory"),
+        (["-e", "ecs_cluster_launch_type=EKS"], "ecs_cluster_launch_type"),
+        (["-e", '{"api_keys": [{"name": "a b", "key": "0123456789abcdef"}]}'], "api_keys"),
+        (["-e", '{"api_keys": [{"name": "short", "key": "0123"}]}'], "api_keys"),
+        (["-e", '{"api_keys": [{"key": "0123456789abcdef"}]}'], "api_keys"),
+        (["-e", "front_certificate=acme"], "front_certificate"),
+        (["-e", "front_certificate=secretsmanager"], "front_certificate_secret_arn"),
+        (["-e", "task_stop_timeout=10"], "task_stop_timeout"),
+        (["-e", "task_front_memory=2"], "task_front_memory"),
+        (["-e", "task_front_container_name=api"], "task_front_container_name"),
+        (["-e", "task_trusted_proxies='the front'"], "task_trusted_proxies"),
+        # The key in plain text in the task definition, beside the secret.
+        (["-e", '{"task_environment": {"API_KEYS": "k3y-in-plain-text-0123"}}'], "task_environment"),
+        (["-e", '{"task_environment": {"API_KEY_FILE": "/run/keys"}}'], "task_environment"),
+        # Each comma-separated key is checked, not the whole string.
+        (["-e", "api_key=' , , , , '"], "api_key"),
+        (["-e", "api_key=x,0123456789abcdef0123"], "api_key"),
+        (["-e", '{"security_group_ingress_ipv4": ["999.999.999.999/99"]}'], "security_group_ingress_ipv4"),
+        (["-e", '{"security_group_ingress_ipv6": [":::::/999"]}'], "security_group_ingress_ipv6"),
+        (["-e", "project_name=Living-HTA"], "project_name"),
+        (["-e", "deploy_env='my env'"], "deploy_env"),
+        (["-e", "task_cpu=lots"], "task_cpu"),
+        (["-e", "task_cpu=20000"], "task_cpu"),
+        (["-e", "task_api_key_kms_key_id=my-key"], "task_api_key_kms_key_id"),
+        # ECR would refuse to move `latest` on the second deployment.
+        (["-e", "ecr_image_tag_mutability=immutable"], "image_tag_latest"),
+        (["-e", "image_platform=linux/s390x"], "image_platform"),
+    ],
+)
+def test_bad_variables_stop_before_any_aws_call(moto_endpoint, extra, variable):
+    with recorded_requests(moto_endpoint) as requests:
+        code, output = ansible_playbook(moto_endpoint, "site.yml", *extra, check=False)
+    assert code != 0
+    assert variable in output, output[-5000:]
+    assert "Traceback" not in output
+    assert requests == [], [r["url"] for r in requests]
+
+
+def test_plain_http_is_warned_at_deploy_time(moto_endpoint):
+    """front_plain_http prints its warning while the variables are checked,
+    before any AWS call (here the run then stops on a bad task_memory)."""
+    with recorded_requests(moto_endpoint) as requests:
+        code, output = ansible_playbook(moto_endpoint, "site.yml", "-e", "front_plain_http=true",
+                                        "-e", "task_memory=lots", check=False)
+    assert code != 0 and requests == []
+    assert "WARNING: front_plain_http is true: the HTTP port serves the API in clear" in output.replace("\n", " ")
+
+
+def test_missing_region_stops_before_any_aws_call(moto_endpoint, tmp_path):
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+        "      ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n"
+        f"      aws_endpoint_url: {moto_endpoint}\n      api_key: {API_KEY}\n"
+    )
+    with recorded_requests(moto_endpoint) as requests:
+        code, output = ansible_playbook(moto_endpoint, "site.yml", inventory=str(inventory), check=False)
+    assert code != 0
+    assert "aws_region" in output, output[-5000:]
+    assert requests == []
