@@ -309,7 +309,9 @@ class HAProxy:
         run(["docker", "run", "-d", "--name", self.name, "--label", f"{LABEL}={self.prefix}",
              "--network", "host", "--stop-timeout", "5", "-v", f"{self.folder}:/lb",
              self.image, "-f", "/lb/haproxy.cfg"], quiet=True)
-        deadline = time.monotonic() + 20
+        # HAProxy answers in milliseconds; a busy machine's docker can take
+        # far longer to start the container.
+        deadline = time.monotonic() + 60
         while True:
             try:
                 self.command("show info")
