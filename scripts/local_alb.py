@@ -332,13 +332,20 @@ class HAProxy:
 
     def command(self, line: str) -> str:
         """One runtime API command (HAProxy's stats socket), its answer."""
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.settimeout(10)
-            sock.connect(str(self.socket))
-            sock.sendall(line.encode() + b"\n")
-            chunks = []
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
+        # A Unix socket's path may be 107 bytes at most, and a clone's folder
+        # can make this one longer: connect through a handle on the folder
+        # (/proc/self/fd/N/admin.sock), whose path is short wherever it is.
+        folder = os.open(self.socket.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.settimeout(10)
+                sock.connect(f"/proc/self/fd/{folder}/{self.socket.name}")
+                sock.sendall(line.encode() + b"\n")
+                chunks = []
+                while chunk := sock.recv(65536):
+                    chunks.append(chunk)
+        finally:
+            os.close(folder)
         return b"".join(chunks).decode()
 
     def set(self, line: str) -> None:

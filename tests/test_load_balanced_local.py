@@ -99,12 +99,18 @@ class Demo:
 
     def lb_stat(self) -> dict[str, dict]:
         """The load balancer's own view of its target slots (HAProxy's runtime API)."""
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.connect(str(self.folder / "lb" / "admin.sock"))
-            sock.sendall(b"show stat\n")
-            data = b""
-            while chunk := sock.recv(65536):
-                data += chunk
+        # Through a handle on the folder: a socket path may be 107 bytes at
+        # most, and pytest's temporary folders can be longer.
+        folder = os.open(self.folder / "lb", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.connect(f"/proc/self/fd/{folder}/admin.sock")
+                sock.sendall(b"show stat\n")
+                data = b""
+                while chunk := sock.recv(65536):
+                    data += chunk
+        finally:
+            os.close(folder)
         lines = data.decode().lstrip("# ").splitlines()
         header = lines[0].split(",")
         rows = [dict(zip(header, line.split(","))) for line in lines[1:] if line]
