@@ -225,10 +225,52 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: str):
+        self.key = key
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a name given twice (Python's json keeps the
+    last one silently; the README says each argument at most once)."""
+    document = dict(pairs)
+    if len(document) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return document
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The first string (key or value) in a parsed document that holds a
+    lone UTF-16 surrogate (JSON's "\\ud800": valid syntax, no character;
+    os.path and UTF-8 writers fail on it), or None."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
 def _json(data: bytes | str, what: str) -> Any:
     try:
         text = data if isinstance(data, str) else data.decode("utf-8")
-        return json.loads(text, parse_constant=_reject_constant)
+        document = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object)
+    except _DuplicateKey as exc:
+        key = exc.key.encode("utf-8", "backslashreplace").decode("utf-8")[:100]
+        raise ApiError(falcon.HTTP_422, f"{what}: the name {key!r} is given more than once in "
+                       "one JSON object: give each name once", key=key) from None
     except UnicodeDecodeError:
         raise bad_request(f"{what} is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
@@ -237,6 +279,12 @@ def _json(data: bytes | str, what: str) -> Any:
         ) from None
     except (ValueError, RecursionError) as exc:
         raise bad_request(f"{what} is not valid JSON: {exc}"[:300]) from None
+    found = _lone_surrogate(document)
+    if found is not None:
+        shown = found.encode("utf-8", "backslashreplace").decode("utf-8")
+        raise bad_request(f"{what} holds a lone UTF-16 surrogate ({shown[:100]!r}): an escape "
+                          "such as \\ud800 that is half of a pair is no character; send text")
+    return document
 
 
 def json_argument(name: str, value: Any) -> Any:

@@ -217,3 +217,62 @@ def test_a_stalled_body_is_a_408_not_a_5xx(tmp_path, raw):
         assert status_of(answer) == 408 and time.monotonic() - started < 4, answer[:300]
         time.sleep(0.1)
         assert_no_client_text(server.stdout.read_text(), server.stderr.read_text())
+
+
+# A lone UTF-16 surrogate is valid JSON escape syntax but no character: the
+# dataset's name reached os.path.realpath, which cannot encode it (a 500).
+# Query strings and forms cannot carry one (bad UTF-8 is replaced on decoding).
+SURROGATES = {
+    "dataset-name": ("/runDARTHmodel", '{"path_to_psa_inputs": "\\ud800"}'),
+    "dataset-name-low-half": ("/runDARTHmodel", '{"path_to_psa_inputs": "data\\udfff.csv"}'),
+    "argument-name": ("/runDARTHmodel", '{"\\ud83d": 1}'),
+    "parameter-name": ("/runDARTHmodel", '{"param_updates": [{"parameter": "p\\ud800", '
+                                         '"distribution": "beta", "v1": 1, "v2": 2}]}'),
+    "distribution": ("/runDARTHmodel", '{"param_updates": [{"parameter": "p_HS1", '
+                                       '"distribution": "\\udc00", "v1": 1, "v2": 2}]}'),
+    "updates-as-json-text": ("/runDARTHmodel", '{"param_updates": "[{\\"parameter\\": \\"\\\\ud800\\"}]"}'),
+    "evppi-group": ("/analysis", '{"seed": 1, "evppi": [["p_HS1", "\\ud800"]]}'),
+    "wtp": ("/analysis", '{"seed": 1, "wtp": "\\ud800"}'),
+}
+
+
+@pytest.mark.parametrize("name", SURROGATES)
+def test_a_lone_surrogate_anywhere_in_a_json_request_is_a_400(name):
+    from tests.support.client import app_client
+    from service.settings import Settings
+
+    path, body = SURROGATES[name]
+    client = app_client(Settings(api_keys=(TEST_KEY,)), key=TEST_KEY)
+    result = client.simulate_post(path, body=body, headers={"Content-Type": "application/json"})
+    assert result.status_code == 400, result.text[:300]
+    assert "surrogate" in result.json["error"], result.json
+
+
+def test_a_properly_paired_surrogate_is_an_ordinary_character():
+    from tests.support.client import app_client
+    from service.settings import Settings
+
+    client = app_client(Settings(api_keys=(TEST_KEY,)), key=TEST_KEY)
+    # U+1F600 written as its UTF-16 pair: a character, so just a name with no dataset.
+    result = client.simulate_post("/runDARTHmodel", body='{"path_to_psa_inputs": "\\ud83d\\ude00.csv"}',
+                                  headers={"Content-Type": "application/json"})
+    assert result.status_code == 404, result.text[:300]
+
+
+@pytest.mark.parametrize(("body", "key"), [
+    ('{"seed": 1, "seed": 2}', "seed"),
+    ('{"param_updates": [{"parameter": "p_HS1", "parameter": "c_H", "distribution": "beta", '
+     '"v1": 1, "v2": 2}]}', "parameter"),
+    ('{"param_updates": "[{\\"parameter\\": \\"p_HS1\\", \\"distribution\\": \\"beta\\", '
+     '\\"v1\\": 1, \\"v1\\": 2, \\"v2\\": 3}]"}', "v1"),
+])
+def test_a_duplicate_key_in_a_json_object_is_a_422_naming_it(body, key):
+    """JSON leaves repeated names to the parser (Python keeps the last): the
+    README says each argument at most once, so a repeated one is refused."""
+    from tests.support.client import app_client
+    from service.settings import Settings
+
+    client = app_client(Settings(api_keys=(TEST_KEY,)), key=TEST_KEY)
+    result = client.simulate_post("/runDARTHmodel", body=body, headers={"Content-Type": "application/json"})
+    assert result.status_code == 422, result.text[:300]
+    assert result.json["key"] == key and repr(key) in result.json["error"], result.json
