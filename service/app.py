@@ -22,6 +22,8 @@ from .request_log import RequestLog
 from .resources.analysis import Analysis
 from .resources.docs import OpenApiDocument, SwaggerUi
 from .resources.info import Health, Paper
+from .resources.key_check import PATH as KEY_CHECK_PATH
+from .resources.key_check import KeyCheck, KeyCheckAnswer
 from .resources.page import AnalystPage, EditableParameters
 from .resources.run_model import RunModel, Runner, run_builtin_model
 from .runs import RunLedger
@@ -91,16 +93,19 @@ def create_app(
     docs = SwaggerUi()
     # The open resources, declared once: everything else needs a key.
     open_resources = {health, paper, openapi, docs, page}
-    auth = KeyAuth(keys, open_resources)
+    key_check = KeyCheck()
+    auth = KeyAuth(keys, open_resources, any_scope_resources=[key_check])
     throttle = FailedKeyThrottle(
         settings.auth_failure_limit, settings.auth_failure_window, open_resources,
         clock=throttle_clock, trusted_proxies=settings.trusted_proxies,
     )
 
-    # Order matters: the log sees every outcome; the time budget covers the
-    # rest (body included); the throttle refuses before the key is looked at.
+    # Order matters: the log sees every outcome (the key check's answer to
+    # the front is rewritten after it); the time budget covers the rest (body
+    # included); the throttle refuses before the key is looked at.
     app = falcon.App(
         middleware=[
+            KeyCheckAnswer(key_check),
             RequestLog(stream=log_stream, clock=clock, redact=keys.secrets),
             TimeBudget(settings.request_timeout),
             throttle,
@@ -116,6 +121,7 @@ def create_app(
     app.add_route("/runDARTHmodel", run_model)
     app.add_route("/analysis", analysis)
     app.add_route("/parameters", parameters)
+    app.add_route(KEY_CHECK_PATH, key_check)
     app.add_route("/paper", paper)
     app.add_route("/health", health)
     app.add_route("/openapi.json", openapi)

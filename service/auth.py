@@ -40,9 +40,13 @@ SCHEMES = ("key", "bearer")  # Authorization schemes that carry an API key
 
 
 class KeyAuth:
-    def __init__(self, keys: KeyStore, open_resources: Iterable[object]):
+    def __init__(self, keys: KeyStore, open_resources: Iterable[object],
+                 any_scope_resources: Iterable[object] = ()):
+        """`any_scope_resources`: keyed, but any key may call them (the
+        front's key check: the request that follows checks the scope)."""
         self._keys = keys
         self._open = frozenset(id(resource) for resource in open_resources)
+        self._any_scope = frozenset(id(resource) for resource in any_scope_resources)
 
     def process_resource(self, req: falcon.Request, resp, resource, params) -> None:
         if id(resource) in self._open:
@@ -50,7 +54,7 @@ class KeyAuth:
             return
         key = self.require_key(req)
         route = req.uri_template
-        if not key.may_call(route):
+        if id(resource) not in self._any_scope and not key.may_call(route):
             req.context.error = f"key {key.name!r} out of scope: {route}"
             raise ApiError(
                 falcon.HTTP_403,

@@ -82,6 +82,8 @@ class RequestLog:
 
     def process_response(self, req, resp, resource, req_succeeded: bool) -> None:
         context = req.context
+        if context.get("log") is False and req_succeeded:
+            return  # the resource asked for no line (the front's key check, passed)
         now = self._clock()
         started = context.get("started", now)
         entry = {

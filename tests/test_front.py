@@ -287,3 +287,210 @@ def test_plain_http_only_when_asked_and_with_a_warning(api_image, front_image, t
             assert answer.status == 200 and "Strict-Transport-Security" not in answer.headers
         warning = plain.logs(plain.front)
     assert "WARNING: FRONT_PLAIN_HTTP=1: port 8080 serves the API in clear text" in warning
+
+
+# --- Issue 26: limits on the real client, a key before a body, every error in JSON --
+
+def parse(answer: bytes) -> tuple[int, dict[str, list[str]], bytes]:
+    """Status, headers (lower-case names, every value) and body of a raw answer."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].startswith("HTTP/1."), answer[:300]
+    headers: dict[str, list[str]] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers.setdefault(name.strip().lower(), []).append(value.strip())
+    return int(lines[0].split(" ", 2)[1]), headers, body
+
+
+def assert_json_error(answer: bytes, status: int) -> dict:
+    code, headers, body = parse(answer)
+    assert code == status, answer[:400]
+    assert headers["content-type"][0].startswith("application/json"), answer[:400]
+    assert headers.get("x-content-type-options") == ["nosniff"], answer[:400]
+    document = json.loads(body)
+    assert isinstance(document["error"], str) and document["error"], document
+    return document
+
+
+# name -> (bytes, sent over TLS to the HTTPS port (else plain to the HTTP port), status)
+FRONT_ANSWERS = {
+    "trace": (b"TRACE /health HTTP/1.1\r\nHost: x\r\n\r\n", True, 405),
+    "trace-on-the-http-port": (b"TRACE /health HTTP/1.1\r\nHost: x\r\n\r\n", False, 405),
+    "9-kb-url": (b"GET /health?" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", True, 414),
+    "malformed-request-line": (b"GET /health HTTP/1.1 x\r\nHost: x\r\n\r\n", True, 400),
+    "header-over-8-kb": (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", True, 400),
+    "the-key-check-is-not-public": (b"GET /__key_check HTTP/1.1\r\nHost: x\r\nkey: " + KEY.encode()
+                                    + b"\r\n\r\n", True, 404),
+}
+
+
+@pytest.mark.parametrize("name", FRONT_ANSWERS)
+def test_the_fronts_own_answers_are_json_with_nosniff(stack, name):
+    raw, tls, status = FRONT_ANSWERS[name]
+    answer, _ = stack.exchange(raw, tls=tls)
+    assert_json_error(answer, status)
+
+
+def test_plain_http_on_the_https_port_is_a_json_400(stack):
+    import socket
+
+    with socket.create_connection(("127.0.0.1", stack.https_port), timeout=10) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert "plain HTTP" in assert_json_error(answer, 400)["error"]
+
+
+@pytest.mark.parametrize("raw", [
+    b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /page/page.js HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /parameters HTTP/1.1\r\nHost: x\r\nkey: " + KEY.encode() + b"\r\n\r\n",
+    b"GET /no-such-thing HTTP/1.1\r\nHost: x\r\nkey: " + KEY.encode() + b"\r\n\r\n",
+    b"POST /runDARTHmodel HTTP/1.1\r\nHost: x\r\nkey: " + KEY.encode() + b"\r\nContent-Type: application/json\r\n"
+    b"Content-Length: " + str(len(BODY)).encode() + b"\r\n\r\n" + BODY,
+], ids=["health", "page-asset", "page", "parameters", "service-404", "model-run"])
+def test_every_answer_carries_nosniff_once(stack, raw):
+    answer, _ = stack.exchange(raw)
+    _, headers, _ = parse(answer)
+    assert headers.get("x-content-type-options") == ["nosniff"], answer[:400]
+
+
+def test_a_host_header_that_is_no_host_name_is_a_json_400(stack):
+    """Issue 26 item 6: `Host: evil.example/foo?` gave the load balancer's
+    `Location: https://evil.example/foo?:8443/x`; the front refuses it."""
+    answer, _ = stack.exchange(b"GET /x HTTP/1.1\r\nHost: evil.example/foo?\r\n\r\n", tls=False)
+    assert_json_error(answer, 400)
+
+
+@pytest.mark.parametrize(("host", "location_host"), [
+    ("evil.example", "127.0.0.1"),
+    ("evil.example:8080", "127.0.0.1"),
+    ("localhost:1234", "localhost"),
+    ("127.0.0.1", "127.0.0.1"),
+])
+def test_the_redirect_names_a_public_host_never_the_clients_host_header(stack, host, location_host):
+    """Issue 26 item 6: `Host: evil.example/foo?` gave
+    `Location: https://evil.example/foo?:8443/x`."""
+    answer, _ = stack.exchange(f"GET /x?y=1 HTTP/1.1\r\nHost: {host}\r\n\r\n".encode(), tls=False)
+    status, headers, _ = parse(answer)
+    assert status == 308
+    assert headers["location"] == [f"https://{location_host}:{stack.https_port}/x?y=1"]
+    assert headers.get("x-content-type-options") == ["nosniff"]
+
+
+def upload_head(key: str | None, length: int = 100_000, forwarded_for: str = "") -> bytes:
+    """A model run's headers announcing a body that is never sent."""
+    return ("POST /runDARTHmodel HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + (f"key: {key}\r\n" if key is not None else "")
+            + (f"X-Forwarded-For: {forwarded_for}\r\n" if forwarded_for else "")
+            + f"Content-Length: {length}\r\n\r\n").encode()
+
+
+def test_no_key_no_body_read_and_a_wrong_key_refused_before_the_body(stack):
+    """Issue 26 item 2: the front read a keyless body in full (up to its
+    timeout) before the service said 401.  Now the front answers at once,
+    with the service's own words."""
+    service_401 = urllib.request.Request(stack.https_url + "/runDARTHmodel", data=b"{}", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(service_401, context=stack.tls_context(), timeout=10)
+    missing_text = json.loads(missing.value.read())
+    for key, status in ((None, 401), ("wrong-key", 403), ("", 401)):
+        answer, seconds = stack.exchange(upload_head(key), wait=8)
+        document = assert_json_error(answer, status)
+        assert seconds < 2, (key, seconds)
+        if status == 401:
+            assert document == missing_text
+        else:
+            assert document["error"].startswith("Authentication failed.")
+    # A valid key still sends its body to the service.
+    answer, _ = stack.exchange(upload_head(KEY, len(BODY)) + BODY)
+    assert parse(answer)[0] == 200
+
+
+def test_the_open_locations_of_the_front_are_the_services_open_endpoints():
+    """front/api.conf lists the endpoints that need no key; the service
+    declares them once (service/app.py): both say the same of each path."""
+    import re
+    from pathlib import Path
+
+    from service.settings import Settings
+    from tests.support.client import app_client
+
+    conf = (Path(__file__).resolve().parent.parent / "front" / "api.conf").read_text()
+    exact = set(re.findall(r"^location = (\S+) \{", conf, re.M))
+    prefixes = [p for p in re.findall(r"^location (/\S+/) \{", conf, re.M)]
+    client = app_client(Settings(api_keys=(KEY,)))
+    paths = ["/", "/health", "/paper", "/openapi.json", "/__docs__", "/__docs__/", "/__docs__/swagger-ui.css",
+             "/page/page.js", "/page/plotly.min.js", "/runDARTHmodel", "/analysis", "/parameters", "/nothing",
+             "/health/", "/page"]
+    for path in paths:
+        open_in_service = client.simulate_get(path).status_code != 401
+        open_in_front = (path in exact and path != "/__key_check") or any(path.startswith(p) for p in prefixes)
+        assert open_in_front == open_in_service, path
+
+
+def test_limits_count_the_client_the_load_balancer_names(api_image, front_image, tmp_path):
+    """Issue 26 item 1, issue 23 item 13: behind the load balancer (here the
+    test, reaching the front through the Docker bridge, trusted by
+    TRUSTED_PROXIES) the per-address limits and the wrong-key throttle count
+    the client in X-Forwarded-For: one client at its limit leaves others
+    alone.  Before, every request counted as the load balancer's."""
+    with front_stack(api_image.tag, front_image, tmp_path,
+                     {"API_KEYS": KEY, "WEB_CONCURRENCY": "1", "AUTH_FAILURE_LIMIT": "2"},
+                     front_env={"FRONT_FORWARDED_FOR": "append", "TRUSTED_PROXIES": "172.17.0.0/16",
+                                "FRONT_CONNECTIONS_PER_ADDRESS": "5"}) as running:
+        context = running.tls_context()
+        with SlowClients(running.https_url, "body", 8, interval=1, tls=context, key=KEY,
+                         forwarded_for="203.0.113.66") as greedy:
+            seen = probe(running.https_url, 3, KEY, context, forwarded_for="203.0.113.7")
+        # The wrong-key throttle, through the front's key check.
+        wrong = [parse(running.exchange(upload_head("wrong", 10, "203.0.113.9"))[0]) for _ in range(3)]
+        other = parse(running.exchange(upload_head("wrong", 10, "203.0.113.10"))[0])[0]
+        front_log = running.logs(running.front)
+    assert seen.failures == [] and seen.sent >= 4, seen.failures
+    assert greedy.report.answers["429"] >= 3, greedy.report
+    assert [status for status, _, _ in wrong] == [403, 403, 429]
+    assert int(wrong[2][1]["retry-after"][0]) >= 1 and "try again in" in json.loads(wrong[2][2])["error"]
+    assert other == 403
+    # The front's log names the clients, not the load balancer.
+    assert '203.0.113.66 "POST /runDARTHmodel" 429 ' in front_log
+    assert '203.0.113.7 "GET /health" 200 ' in front_log
+
+
+def test_keyless_slow_uploads_hold_nothing_keyed_clients_need(api_image, front_image, tmp_path):
+    """Issue 26's attack, against the front as the load balancer reaches it:
+    300 uploads without a key, each dripping a 100,000-byte body, all from
+    one client behind the load balancer (the front's per-address limit here
+    100, to fail with fewer connections than the issue's 1,100 against 512),
+    while another client probes /health and a model run: every probe
+    answers within a second."""
+    with front_stack(api_image.tag, front_image, tmp_path, {"API_KEYS": KEY, "WEB_CONCURRENCY": "1"},
+                     front_env={"FRONT_FORWARDED_FOR": "append", "TRUSTED_PROXIES": "172.17.0.0/16",
+                                "FRONT_CONNECTIONS_PER_ADDRESS": "100"}) as running:
+        context = running.tls_context()
+        with SlowClients(running.https_url, "keyless_body", 300, interval=1, tls=context,
+                         forwarded_for="203.0.113.66", ramp_seconds=3) as attack:
+            seen = probe(running.https_url, 10, KEY, context, forwarded_for="203.0.113.7")
+        api_log = running.logs(running.api)
+    assert seen.failures == [] and seen.sent > 20, seen.failures[:10]
+    assert seen.percentile("health", 1.0) < 1 and seen.percentile("model", 1.0) < 1
+    assert attack.report.answers["401"] >= 300, attack.report
+    assert '"/runDARTHmodel","status":401' not in api_log  # refused by the front, not the service
+
+
+def test_a_body_just_over_the_services_limit_is_always_its_json_413(stack):
+    """Issue 26 item 8: the service answered 413 from Content-Length and
+    closed while the front was still sending the body: the front saw the
+    connection reset and answered 502 instead, now and then."""
+    statuses = []
+    for size in [1024 * 1024 + n for n in (1, 1000, 64 * 1024, 512 * 1024)] * 16:
+        answer, _ = stack.exchange(upload_head(KEY, size) + b" " * size, wait=20)
+        status, headers, body = parse(answer)
+        statuses.append(status)
+        if status == 413:
+            assert headers["content-type"][0].startswith("application/json")
+            assert json.loads(body)["limit"] == 1024 * 1024
+    assert set(statuses) == {413}, statuses

@@ -276,3 +276,65 @@ def test_a_duplicate_key_in_a_json_object_is_a_422_naming_it(body, key):
     result = client.simulate_post("/runDARTHmodel", body=body, headers={"Content-Type": "application/json"})
     assert result.status_code == 422, result.text[:300]
     assert result.json["key"] == key and repr(key) in result.json["error"], result.json
+
+
+# --- The front's key check (GET /__key_check, nginx's auth_request) ----------
+
+def _key_check_client(log=None, **settings):
+    from tests.support.client import app_client
+    from service.settings import Settings
+
+    return app_client(Settings(api_keys=(TEST_KEY,), **settings), log=log)
+
+
+def test_the_key_check_passes_a_valid_key_silently_and_any_key_scope():
+    import io
+
+    from service.keys import ApiKey
+    from tests.support.client import app_client
+    from service.settings import Settings
+
+    log = io.StringIO()
+    scoped = ApiKey("scoped", "scoped-key-" + "x" * 20, endpoints=frozenset({"/analysis"}))
+    client = app_client(Settings(api_keys=(TEST_KEY, scoped)), log=log)
+    for key in (TEST_KEY, scoped.secret):
+        result = client.simulate_get("/__key_check", headers={"key": key})
+        assert result.status_code == 204 and not result.content
+    assert client.simulate_get("/__key_check", headers={"Authorization": f"Bearer {TEST_KEY}"}).status_code == 204
+    assert log.getvalue() == ""  # the request that follows is logged, not its check
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ({}, 401),
+    ({"key": "wrong-key"}, 403),
+    ({"key": TEST_KEY, "Authorization": "Key other-key"}, 400),
+])
+def test_the_key_check_refuses_as_401_or_403_carrying_the_services_answer(headers, status):
+    import json
+
+    client = _key_check_client()
+    direct = client.simulate_post("/runDARTHmodel", headers=headers, body=b"{}")
+    result = client.simulate_get("/__key_check", headers=headers)
+    assert direct.status_code == status
+    assert result.status_code == (401 if status == 401 else 403)
+    assert result.headers["X-Refusal-Status"] == str(status)
+    assert json.loads(result.headers["X-Refusal"]) == direct.json
+
+
+def test_the_key_check_counts_wrong_keys_and_hands_on_the_throttles_429():
+    import io
+    import json
+
+    log = io.StringIO()
+    client = _key_check_client(log=log, auth_failure_limit=2)
+    statuses = [client.simulate_get("/__key_check", headers={"key": "wrong"}).headers["X-Refusal-Status"]
+                for _ in range(3)]
+    throttled = client.simulate_get("/__key_check", headers={"key": TEST_KEY})
+    assert statuses == ["403", "403", "429"]
+    assert throttled.status_code == 403 and throttled.headers["X-Refusal-Status"] == "429"
+    assert int(throttled.headers["Retry-After"]) >= 1
+    assert "try again in" in json.loads(throttled.headers["X-Refusal"])["error"]
+    # Each refusal is in the request log as it was, never the key.
+    logged = [json.loads(line) for line in log.getvalue().splitlines()]
+    assert [entry["status"] for entry in logged] == [403, 403, 429, 429]
+    assert TEST_KEY not in log.getvalue()

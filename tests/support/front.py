@@ -76,6 +76,37 @@ class Stack:
         proc = docker("logs", container, check=False)
         return proc.stdout + proc.stderr
 
+    def exchange(self, raw: bytes, tls: bool = True, wait: float = 10) -> tuple[bytes, float]:
+        """Send `raw` as it is (over TLS to the HTTPS port, else to the HTTP
+        port) and read until the front closes or `wait` s pass; the answer's
+        bytes and the seconds until its first byte."""
+        import socket
+
+        sock = socket.create_connection(("127.0.0.1", self.https_port if tls else self.http_port), timeout=wait)
+        if tls:
+            sock = self.tls_context().wrap_socket(sock, server_hostname="127.0.0.1")
+        started, first, answer = time.monotonic(), None, b""
+        try:
+            sock.sendall(raw)
+            while chunk := sock.recv(65536):
+                first = first or time.monotonic() - started
+                answer += chunk
+                if b"\r\n\r\n" in answer and _complete(answer):
+                    break
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            sock.close()
+        return answer, first if first is not None else time.monotonic() - started
+
+
+def _complete(answer: bytes) -> bool:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":", 1)[1])
+    return False
+
 
 def _wait(stack: Stack, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
@@ -110,7 +141,7 @@ def front_stack(api_tag: str, front_tag: str, log_dir: Path, api_env: Mapping[st
     private_key = pem["key"].read_text()
     secrets = {"TLS_CERTIFICATE": pem["certificate"].read_text(), "TLS_PRIVATE_KEY": private_key}
     front_variables = {"FRONT_UPSTREAM": "api:8000", "FRONT_PUBLIC_HTTPS_PORT": str(https_port),
-                       **(front_env or {})}
+                       "FRONT_PUBLIC_HOSTS": "127.0.0.1,localhost", **(front_env or {})}
     logs = [log_dir / f"{api}.log", log_dir / f"{front}.log"]
     secret_audit.record_server(logs, api_env)
     secret_audit.record_secrets(logs, [line for line in private_key.splitlines()

@@ -11,9 +11,15 @@ moment (a connection the server cuts is opened again at once):
 - "headers": sends a request line, then one header byte every `interval` s;
 - "body": sends whole headers announcing a 64 KiB body, then one body byte
   every `interval` s;
+- "keyless_body": as "body" but without a key, announcing 100,000 bytes
+  (issue 26's attack: no key needed to hold the front); after an answer it
+  waits `interval` before it connects again;
 - "no_read": sends a complete model run with the key (a client that has it)
   and never reads the answer, with a 4 KiB receive buffer so the answer
-  cannot vanish into the kernel's buffers.
+  cannot vanish into the kernel's buffers; with `path`, a GET of that path
+  instead (the page's plotly.min.js, say).
+`forwarded_for`: an X-Forwarded-For each request carries, as a load balancer
+would write it (the front believes it only from its TRUSTED_PROXIES).
 The clients run on their own thread's asyncio loop; `probe` runs in the
 caller's thread, one request at a time, alternating GET /health and a
 model run, each on a new connection.
@@ -33,7 +39,7 @@ from urllib.parse import urlsplit
 
 from tests.support.load import BODY
 
-KINDS = ("headers", "body", "no_read")
+KINDS = ("headers", "body", "keyless_body", "no_read")
 
 
 @dataclass
@@ -49,7 +55,8 @@ class AttackReport:
 
 class SlowClients:
     def __init__(self, url: str, kind: str, connections: int = 200, interval: float = 5.0,
-                 tls: ssl.SSLContext | None = None, key: str = "", ramp_seconds: float = 2.0):
+                 tls: ssl.SSLContext | None = None, key: str = "", ramp_seconds: float = 2.0,
+                 forwarded_for: str = "", path: str = ""):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         parts = urlsplit(url)
@@ -57,6 +64,7 @@ class SlowClients:
         self.tls = tls if parts.scheme == "https" else None
         self.kind, self.connections, self.interval, self.key = kind, connections, interval, key
         self.ramp_seconds = ramp_seconds
+        self.forwarded_for, self.path = forwarded_for, path
         self.report = AttackReport(kind, connections)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
@@ -87,11 +95,18 @@ class SlowClients:
 
     def _request_head(self) -> bytes:
         host = f"{self.host}:{self.port}"
+        if self.forwarded_for:
+            host += f"\r\nX-Forwarded-For: {self.forwarded_for}"
         if self.kind == "headers":
             return f"GET /health HTTP/1.1\r\nHost: {host}\r\n".encode()
         if self.kind == "body":
             return (f"POST /runDARTHmodel HTTP/1.1\r\nHost: {host}\r\nkey: {self.key or 'x'}\r\n"
                     "Content-Type: application/json\r\nContent-Length: 65536\r\n\r\n").encode()
+        if self.kind == "keyless_body":
+            return (f"POST /runDARTHmodel HTTP/1.1\r\nHost: {host}\r\n"
+                    "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n").encode()
+        if self.path:
+            return f"GET {self.path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
         return (f"POST /runDARTHmodel HTTP/1.1\r\nHost: {host}\r\nkey: {self.key}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n").encode() + BODY
 
@@ -131,6 +146,8 @@ class SlowClients:
             if not self._stop.is_set():
                 self.report.cut += 1
                 self.report.held_seconds.append(time.monotonic() - started)
+                if self.kind == "keyless_body":
+                    await asyncio.sleep(self.interval)
         except (OSError, ssl.SSLError, asyncio.IncompleteReadError, IndexError):
             if not self._stop.is_set():
                 self.report.cut += 1
@@ -171,8 +188,10 @@ class ProbeReport:
 
 
 def probe(url: str, seconds: float, key: str, tls: ssl.SSLContext | None = None,
-          pause: float = 0.1, timeout: float = 10) -> ProbeReport:
-    """GET /health and a model run, alternately, one at a time for `seconds`."""
+          pause: float = 0.1, timeout: float = 10, forwarded_for: str = "") -> ProbeReport:
+    """GET /health and a model run, alternately, one at a time for `seconds`
+    (with `forwarded_for`: as a client a load balancer names)."""
+    extra = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
     parts = urlsplit(url)
     report = ProbeReport()
     deadline = time.monotonic() + seconds
@@ -187,10 +206,10 @@ def probe(url: str, seconds: float, key: str, tls: ssl.SSLContext | None = None,
         started = time.monotonic()
         try:
             if what == "health":
-                connection.request("GET", "/health", headers={"Connection": "close"})
+                connection.request("GET", "/health", headers={"Connection": "close", **extra})
             else:
                 connection.request("POST", "/runDARTHmodel", body=BODY, headers={
-                    "key": key, "Content-Type": "application/json", "Connection": "close"})
+                    "key": key, "Content-Type": "application/json", "Connection": "close", **extra})
             response = connection.getresponse()
             data = response.read()
             if response.status != 200 or not data:
