@@ -123,8 +123,17 @@ def _query_arguments(req: falcon.Request):
             yield name, _Text(item)  # a repeated name is reported as given twice
 
 
+# A body over the limit is still read (and dropped) up to this many times
+# the limit before the 413: a server that answers and closes while its
+# client (the front) is still sending gets the connection reset under the
+# answer, and the front then answers 502 for what is the client's fault.
+DRAIN_FACTOR = 4
+_DRAIN_CHUNK = 64 * 1024
+
+
 def read_body(req: falcon.Request, limit: int) -> bytes:
     if req.content_length is not None and req.content_length > limit:
+        _drain(req, req.bounded_stream, req.content_length, limit)
         raise _too_large(limit)
     # While set, a time budget that runs out is the client's slowness: 408
     # (service/timeout.py), not the service's 503.
@@ -153,8 +162,27 @@ def read_body(req: falcon.Request, limit: int) -> bytes:
         raise error from None
     req.context.reading_body = False
     if len(body) > limit:
+        _drain(req, req.stream, None, limit)  # the rest of a chunked body
         raise _too_large(limit)
     return body
+
+
+def _drain(req: falcon.Request, stream, length: int | None, limit: int) -> None:
+    """Read and drop what is left of a body that is over the limit, up to
+    DRAIN_FACTOR times the limit (beyond that the connection is closed
+    under it, as before); a read that fails or stalls ends the draining."""
+    if length is not None and length > DRAIN_FACTOR * limit:
+        return
+    req.context.reading_body = True
+    budget = DRAIN_FACTOR * limit
+    try:
+        while budget > 0 and (chunk := stream.read(min(_DRAIN_CHUNK, budget))):
+            budget -= len(chunk)
+    except falcon.HTTPError:
+        raise  # the time budget ran out while the body arrived: 408
+    except Exception:
+        pass  # unreadable (a bad chunk, the client gone): the 413 stands
+    req.context.reading_body = False
 
 
 def _too_large(limit: int) -> ApiError:
