@@ -494,3 +494,33 @@ def test_a_body_just_over_the_services_limit_is_always_its_json_413(stack):
             assert headers["content-type"][0].startswith("application/json")
             assert json.loads(body)["limit"] == 1024 * 1024
     assert set(statuses) == {413}, statuses
+
+
+def test_clients_that_never_read_plotly_hold_no_worker(api_image, front_image, tmp_path):
+    """Issue 26 item 9: 200 clients that never read /page/plotly.min.js
+    (4.8 MB; 1.5 MB gzipped) stalled every probe for 3.7-7.5 s: each one was
+    a request to the service.  The front serves the page's scripts from its
+    cache: the service is asked once per variant, the probes go on."""
+    with front_stack(api_image.tag, front_image, tmp_path, {"API_KEYS": KEY, "WEB_CONCURRENCY": "1"},
+                     front_env={"FRONT_CLIENT_TIMEOUT": "5"}) as running:
+        context = running.tls_context()
+        # The gzip variant as browsers get it, from the cache.
+        compressed = urllib.request.Request(running.https_url + "/page/plotly.min.js",
+                                            headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(compressed, context=context, timeout=30) as answer:
+            assert answer.headers["Content-Encoding"] == "gzip"
+            assert answer.headers["X-Content-Type-Options"] == "nosniff"
+            assert 1_000_000 < len(answer.read()) < 2_000_000
+        with SlowClients(running.https_url, "no_read", 200, tls=context, path="/page/plotly.min.js",
+                         ramp_seconds=3) as never_reading:
+            seen = probe(running.https_url, 8, KEY, context)
+        api_log = running.logs(running.api)
+    assert seen.failures == [] and seen.sent > 20, (seen.latencies, never_reading.report)
+    # Every probe answered (on main: none did, a 10 s timeout); the worst
+    # within 3 s, a bound a busy shared machine keeps (the probe shares this
+    # process with 200 clients' handshakes): the figures are
+    # bench/bench_front.py's.
+    assert seen.percentile("health", 1.0) < 3 and seen.percentile("model", 1.0) < 3
+    assert never_reading.report.opened >= 200
+    asked = [line for line in api_log.splitlines() if '"path":"/page/{asset}"' in line or "/page/plotly" in line]
+    assert len(asked) <= 2, asked[:5]

@@ -15,8 +15,9 @@ moment (a connection the server cuts is opened again at once):
   (issue 26's attack: no key needed to hold the front); after an answer it
   waits `interval` before it connects again;
 - "no_read": sends a complete model run with the key (a client that has it)
-  and never reads the answer, with a 4 KiB receive buffer so the answer
-  cannot vanish into the kernel's buffers; with `path`, a GET of that path
+  and never reads the answer (not one byte, TLS included: blocking
+  sockets, connected in a thread), with a 4 KiB receive buffer so the
+  answer cannot vanish into the kernel's buffers; with `path`, a GET of that path
   instead (the page's plotly.min.js, say).
 `forwarded_for`: an X-Forwarded-For each request carries, as a load balancer
 would write it (the front believes it only from its TRUSTED_PROXIES).
@@ -28,6 +29,7 @@ model run, each on a new connection.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import http.client
 import socket
 import ssl
@@ -68,6 +70,7 @@ class SlowClients:
         self.report = AttackReport(kind, connections)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+        self._executor = concurrent.futures.ThreadPoolExecutor(8)
         self.open_now = 0
 
     def __enter__(self) -> SlowClients:
@@ -78,6 +81,7 @@ class SlowClients:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _main(self) -> None:
         async def one(delay: float) -> None:
@@ -110,7 +114,48 @@ class SlowClients:
         return (f"POST /runDARTHmodel HTTP/1.1\r\nHost: {host}\r\nkey: {self.key}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n").encode() + BODY
 
+    def _open_and_send(self) -> socket.socket:
+        """A never-reading client's connection: connected, TLS handshake
+        done, request sent, in blocking calls (run in a thread), so that no
+        byte of the answer is ever read (asyncio's TLS transport keeps
+        reading, and decrypting, even while paused)."""
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(10)
+        try:
+            sock.connect((self.host, self.port))
+            if self.tls:
+                sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+            sock.sendall(self._request_head())
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    async def _never_read(self) -> None:
+        started = time.monotonic()
+        try:
+            sock = await asyncio.get_running_loop().run_in_executor(self._executor, self._open_and_send)
+        except (OSError, ssl.SSLError) as exc:
+            self.report.errors[type(exc).__name__] += 1
+            await asyncio.sleep(0.5)
+            return
+        self.report.opened += 1
+        self.open_now += 1
+        try:
+            while not self._stop.is_set() and _established(sock):
+                await asyncio.sleep(0.5)
+            if not self._stop.is_set():
+                self.report.cut += 1
+                self.report.held_seconds.append(time.monotonic() - started)
+        finally:
+            self.open_now -= 1
+            sock.close()
+
     async def _connection(self) -> None:
+        if self.kind == "no_read":
+            await self._never_read()
+            return
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.setblocking(False)
@@ -129,20 +174,11 @@ class SlowClients:
         try:
             writer.write(self._request_head())
             await writer.drain()
-            if self.kind == "no_read":
-                # Never read: the transport stops reading from the socket, the
-                # 4 KiB receive buffer fills, the server's writes stall.  Wait
-                # until the server gives up and closes, or the attack ends.
-                writer.transport.pause_reading()
-                raw = writer.transport.get_extra_info("socket")
-                while not self._stop.is_set() and _established(raw):
-                    await asyncio.sleep(0.5)
-            else:
-                drip = asyncio.create_task(self._drip(writer))
-                line = await reader.readline()   # the server's answer (408, ...) or EOF
-                drip.cancel()
-                if line:
-                    self.report.answers[line.decode(errors="replace").split(" ", 2)[1]] += 1
+            drip = asyncio.create_task(self._drip(writer))
+            line = await reader.readline()   # the server's answer (408, ...) or EOF
+            drip.cancel()
+            if line:
+                self.report.answers[line.decode(errors="replace").split(" ", 2)[1]] += 1
             if not self._stop.is_set():
                 self.report.cut += 1
                 self.report.held_seconds.append(time.monotonic() - started)
