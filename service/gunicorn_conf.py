@@ -104,3 +104,48 @@ def post_worker_init(worker) -> None:
     workers write them with gunicorn.util.write_error, replaced here in each
     worker (tests/test_gunicorn_server.py checks the answers)."""
     gunicorn.util.write_error = write_json_error
+
+
+# --- A run whose worker died: still on record ------------------------------------
+# Each run writes a start record and notes its id where this master can read
+# it (service/runs.py, InFlight).  A worker killed mid-run (SIGKILL from the
+# kernel's OOM killer or from this master after a timeout) writes no end:
+# the master names the run it had in hand.  A worker gunicorn aborts for its
+# timeout (SIGABRT) says so itself first.
+_IN_FLIGHT = None
+
+
+def _in_flight():
+    global _IN_FLIGHT
+    if _IN_FLIGHT is None:
+        from service.runs import InFlight
+
+        _IN_FLIGHT = InFlight()
+    return _IN_FLIGHT
+
+
+def _ledger():
+    from service.runs import RunLedger
+    from service.settings import Settings
+
+    settings = Settings.from_env()
+    return RunLedger(settings.open_audit_log(), settings.image_digest, in_flight=_in_flight())
+
+
+def worker_abort(worker) -> None:
+    """In the worker, on gunicorn's SIGABRT (its timeout): the run it had in hand."""
+    run_id = _in_flight().left_by(os.getpid())
+    if run_id is not None:
+        worker.log.error("worker timeout during run %s: the worker is stopped", run_id)
+        _ledger().killed(run_id, os.getpid(), "killed: gunicorn's worker timeout")
+
+
+def child_exit(server, worker) -> None:
+    """In the master, once a worker has exited: if it died mid-run, say which."""
+    run_id = _in_flight().left_by(worker.pid)
+    if run_id is None:
+        return
+    reason = ("killed: gunicorn's worker timeout" if getattr(worker, "aborted", False)
+              else "killed: the worker died mid-run (SIGKILL: out of memory?)")
+    server.log.error("worker (pid:%s) died during run %s: %s", worker.pid, run_id, reason)
+    _ledger().killed(run_id, worker.pid, reason)

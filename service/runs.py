@@ -12,13 +12,19 @@ later) does it inside `RunLedger.run`, once it has checked the request
         ...                                        # (any further work, guards)
     run.receipt.set_headers(resp)                 # every result: headers
 
-Leaving the block writes the audit record: one JSON line (``"log": "audit"``)
-with the run id, time, key name (never the key), endpoint (the route),
-dataset name and SHA-256, the updates applied, the seed used, the number
-of samples, the outcome (``ok``, or the status and kind of error, which is
-re-raised) and the duration.  Requests refused before the run (no key,
-out of scope, bad arguments, unknown dataset) have no record: they ran
-nothing.  Every configured key is redacted from the record.
+Entering the block writes a start record (``"log": "audit", "event":
+"start"``: run id, time, key name, endpoint, dataset, updates, the seed
+asked for); leaving it writes the run's record (``"event": "end"``): one
+JSON line with the run id, time, key name (never the key), endpoint (the
+route), dataset name and SHA-256, the updates applied, the seed used, the
+number of samples, the outcome (``ok``, or the status and kind of error,
+which is re-raised) and the duration.  A worker killed mid-run (gunicorn's
+timeout, the kernel's OOM killer) writes no end: its start stands alone,
+and gunicorn's master, which reads the run the worker had in hand
+(`InFlight`), writes ``"event": "killed"`` with the run id
+(service/gunicorn_conf.py).  Requests refused before the run (no key, out
+of scope, bad arguments, unknown dataset) have no record: they ran
+nothing.  Every configured key is redacted from the records.
 
 The receipt: service version, image digest (IMAGE_DIGEST, passed in by the
 task definition; absent when unknown), the dataset's SHA-256, the seed and
@@ -34,13 +40,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from importlib import metadata
+from pathlib import Path
 from typing import Any, TextIO
 
 import falcon
@@ -106,6 +115,39 @@ class Run:
         self.n_samples = int(n_samples)
 
 
+class InFlight:
+    """The run each worker process has in hand, one small file per process
+    id (tmpfs where there is one), so that gunicorn's master can name the
+    run of a worker that died without a word (SIGKILL)."""
+
+    def __init__(self, folder: str | os.PathLike | None = None):
+        if folder is None:
+            folder = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+        self._folder = Path(folder)
+
+    def _path(self, pid: int) -> Path:
+        return self._folder / f"living-hta-run-{pid}"
+
+    def begin(self, run_id: str) -> None:
+        try:
+            self._path(os.getpid()).write_text(run_id)
+        except OSError:
+            pass  # no record of the run in hand: its start record still stands
+
+    def end(self) -> None:
+        self._path(os.getpid()).unlink(missing_ok=True)
+
+    def left_by(self, pid: int) -> str | None:
+        """The run the (dead) process `pid` had in hand, if any; forgotten."""
+        path = self._path(pid)
+        try:
+            run_id = path.read_text().strip()
+        except OSError:
+            return None
+        path.unlink(missing_ok=True)
+        return run_id or None
+
+
 class RunLedger:
     def __init__(
         self,
@@ -113,20 +155,53 @@ class RunLedger:
         image_digest: str | None = None,
         redact: Callable[[], Iterable[str]] = tuple,
         clock: Callable[[], float] = time.perf_counter,
+        in_flight: InFlight | None = None,
     ):
         """`stream`: where records go (default: stdout at the time of each
-        write); `redact`: the keys in force, never written."""
+        write); `redact`: the keys in force, never written; `in_flight`:
+        where the run in hand is noted (default: InFlight())."""
         self._stream = stream
         self._image_digest = image_digest or None
         self._redact = redact
         self._clock = clock
+        self._in_flight = in_flight or InFlight()
         self._version = service_version()
+
+    def killed(self, run_id: str, pid: int, reason: str) -> None:
+        """The record gunicorn's master writes for a worker that died mid-run."""
+        self._write({
+            "log": "audit",
+            "event": "killed",
+            "run_id": run_id,
+            "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "pid": pid,
+            "outcome": reason,
+            "service_version": self._version,
+            "image_digest": self._image_digest,
+        })
 
     @contextlib.contextmanager
     def run(self, req: falcon.Request, dataset: Dataset, updates: list[dict],
             seed: int | None) -> Iterator[Run]:
         run = Run(str(uuid.uuid4()), seed, dataset, self._version, self._image_digest)
         started, wall = self._clock(), datetime.now(timezone.utc)
+        key = req.context.get("api_key")
+        self._write({
+            "log": "audit",
+            "event": "start",
+            "run_id": run.run_id,
+            "time": wall.isoformat(timespec="milliseconds"),
+            "key_name": key.name if key is not None else None,
+            "endpoint": logged_path(req),
+            "dataset": dataset.name,
+            "dataset_sha256": dataset.sha256,
+            "updates": updates,
+            "seed": seed,
+            "pid": os.getpid(),
+            "service_version": self._version,
+            "image_digest": self._image_digest,
+        })
+        self._in_flight.begin(run.run_id)
         outcome = "ok"
         try:
             yield run
@@ -137,9 +212,10 @@ class RunLedger:
             outcome = f"failed: {type(exc).__name__}"
             raise
         finally:
-            key = req.context.get("api_key")
+            self._in_flight.end()
             record = {
                 "log": "audit",
+                "event": "end",
                 "run_id": run.run_id,
                 "time": wall.isoformat(timespec="milliseconds"),
                 "key_name": key.name if key is not None else None,

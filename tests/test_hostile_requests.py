@@ -338,3 +338,37 @@ def test_the_key_check_counts_wrong_keys_and_hands_on_the_throttles_429():
     logged = [json.loads(line) for line in log.getvalue().splitlines()]
     assert [entry["status"] for entry in logged] == [403, 403, 429, 429]
     assert TEST_KEY not in log.getvalue()
+
+
+def test_a_worker_killed_mid_run_leaves_its_start_and_the_masters_word(tmp_path):
+    """Issue 26 item 5: a worker OOM-killed mid-run left no audit record
+    at all.  Now the run's start is on record, no end follows, and
+    gunicorn's master writes "killed" with the run id."""
+    import json
+    import os
+    import threading
+
+    with gunicorn_server(tmp_path, API_KEYS=TEST_KEY, WEB_CONCURRENCY="1") as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        body = json.dumps({"n_samples": 100000, "seed": 1, "wtp": "0:100000:1000",
+                           "evppi": ["p_HS1", "c_S1"]}).encode()
+        raw = request(path=b"/analysis", headers=b"key: " + KEY + b"\r\nContent-Type: application/json\r\n",
+                      body=body)
+        threading.Thread(target=exchange, args=(port, raw, False), daemon=True).start()
+        deadline = time.monotonic() + 20
+        while not server.audit_entries(("start",)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        started = server.audit_entries(("start",))
+        assert started, server.stdout.read_text()[-2000:]
+        (worker,) = server.worker_pids()
+        os.kill(worker, signal.SIGKILL)  # as the OOM killer does
+        while not server.audit_entries(("killed",)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        killed = server.audit_entries(("killed",))
+        ended = server.audit_entries()
+        stderr = server.stderr.read_text()
+    run_id = started[0]["run_id"]
+    assert [r["run_id"] for r in killed] == [run_id], stderr[-2000:]
+    assert killed[0]["pid"] == worker and "died mid-run" in killed[0]["outcome"]
+    assert run_id not in {r["run_id"] for r in ended}
+    assert f"died during run {run_id}" in stderr

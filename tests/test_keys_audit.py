@@ -186,8 +186,22 @@ def test_the_forks_model_url_names_the_built_in_model():
 
 # --- items 12 and 13: audit records and the receipt ----------------------------
 
-def audit_records(stream: io.StringIO) -> list[dict]:
-    return [json.loads(line) for line in stream.getvalue().splitlines()]
+def audit_records(stream: io.StringIO, event: str = "end") -> list[dict]:
+    """The runs' records (each run's end; "start": their starts)."""
+    return [r for r in map(json.loads, stream.getvalue().splitlines()) if r["event"] == event]
+
+
+def test_each_run_is_recorded_when_it_starts_and_when_it_ends(tmp_path):
+    """Issue 26 item 5: a run whose worker dies leaves its start."""
+    audit = io.StringIO()
+    client, _ = scoped_client(tmp_path, audit=audit)
+    ok = post(client, TEST_KEY, seed=5)
+    events = [json.loads(line) for line in audit.getvalue().splitlines()]
+    assert [e["event"] for e in events] == ["start", "end"]
+    start, end = events
+    assert start["run_id"] == end["run_id"] == ok.headers["X-Run-Id"]
+    assert (start["key_name"], start["endpoint"], start["seed"]) == ("default", RUN, 5)
+    assert start["dataset_sha256"] == DATASET_SHA256 and start["time"] <= end["time"]
 
 
 def test_one_audit_record_per_run_none_for_refused_requests_and_no_key(tmp_path):
@@ -211,7 +225,7 @@ def test_one_audit_record_per_run_none_for_refused_requests_and_no_key(tmp_path)
     assert [(r["key_name"], r["seed"], r["outcome"]) for r in records] == [
         ("alice", 7, "ok"), ("default", 8, "ok"), ("default", 9, "422 ApiError")]
     first = records[0]
-    assert set(first) == {"log", "run_id", "time", "key_name", "endpoint", "dataset",
+    assert set(first) == {"log", "event", "run_id", "time", "key_name", "endpoint", "dataset",
                           "dataset_sha256", "updates", "seed", "n_samples", "outcome",
                           "duration_ms", "service_version", "image_digest"}
     assert (first["log"], first["endpoint"], first["dataset"], first["n_samples"]) == (
@@ -255,7 +269,8 @@ def test_the_audit_log_goes_to_a_file_when_configured(tmp_path):
     settings = Settings.from_env({"API_KEYS": TEST_KEY, "AUDIT_LOG": str(path)})
     client = app_client(settings, key=TEST_KEY, audit=settings.open_audit_log())
     client.simulate_post(RUN, json={"seed": 5})
-    assert [json.loads(line)["seed"] for line in path.read_text().splitlines()] == [5]
+    assert [(r["event"], r["seed"]) for r in map(json.loads, path.read_text().splitlines())] == [
+        ("start", 5), ("end", 5)]
     with pytest.raises(SettingsError, match="AUDIT_LOG"):
         Settings.from_env({"API_KEYS": TEST_KEY, "AUDIT_LOG": str(tmp_path / "no" / "dir")})
 

@@ -53,9 +53,11 @@ class Server:
         """The request log (stdout, without the audit records beside it)."""
         return [e for e in map(json.loads, self.log_lines()) if e.get("log") != "audit"]
 
-    def audit_entries(self) -> list[dict]:
-        """The audit records (service/runs.py), on stdout by default."""
-        return [e for e in map(json.loads, self.log_lines()) if e.get("log") == "audit"]
+    def audit_entries(self, events: tuple[str, ...] = ("end",)) -> list[dict]:
+        """The audit records (service/runs.py), on stdout by default: each
+        run's end record (its record), or those of `events` (start, killed)."""
+        return [e for e in map(json.loads, self.log_lines())
+                if e.get("log") == "audit" and e.get("event") in events]
 
     def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
