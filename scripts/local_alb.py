@@ -50,6 +50,12 @@ TLS_VERSIONS = {"SSLv3": "SSLv3", "TLSv1": "TLSv1.0", "TLSv1.1": "TLSv1.1", "TLS
 # own short of the idle timeout).
 REQUEST_TIMEOUT = 10
 ALGORITHMS = {"round_robin": "roundrobin", "least_outstanding_requests": "leastconn"}
+# --- issue 26 item 6 (front) ------------------------------------------------
+# The listeners' address, and HAProxy's own answers as the API's JSON errors
+# (scripts/lb-errors/CODE.http, copied into the demo's folder at start).
+LISTENER_ADDRESS = "127.0.0.1"
+ERROR_FILES = Path(__file__).resolve().parent / "lb-errors"
+# --- end issue 26 item 6 ------------------------------------------------------
 
 
 @dataclass
@@ -208,14 +214,14 @@ def _redirect_rules(alb: LoadBalancer, https_port: int, http_port: int) -> list[
                         f"not {redirect.get('Path')!r} / {redirect.get('Query')!r}")
     host = redirect.get("Host", "#{host}")
     code = {"HTTP_301": 301, "HTTP_302": 302}[redirect["StatusCode"]]
-    rules = []
+    # --- issue 26 item 6 (front): never the request's Host header ---------
+    # #{host} would be whatever Host the client sent (`Host: evil.example/x?`
+    # gave `Location: https://evil.example/x?:8443/...`): the listener's own
+    # address stands in for it (the demo's listeners are on 127.0.0.1).
     if host == "#{host}":
-        rules += ["http-request set-var(txn.host) req.hdr(host),field(1,:)",
-                  "http-request set-var(txn.host) str(127.0.0.1) if !{ var(txn.host) -m found } "
-                  "|| { var(txn.host) -m len 0 }"]
-        host = "%[var(txn.host)]"
-    rules.append(f"http-request redirect code {code} location {scheme}://{host}:{local_ports[port]}%[pathq]")
-    return rules
+        host = LISTENER_ADDRESS
+    # --- end issue 26 item 6 ------------------------------------------------
+    return [f"http-request redirect code {code} location {scheme}://{host}:{local_ports[port]}%[pathq]"]
 
 
 def render_config(alb: LoadBalancer, https_port: int, http_port: int, slots: int, uid: int) -> str:
@@ -253,11 +259,14 @@ def render_config(alb: LoadBalancer, https_port: int, http_port: int, slots: int
         f"    timeout server {alb.idle_timeout}s",
         f"    timeout http-keep-alive {alb.idle_timeout}s",
         f"    timeout http-request {REQUEST_TIMEOUT}s",
+        # issue 26 item 6 (front): HAProxy's own answers in JSON.
+        *(f"    errorfile {path.stem} /lb/errors/{path.name}" for path in sorted(ERROR_FILES.glob("*.http"))),
         "",
         f"# Listener {alb.https_port} (HTTPS), {alb.ssl_policy}; certificate {alb.certificate_arn}",
         "frontend https",
         f"    bind 127.0.0.1:{https_port} ssl crt /lb/listener.pem {tls} alpn {alpn}",
         "    http-request set-var(txn.path) path",
+        "    http-after-response set-header X-Content-Type-Options nosniff",  # issue 26 item 6 (front)
         "    option forwardfor",
         "    http-request set-header X-Forwarded-Proto https",
         f"    http-request set-header X-Forwarded-Port {alb.https_port}",
@@ -267,6 +276,7 @@ def render_config(alb: LoadBalancer, https_port: int, http_port: int, slots: int
         "frontend http",
         f"    bind 127.0.0.1:{http_port}",
         "    http-request set-var(txn.path) path",
+        "    http-after-response set-header X-Content-Type-Options nosniff",  # issue 26 item 6 (front)
         *(f"    {rule}" for rule in _redirect_rules(alb, https_port, http_port)),
         "",
         f"# Target group {group.name}: {group.protocol} to {group.container_name}:{group.container_port}; "
@@ -304,6 +314,10 @@ class HAProxy:
         pem.write_text(alb.certificate.strip() + "\n" + (alb.chain.strip() + "\n" if alb.chain else "")
                        + key_file.read_text())
         (self.folder / "haproxy.cfg").write_text(render_config(alb, https_port, http_port, slots, os.getuid()))
+        # issue 26 item 6 (front): the error files where haproxy.cfg names them.
+        (self.folder / "errors").mkdir(exist_ok=True)
+        for path in ERROR_FILES.glob("*.http"):
+            (self.folder / "errors" / path.name).write_bytes(path.read_bytes())
         run(["docker", "rm", "-f", self.name], quiet=True, check=False)
         self.socket.unlink(missing_ok=True)
         run(["docker", "run", "-d", "--name", self.name, "--label", f"{LABEL}={self.prefix}",
@@ -329,6 +343,8 @@ class HAProxy:
         run(["docker", "rm", "-f", self.name], quiet=True, check=False)
         for name in ("listener.pem", "haproxy.cfg", "admin.sock"):
             (self.folder / name).unlink(missing_ok=True)
+        for path in (self.folder / "errors").glob("*.http"):  # issue 26 item 6 (front)
+            path.unlink()
 
     def command(self, line: str) -> str:
         """One runtime API command (HAProxy's stats socket), its answer."""

@@ -524,3 +524,19 @@ def test_clients_that_never_read_plotly_hold_no_worker(api_image, front_image, t
     assert never_reading.report.opened >= 200
     asked = [line for line in api_log.splitlines() if '"path":"/page/{asset}"' in line or "/page/plotly" in line]
     assert len(asked) <= 2, asked[:5]
+
+
+def test_the_demo_load_balancers_error_files_are_whole_json_answers():
+    """scripts/lb-errors/: HAProxy sends each file as it is (issue 26 item 6)."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "scripts" / "lb-errors"
+    files = sorted(folder.glob("*.http"))
+    assert {int(path.stem) for path in files} >= {400, 403, 405, 408, 413, 429, 500, 502, 503, 504}
+    for path in files:
+        status, headers, body = parse(path.read_bytes())
+        assert status == int(path.stem), path
+        assert headers["content-type"] == ["application/json"], path
+        assert headers["x-content-type-options"] == ["nosniff"], path
+        assert int(headers["content-length"][0]) == len(body), path
+        assert json.loads(body)["error"], path
