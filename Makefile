@@ -16,7 +16,7 @@ help:
 	@echo "make bench-service  the service benchmark only (gunicorn + wrk)"
 	@echo "make bench-analysis  the decision analyses against their Python peers, and POST /analysis"
 	@echo "make bench-hardening  fuzz/load/fault figures (the hardening tests) only"
-	@echo "make bench-front  200 slow clients for 60 s: the front vs bare gunicorn"
+	@echo "make bench-front  200 slow clients for 60 s: the front vs bare gunicorn; issue 26's attacks without a key"
 	@echo "make image      build the Docker image and print its tag"
 	@echo "make bench-image  image size and docker run → healthy time"
 	@echo "make bench-deploy  site.yml deploy / re-deploy / teardown against moto"
@@ -88,6 +88,7 @@ bench-hardening: setup
 
 bench-front: setup system
 	$(PY) bench/bench_front.py
+	$(PY) bench/bench_front_attacks.py
 
 # The API's image (scripts/image.sh): prints its tag.  base-image: only the
 # base (python:3.11-slim if it can be pulled, else the cached Debian stand-in).

@@ -138,7 +138,11 @@ def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_en
     assert front["links"] == ["api:api"]
     assert front["dependsOn"] == [{"containerName": "api", "condition": "HEALTHY"}]
     assert front["stopTimeout"] == 30
-    assert {e["name"]: e["value"] for e in front["environment"]} == {
+    front_env = {e["name"]: e["value"] for e in front["environment"]}
+    # The redirect's host: the names the front's certificate is for (issue 26).
+    public_hosts = front_env.pop("FRONT_PUBLIC_HOSTS", "").split(",")
+    assert public_hosts and all(re.fullmatch(r"[A-Za-z0-9.-]+", name) for name in public_hosts), public_hosts
+    assert front_env == {
         "FRONT_UPSTREAM": "api:8000", "FRONT_HTTPS_PORT": "8443", "FRONT_HTTP_PORT": "8080",
         "FRONT_PUBLIC_HTTPS_PORT": "8443", "FRONT_PLAIN_HTTP": "0"}
     assert front["secrets"] == [

@@ -20,7 +20,9 @@ moment (a connection the server cuts is opened again at once):
   answer cannot vanish into the kernel's buffers; with `path`, a GET of that path
   instead (the page's plotly.min.js, say).
 `forwarded_for`: an X-Forwarded-For each request carries, as a load balancer
-would write it (the front believes it only from its TRUSTED_PROXIES).
+would write it (the front believes it only from its TRUSTED_PROXIES);
+`source`: the loopback address to connect from (127.0.0.66: another client
+than the prober's 127.0.0.1, for a load balancer on loopback to tell apart).
 The clients run on their own thread's asyncio loop; `probe` runs in the
 caller's thread, one request at a time, alternating GET /health and a
 model run, each on a new connection.
@@ -58,7 +60,7 @@ class AttackReport:
 class SlowClients:
     def __init__(self, url: str, kind: str, connections: int = 200, interval: float = 5.0,
                  tls: ssl.SSLContext | None = None, key: str = "", ramp_seconds: float = 2.0,
-                 forwarded_for: str = "", path: str = ""):
+                 forwarded_for: str = "", path: str = "", source: str = ""):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         parts = urlsplit(url)
@@ -66,7 +68,7 @@ class SlowClients:
         self.tls = tls if parts.scheme == "https" else None
         self.kind, self.connections, self.interval, self.key = kind, connections, interval, key
         self.ramp_seconds = ramp_seconds
-        self.forwarded_for, self.path = forwarded_for, path
+        self.forwarded_for, self.path, self.source = forwarded_for, path, source
         self.report = AttackReport(kind, connections)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
@@ -123,6 +125,8 @@ class SlowClients:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.settimeout(10)
         try:
+            if self.source:
+                sock.bind((self.source, 0))
             sock.connect((self.host, self.port))
             if self.tls:
                 sock = self.tls.wrap_socket(sock, server_hostname=self.host)
@@ -161,6 +165,8 @@ class SlowClients:
         sock.setblocking(False)
         started = time.monotonic()
         try:
+            if self.source:
+                sock.bind((self.source, 0))
             await asyncio.get_running_loop().sock_connect(sock, (self.host, self.port))
             reader, writer = await asyncio.wait_for(asyncio.open_connection(
                 sock=sock, ssl=self.tls, server_hostname=self.host if self.tls else None), 10)
@@ -224,7 +230,8 @@ class ProbeReport:
 
 
 def probe(url: str, seconds: float, key: str, tls: ssl.SSLContext | None = None,
-          pause: float = 0.1, timeout: float = 10, forwarded_for: str = "") -> ProbeReport:
+          pause: float = 0.1, timeout: float = 10, forwarded_for: str = "",
+          source: str = "") -> ProbeReport:
     """GET /health and a model run, alternately, one at a time for `seconds`
     (with `forwarded_for`: as a client a load balancer names)."""
     extra = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
@@ -236,9 +243,11 @@ def probe(url: str, seconds: float, key: str, tls: ssl.SSLContext | None = None,
         what = "health" if number % 2 == 0 else "model"
         number += 1
         if parts.scheme == "https":
-            connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=tls)
+            connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=tls,
+                                                     source_address=(source, 0) if source else None)
         else:
-            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout,
+                                                    source_address=(source, 0) if source else None)
         started = time.monotonic()
         try:
             if what == "health":
