@@ -267,3 +267,40 @@ def probe(url: str, seconds: float, key: str, tls: ssl.SSLContext | None = None,
             connection.close()
         time.sleep(pause)
     return report
+
+
+class SlowClientsProcess:
+    """SlowClients in a process of their own (`SlowClients`' arguments, but
+    `ca_file` for the TLS context, which cannot cross a process boundary):
+    a thousand clients' handshakes then do not hold the prober's interpreter
+    lock in the caller's process, which would time the test, not the server."""
+
+    def __init__(self, url: str, kind: str, connections: int, ca_file: str | None = None, **options):
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._reports = context.Queue()
+        self._process = context.Process(target=_run_clients, daemon=True, args=(
+            url, kind, connections, ca_file, options, self._stop, self._reports))
+        self._ramp = options.get("ramp_seconds", 2.0)
+        self.report: AttackReport | None = None
+
+    def __enter__(self) -> SlowClientsProcess:
+        self._process.start()
+        time.sleep(self._ramp + 2)  # the child's start (spawn), then its ramp
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        try:
+            self.report = self._reports.get(timeout=60)
+        finally:
+            self._process.join(timeout=10)
+
+
+def _run_clients(url, kind, connections, ca_file, options, stop, reports) -> None:
+    tls = ssl.create_default_context(cafile=ca_file) if ca_file else None
+    with SlowClients(url, kind, connections, tls=tls, **options) as clients:
+        stop.wait()
+    reports.put(clients.report)
