@@ -25,6 +25,7 @@ import pytest
 from tests.support.front import front_stack, tls_handshake
 from tests.support.image import docker
 from tests.support.load import BODY, run_load
+from tests.support.paths import ROOT
 from tests.support.secret_audit import TEST_KEY
 from tests.support.slow_clients import SlowClients, SlowClientsProcess, probe
 
@@ -414,12 +415,11 @@ def test_the_open_locations_of_the_front_are_the_services_open_endpoints():
     """front/api.conf lists the endpoints that need no key; the service
     declares them once (service/app.py): both say the same of each path."""
     import re
-    from pathlib import Path
 
     from service.settings import Settings
     from tests.support.client import app_client
 
-    conf = (Path(__file__).resolve().parent.parent / "front" / "api.conf").read_text()
+    conf = (ROOT / "front" / "api.conf").read_text()
     exact = set(re.findall(r"^location = (\S+) \{", conf, re.M))
     prefixes = [p for p in re.findall(r"^location (/\S+/) \{", conf, re.M)]
     client = app_client(Settings(api_keys=(KEY,)))
@@ -531,9 +531,7 @@ def test_clients_that_never_read_plotly_hold_no_worker(api_image, front_image, t
 
 def test_the_demo_load_balancers_error_files_are_whole_json_answers():
     """scripts/lb-errors/: HAProxy sends each file as it is (issue 26 item 6)."""
-    from pathlib import Path
-
-    folder = Path(__file__).resolve().parent.parent / "scripts" / "lb-errors"
+    folder = ROOT / "scripts" / "lb-errors"
     files = sorted(folder.glob("*.http"))
     assert {int(path.stem) for path in files} >= {400, 403, 405, 408, 413, 429, 500, 502, 503, 504}
     for path in files:
