@@ -53,7 +53,7 @@ from tests.support.tls import make_certificate
 SHELLS = {"sh", "bash", "shell", "console"}
 KINDS = {"run", "service", "emulator", "aws", "syntax"}
 MARKER = re.compile(r"<!--\s*docs-test:\s*(?P<kind>[a-z]+)(?::\s*(?P<reason>.*?))?\s*-->")
-FENCE = re.compile(r"^(?P<indent>\s*)```(?P<info>[^`\s]*)\s*$")
+FENCE = re.compile(r"^(?P<indent>\s*)(?P<ticks>`{3,})(?P<info>[^`\s]*)\s*$")
 # A plain environment: no AWS settings or keys of the machine running the tests.
 BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": str(Path.home()), "LANG": "C.UTF-8"}
@@ -91,7 +91,7 @@ def shell_blocks(path: Path) -> list[Block]:
             index += 1
             continue
         indent, end = len(opening["indent"]), index + 1
-        while end < len(lines) and not re.match(r"^\s*```\s*$", lines[end]):
+        while end < len(lines) and lines[end].strip() != opening["ticks"]:
             end += 1
         if opening["info"] in SHELLS:
             above = index - 1
