@@ -88,6 +88,8 @@ def test_teardown_fails_when_something_tagged_is_left(moto_endpoint):
         # ECR would refuse to move `latest` on the second deployment.
         (["-e", "ecr_image_tag_mutability=immutable"], "image_tag_latest"),
         (["-e", "image_platform=linux/s390x"], "image_platform"),
+        # The emulator's ECR host is only a name: a registry must be given.
+        (["-e", "image_registry="], "the ECR registry it names is not a registry"),
     ],
 )
 def test_bad_variables_stop_before_any_aws_call(moto_endpoint, extra, variable):
