@@ -5,7 +5,7 @@ service/gunicorn_conf.py).
 Every environment variable is declared once, in `VARIABLES` (name, meaning,
 default); docs/settings.md is generated from it
 (`python -m service --settings-doc > docs/settings.md`, checked by
-tests/test_service_settings.py), and the README links there.
+tests/service/test_service_settings.py), and the README links there.
 
 The process variables (`PROCESS_ENV`: BLAS threads, malloc tuning) are not
 settings: they must be in the environment before NumPy is imported or
@@ -34,7 +34,7 @@ from .keys import DEFAULT_NAME, ApiKey, KeyFormatError, merge, parse_keys, read_
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # A run of 100,000 samples peaks at ~70 MiB in a worker and takes well
 # under a second (bench/RESULTS.md, "Scale"): within the time budget, and
-# within the container's 900 MiB with both workers at it (tests/test_image.py).
+# within the container's 900 MiB with both workers at it (tests/e2e/test_image.py).
 DEFAULT_MAX_SAMPLES = 100_000
 DEFAULT_DATASET = DEFAULT_TABLE  # the model's own table, named by the model
 DEFAULT_GUNICORN_TIMEOUT = 30

@@ -130,7 +130,7 @@ def test_python_m_service_starts_gunicorn_with_its_process_environment(tmp_path)
     port = free_port()
     env = {k: v for k, v in service_env(API_KEYS=TEST_KEY).items() if k not in PROCESS_ENV}
     out, err = tmp_path / "service.out", tmp_path / "service.err"
-    secret_audit.record_server([out, err], {"API_KEYS": TEST_KEY})
+    keys = secret_audit.record_server([out, err], {"API_KEYS": TEST_KEY})
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "service", "--port", str(port), "--workers", "1"],
@@ -143,6 +143,7 @@ def test_python_m_service_starts_gunicorn_with_its_process_environment(tmp_path)
             assert expected <= set(Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
     finally:
         stop(process)
+        secret_audit.audit([out, err], keys)
 
 
 def test_the_settings_document_is_generated_from_the_code():
