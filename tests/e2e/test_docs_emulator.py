@@ -18,8 +18,8 @@ from tests.support.tls import make_certificate
 def test_emulator_blocks_deploy_redeploy_and_tear_down_from_a_fresh_clone(tmp_path):
     """All emulator blocks as one script in a fresh clone (so `make setup`
     and every other step a new user takes is in them), on free ports: each
-    ansible-playbook run ends without failure, each teardown finds nothing
-    left."""
+    ansible-playbook run ends without failure, a deployment run twice in a
+    row changes nothing the second time, each teardown finds nothing left."""
     blocks = of_kind("emulator")
     clone = tmp_path / "living-hta"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
@@ -45,5 +45,10 @@ def test_emulator_blocks_deploy_redeploy_and_tear_down_from_a_fresh_clone(tmp_pa
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"{script}\n--- output\n{output[-8000:]}"
     recaps = re.findall(r"^localhost\s+:.*$", output, re.M)
-    assert len(recaps) == script.count("ansible-playbook") and all("failed=0" in r for r in recaps), recaps
+    runs = [line.strip() for line in script.splitlines() if "ansible-playbook" in line]
+    assert len(recaps) == len(runs) and all("failed=0" in r for r in recaps), recaps
+    # The same deployment run again right after (the README's re-deploy) changes nothing.
+    again = [i for i in range(1, len(runs)) if runs[i] == runs[i - 1] and "site.yml" in runs[i]]
+    assert again, "no re-deploy among the emulator blocks"
+    assert all(" changed=0 " in recaps[i] for i in again), [recaps[i] for i in again]
     assert output.count("Nothing tagged") == script.count("playbooks/teardown.yml"), output[-4000:]
