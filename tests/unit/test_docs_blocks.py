@@ -40,9 +40,11 @@ A shell block (```sh, bash, shell, console) without a marker fails
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 from tests.support.docs_blocks import KINDS, all_blocks, of_kind
+from tests.support.paths import ROOT
 
 
 def test_every_shell_block_says_how_it_is_tested():
@@ -56,6 +58,10 @@ def test_every_shell_block_says_how_it_is_tested():
     assert not unknown, f"unknown docs-test kinds: {unknown}; known: {sorted(KINDS)}"
     unexplained = [b.where for b in blocks if b.kind == "syntax" and not b.reason.strip()]
     assert not unexplained, f"<!-- docs-test: syntax: REASON --> needs its reason: {unexplained}"
+    # A reason that names the test running the commands names one that exists.
+    gone = [(b.where, name) for b in blocks for name in re.findall(r"tests/[\w/]+\.py", b.reason)
+            if not (ROOT / name).is_file()]
+    assert not gone, f"docs-test reasons name tests that do not exist: {gone}"
     # The deployment against the emulator is documented, and run.
     assert of_kind("emulator"), "no block is marked emulator"
 
