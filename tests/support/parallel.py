@@ -34,7 +34,8 @@ ANY_WORKER = (
     # Ansible and molecule against moto, and ansible-lint (a minute or more each).
     "test_roles_aws", "test_roles_molecule", "test_deploy_checks", "test_ansible_lint",
     # Plain Python: the model, the analyses, the app in process (falcon.testing).
-    "test_analysis_cli", "test_analysis_properties", "test_analysis_reference", "test_analysis_service",
+    "test_analysis_cli", "test_analysis_properties", "test_analysis_reference",
+    "test_analysis_sensitivity", "test_analysis_service",
     "test_fuzz_arguments", "test_model_cli", "test_model_properties", "test_model_reference",
     "test_model_state_time", "test_parameters", "test_sampling", "test_service_app", "test_service_fuzz",
     "test_without_pandas", "test_writers",
