@@ -8,12 +8,16 @@ tornado filter), each with a PSA built to break a wrong rule."""
 from __future__ import annotations
 
 import io
+import json
 import subprocess
+from types import SimpleNamespace
+from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import model
 from model.analysis import PSA, evpi_values
 from model.analysis.population import Population
 from model.analysis.sensitivity import (
@@ -24,8 +28,10 @@ from model.analysis.sensitivity import (
     twsa,
 )
 from model.cli import main
-
+from service.settings import Settings
+from tests.support.client import app_client
 from tests.support.paths import PYTHON, REFERENCE, ROOT
+from tests.test_analysis_service import answer_schema
 
 ANALYSIS = REFERENCE / "analysis"
 CASES = ["default", "seed_client", "api_default"]
@@ -45,7 +51,22 @@ def run(capsysbinary, *args) -> pd.DataFrame:
     status = main([str(a) for a in args])
     out, err = capsysbinary.readouterr()
     assert status == 0 and err == b"", err
-    return pd.read_csv(io.BytesIO(out))
+    return exact(pd.read_csv(io.BytesIO(out), dtype=str))
+
+
+def reference(path) -> pd.DataFrame:
+    return exact(pd.read_csv(path, dtype=str))
+
+
+def exact(frame: pd.DataFrame) -> pd.DataFrame:
+    """Numeric columns read with float(): the doubles written, exactly (pandas' own parser
+    can be an ulp off)."""
+    for column in frame.columns:
+        try:
+            frame[column] = frame[column].map(float)
+        except ValueError:
+            pass
+    return frame
 
 
 def cli(*args):
@@ -74,7 +95,7 @@ def test_owsa_is_dampacks(capsysbinary, case, outcome, name):
     results, samples, folder = case_files(case)
     wtp = ["--wtp", 100000] if outcome == "nmb" else []
     ours = run(capsysbinary, "owsa", results, samples, "--outcome", outcome, *wtp)
-    theirs = pd.read_csv(folder / name)
+    theirs = reference(folder / name)
     assert len(theirs) == 18 * 3 * 11
     # Row order: parameters in the samples' order, strategies in the PSA's, grid ascending;
     # the grid (R's type-7 quantiles, seq) bit for bit.
@@ -86,7 +107,7 @@ def test_owsa_is_dampacks(capsysbinary, case, outcome, name):
 def test_tornado_is_dampacks(capsysbinary, case):
     results, samples, folder = case_files(case)
     ours = run(capsysbinary, "tornado", results, samples, "--wtp", 100000)
-    theirs = pd.read_csv(folder / "owsa_tornado_nmb_100000.csv")
+    theirs = reference(folder / "owsa_tornado_nmb_100000.csv")
     same_keys(ours, theirs, ["parameter", "param_val.low", "param_val.high"])
     close(ours[["outcome_val.low", "outcome_val.high"]],
           theirs[["outcome_val.low", "outcome_val.high"]], 1e-9)
@@ -98,7 +119,7 @@ def test_tornado_is_dampacks(capsysbinary, case):
 def test_optimal_strategy_is_dampacks(capsysbinary, case):
     results, samples, folder = case_files(case)
     ours = run(capsysbinary, "opt-strat", results, samples, "--wtp", 100000)
-    theirs = pd.read_csv(folder / "owsa_opt_strat_nmb_100000.csv")
+    theirs = reference(folder / "owsa_opt_strat_nmb_100000.csv")
     # Same rows in the same (dplyr group) order, pmin/pmax to the bit.
     same_keys(ours, theirs, ["parameter", "strategy", "pmin", "pmax"])
 
@@ -109,7 +130,7 @@ def test_twsa_is_dampacks(capsysbinary, case, pair):
     results, samples, folder = case_files(case)
     ours = run(capsysbinary, "twsa", results, samples, "--params", ",".join(pair),
                "--wtp", 100000)
-    theirs = pd.read_csv(folder / f"twsa_nmb_100000_{pair[0]}_{pair[1]}.csv")
+    theirs = reference(folder / f"twsa_nmb_100000_{pair[0]}_{pair[1]}.csv")
     assert len(theirs) == 363
     # The first parameter varies fastest; strategies in the PSA's order.
     same_keys(ours, theirs, [*pair, "strategy"])
@@ -119,7 +140,7 @@ def test_twsa_is_dampacks(capsysbinary, case, pair):
 @pytest.mark.parametrize("case", CASES)
 def test_population_evpi_is_dampacks_exact_max(capsysbinary, case):
     results, _, folder = case_files(case)
-    theirs = pd.read_csv(folder / "evpi_population.csv")
+    theirs = reference(folder / "evpi_population.csv")
     ours = run(capsysbinary, "evpi", results, "--wtp", "0:200000:5000", "--population", 10000)
     assert list(ours.columns) == ["WTP", "EVPI", "Population_EVPI"]
     assert list(ours.WTP) == list(theirs.WTP)
@@ -136,9 +157,9 @@ def test_evpi_of_a_sure_decision_is_exactly_zero():
     # Fails with EVPI as a difference of two means (mean of the row maxima minus the
     # largest mean), which leaves ±1e-10 where every sample prefers the same strategy.
     results, _, folder = case_files("seed_client")
-    frame = pd.read_csv(results)
+    frame = reference(results)
     psa = PSA.from_columns(frame.to_numpy(), list(frame.columns))
-    theirs = pd.read_csv(folder / "evpi_population.csv")
+    theirs = reference(folder / "evpi_population.csv")
     sure = theirs.WTP[theirs.EVPI_exact_max == 0].to_numpy()
     assert len(sure) >= 20
     assert (evpi_values(psa, sure) == 0).all()
@@ -160,7 +181,7 @@ def test_population_evppi_and_options(capsysbinary):
     args = ("evppi", results, samples, "--params", "p_HS1,p_S1H", "--wtp", "80000,100000,120000")
     ours = run(capsysbinary, *args, "--population", 2000, "--horizon", 10, "--discount", 0.035)
     assert list(ours.columns) == ["WTP", "EVPPI", "Population_EVPPI"]
-    per_person = pd.read_csv(folder / "evppi_poly_p_HS1+p_S1H.csv").EVPPI
+    per_person = reference(folder / "evppi_poly_p_HS1+p_S1H.csv").EVPPI
     close(ours.EVPPI, per_person, 1e-6, 1e-6)
     factor = 2000 * sum(1.035 ** -t for t in range(10))
     close(ours.Population_EVPPI, ours.EVPPI * factor, 1e-14)
@@ -179,7 +200,7 @@ def toy_psa(parameters: dict, costs, effects, strategies):
 @pytest.fixture(scope="module")
 def reference_psa():
     results, samples, _ = case_files("default")
-    r, s = pd.read_csv(results), pd.read_csv(samples)
+    r, s = reference(results), reference(samples)
     return r, s
 
 
@@ -303,3 +324,196 @@ def test_samples_where_nothing_varies_are_one_line(tmp_path):
     constant.write_text("a,b\n" + "1,2\n" * 1000)
     done = cli("opt-strat", RESULTS, constant, "--wtp", "1")
     assert done.returncode == 2 and "no parameter varies in the samples" in done.stderr
+
+
+# --- POST /analysis ------------------------------------------------------------------------
+
+KEY = "sensitivity-key-Qz8"
+ANALYSIS_PATH = "/analysis"
+
+
+def reference_runner(case):
+    """A runner that returns R's own results and samples of a reference case, so that
+    /analysis can be compared with dampack's figures on them."""
+    results, samples, _ = case_files(case)
+    r, s = reference(results), reference(samples)
+
+    def runner(table, updates, seed, n_samples):
+        return SimpleNamespace(columns=list(r.columns), values=r.to_numpy(), seed=seed,
+                               samples=SimpleNamespace(columns={n: s[n].to_numpy()
+                                                                for n in s.columns}))
+    return runner
+
+
+def service(runner=None, **settings):
+    options = {} if runner is None else {"runner": runner}
+    return app_client(Settings(api_keys=(KEY,), **settings), key=KEY, **options)
+
+
+def records(rows) -> pd.DataFrame:
+    return pd.DataFrame.from_records(rows)
+
+
+def same_frame(ours: pd.DataFrame, cli_table: pd.DataFrame, rtol: float = 0.0):
+    """Same columns, rows and values (to `rtol`; 0: exactly)."""
+    pd.testing.assert_frame_equal(ours, cli_table, check_dtype=False, check_exact=rtol == 0,
+                                  rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_analysis_sensitivity_and_population_are_dampacks(case):
+    _, _, folder = case_files(case)
+    client = service(reference_runner(case), evppi_parameters=("*",))
+    for pair in PAIRS:
+        answer = client.simulate_post(ANALYSIS_PATH, json={
+            "seed": 1, "wtp": "0:200000:5000", "population": 10000,
+            "sensitivity": {"wtp": 100000, "twsa": list(pair),
+                            "outcomes": ["nmb", "eff", "cost"]}})
+        assert answer.status_code == 200, answer.text
+        answer_schema().validate(answer.json)
+        sensitivity = answer.json["sensitivity"]
+        for outcome, name in [("nmb", "owsa_nmb_100000.csv"), ("eff", "owsa_eff.csv"),
+                              ("cost", "owsa_cost.csv")]:
+            ours, theirs = records(sensitivity["owsa"][outcome]), reference(folder / name)
+            same_keys(ours, theirs, ["parameter", "strategy", "param_val"])
+            close(ours.outcome_val, theirs.outcome_val, 1e-9, what=name)
+        ours = records(sensitivity["tornado"])
+        theirs = reference(folder / "owsa_tornado_nmb_100000.csv")
+        same_keys(ours, theirs, ["parameter", "param_val.low", "param_val.high"])
+        close(ours[["outcome_val.low", "outcome_val.high"]],
+              theirs[["outcome_val.low", "outcome_val.high"]], 1e-9)
+        close(ours[["abs_diff", "rel_diff"]], theirs[["abs_diff", "rel_diff"]], DIFF_RTOL)
+        close(ours.avg, theirs.avg, AVG_RTOL)
+        same_keys(records(sensitivity["opt_strat"]),
+                  reference(folder / "owsa_opt_strat_nmb_100000.csv"),
+                  ["parameter", "strategy", "pmin", "pmax"])
+        assert sensitivity["twsa"]["parameters"] == list(pair)
+        ours = records(sensitivity["twsa"]["values"])
+        theirs = reference(folder / f"twsa_nmb_100000_{pair[0]}_{pair[1]}.csv")
+        same_keys(ours, theirs, [*pair, "strategy"])
+        close(ours.outcome_val, theirs.outcome_val, TWSA_RTOL[pair[0]])
+        evpi = records(answer.json["evpi"])
+        theirs = reference(folder / "evpi_population.csv")
+        close(evpi.Population_EVPI, theirs.EVPI_exact_max, EVPI_RTOL)
+        assert list(evpi.Population_EVPI == 0) == list(theirs.EVPI_exact_max == 0)
+        method = answer.json["method"]
+        assert method["population"] == {"population": 10000, "horizon": 1, "discount": 0,
+                                        "effective_population": 10000}
+        # "*": every offered parameter that varies, in the samples' order (as the reference).
+        assert method["sensitivity"]["owsa_parameters"] == list(
+            reference(folder / "owsa_eff.csv").parameter.unique())
+
+
+BATCHED = 1e-12
+
+
+def test_analysis_equals_the_command_line_for_the_same_run(capsysbinary, tmp_path):
+    # The service's own PSA (the built-in model, seed 11) and the CLI on its results and
+    # samples: the same tables; the service solves its one-way outcomes' regressions
+    # together (one solve per parameter), the CLI one outcome at a time: equal to rounding.
+    client = service()
+    answer = client.simulate_post(ANALYSIS_PATH, json={
+        "seed": 11, "n_samples": 300, "param_updates": [], "wtp": [100000], "evppi": ["p_S1S2"],
+        "population": {"size": 500, "horizon": 3, "discount": 0.035},
+        "sensitivity": {"wtp": 90000, "owsa": ["p_S1S2", "p_HS1"], "twsa": ["u_S1", "c_S1"],
+                        "points": 5, "outcomes": ["cost", "nmb"]}}).json
+    results, samples = tmp_path / "results.csv", tmp_path / "samples.csv"
+    assert main(["run", "--seed", "11", "--samples", "300", "--save-samples", str(samples)]) == 0
+    results.write_bytes(capsysbinary.readouterr().out)
+    sensitivity = answer["sensitivity"]
+    common = ("--wtp", 90000, "--points", 5)
+    owsa = run(capsysbinary, "owsa", results, samples, "--params", "p_S1S2,p_HS1", *common)
+    same_frame(records(sensitivity["owsa"]["nmb"]), owsa, BATCHED)
+    cost = run(capsysbinary, "owsa", results, samples, "--params", "p_S1S2,p_HS1",
+               "--outcome", "cost", "--points", 5)
+    same_frame(records(sensitivity["owsa"]["cost"]), cost, BATCHED)
+    tornado_cli = run(capsysbinary, "tornado", results, samples, "--params", "p_S1S2,p_HS1",
+                      *common)
+    same_frame(records(sensitivity["tornado"]), tornado_cli, BATCHED)
+    opt = run(capsysbinary, "opt-strat", results, samples, "--params", "p_S1S2,p_HS1", *common)
+    same_frame(records(sensitivity["opt_strat"]), opt)  # grid values: exact
+    two = run(capsysbinary, "twsa", results, samples, "--params", "u_S1,c_S1", *common)
+    assert set(sensitivity["owsa"]) == {"cost", "nmb"}
+    same_frame(records(sensitivity["twsa"]["values"]), two)
+    population = ("--population", 500, "--horizon", 3, "--discount", 0.035)
+    evpi = run(capsysbinary, "evpi", results, "--wtp", 100000, *population)
+    same_frame(records(answer["evpi"]), evpi)
+    evppi = run(capsysbinary, "evppi", results, samples, "--params", "p_S1S2", "--wtp", 100000,
+                *population)
+    same_frame(records(answer["evppi"][0]["values"]), evppi)
+
+
+def test_analysis_without_the_new_arguments_is_unchanged():
+    answer = service().simulate_post(ANALYSIS_PATH, json={"seed": 1, "evppi": ["p_S1S2"]}).json
+    assert "sensitivity" not in answer
+    assert set(answer["evpi"][0]) == {"WTP", "EVPI"}
+    assert set(answer["evppi"][0]["values"][0]) == {"WTP", "EVPPI"}
+    assert "population" not in answer["method"] and "sensitivity" not in answer["method"]
+
+
+def test_analysis_arguments_in_a_form():
+    client = service()
+    population = json.dumps({"size": 1e4, "horizon": 2, "discount": 0.5})
+    sensitivity = json.dumps({"wtp": 100000, "twsa": ["p_HS1", "p_S1H"], "points": 3})
+    form = client.simulate_post(
+        ANALYSIS_PATH, body=urlencode({"seed": "4", "wtp": "100000", "population": population,
+                                       "sensitivity": sensitivity}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 200, form.text
+    assert form.json["method"]["population"]["effective_population"] == 10000 * (1 + 1 / 1.5)
+    assert len(form.json["sensitivity"]["twsa"]["values"]) == 3 * 3 * 3
+    assert len(form.json["sensitivity"]["owsa"]["nmb"]) > 0  # owsa's default: "*"
+    # A plain number is the population size (horizon 1, discount 0: dampack's pop).
+    plain = client.simulate_post(ANALYSIS_PATH, query_string="seed=4&wtp=100000&population=250")
+    assert plain.json["method"]["population"] == {
+        "population": 250, "horizon": 1, "discount": 0, "effective_population": 250}
+
+
+def test_sensitivity_only_for_offered_parameters():
+    client = service()
+    for body in ({"owsa": ["p_HS1", "c_trtA"]}, {"owsa": [], "twsa": ["c_trtA", "p_HS1"]},
+                 {"owsa": ["p_XYZ"]}):
+        refused = client.simulate_post(ANALYSIS_PATH, json={"sensitivity": {**body, "wtp": 1}})
+        assert refused.status_code == 409, refused.text
+        assert "is not offered" in refused.json["error"]
+        assert '"c_trtA"' not in refused.text.replace("'c_trtA'", "")
+    # "*" is every offered parameter that varies: never a confidential one.
+    answer = client.simulate_post(ANALYSIS_PATH, json={"seed": 1, "sensitivity": {"wtp": 1}}).json
+    table = model.read_table()
+    assert set(answer["method"]["sensitivity"]["owsa_parameters"]) <= set(
+        table.editable_parameters)
+    assert not {r["parameter"] for r in answer["sensitivity"]["tornado"]} - set(
+        table.editable_parameters)
+
+
+@pytest.mark.parametrize("body, status, message", [
+    ({"sensitivity": {"owsa": "*"}}, 400, "sensitivity must be an object"),
+    ({"sensitivity": 100000}, 400, "sensitivity must be an object"),
+    ({"sensitivity": {"wtp": 1, "colour": 2}}, 400, "sensitivity must be an object"),
+    ({"sensitivity": {"wtp": 1, "twsa": ["p_HS1"]}}, 400, "sensitivity.twsa must be a list of two"),
+    ({"sensitivity": {"wtp": 1, "twsa": ["p_HS1", "p_HS1"]}}, 400, "sensitivity.twsa must be"),
+    # Found by schemathesis (ST201): null is not "left out".
+    ({"sensitivity": {"wtp": 1, "twsa": None}}, 400, "sensitivity.twsa must be"),
+    ({"sensitivity": {"wtp": 1, "owsa": None}}, 400, 'sensitivity.owsa must be "*"'),
+    ({"population": {"size": 1, "horizon": None}}, 400, "population.horizon must be"),
+    ({"sensitivity": {"wtp": 1, "owsa": "p_HS1"}}, 400, 'sensitivity.owsa must be "*"'),
+    ({"sensitivity": {"wtp": -1}}, 400, "sensitivity.wtp must be a number from 0"),
+    ({"sensitivity": {"wtp": "1"}}, 400, "sensitivity.wtp must be a number"),
+    ({"sensitivity": {"wtp": 1, "points": 42}}, 400, "sensitivity.points must be a whole number from 2 to 41"),
+    ({"sensitivity": {"wtp": 1, "points": 2.5}}, 400, "sensitivity.points must be a whole number"),
+    ({"sensitivity": {"wtp": 1, "outcomes": []}}, 400, "sensitivity.outcomes must be a list"),
+    ({"sensitivity": {"wtp": 1, "outcomes": ["qaly"]}}, 400, "sensitivity.outcomes must be"),
+    ({"population": 0}, 400, "population.size must be a number more than 0"),
+    ({"population": "100"}, 400, "population must be a number (people a year) or an object"),
+    ({"population": {"horizon": 3}}, 400, "population must be a number (people a year) or an"),
+    ({"population": {"size": 100, "horizon": 0}}, 400, "population.horizon must be a whole number"),
+    ({"population": {"size": 100, "discount": 1.5}}, 400, "population.discount must be a number from 0"),
+    ({"population": True}, 400, "population must be"),
+    ({"sensitivity": {"wtp": 1, "owsa": ["c_D"]}}, 409, "take one value in every sample"),
+    ({"sensitivity": {"wtp": 1}, "n_samples": 1}, 409, "no parameter varies"),
+])
+def test_analysis_bad_sensitivity_or_population_arguments(body, status, message):
+    result = service(evppi_parameters=("c_D",)).simulate_post(ANALYSIS_PATH,
+                                                              json={"seed": 1, **body})
+    assert result.status_code == status, result.text
+    assert message in result.json["error"]

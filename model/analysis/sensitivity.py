@@ -40,12 +40,11 @@ MAX_ORDER = 4
 QUANTILES = (0.025, 0.975)
 
 
-def quantile_type7(values: np.ndarray, p: float) -> float:
-    """R's ``quantile(x, p)`` (type 7) computed as R's quantile.default does,
-    so the grids are the same bits: index = 1 + (n − 1)·p, lo = ⌊index⌋,
-    q = (1 − h)·x[lo] + h·x[lo + 1] with h = index − lo (1-based), and
-    x[lo] itself where x[lo + 1] equals it.  `values` sorted ascending."""
-    x = values
+def quantile_type7(x: np.ndarray, p: float) -> float:
+    """R's ``quantile(x, p)`` (type 7) of `x` sorted ascending, computed as
+    R's quantile.default does, so the grids are the same bits: index =
+    1 + (n − 1)·p, lo = ⌊index⌋, q = (1 − h)·x[lo] + h·x[lo + 1] with
+    h = index − lo (1-based), and x[lo] itself where x[lo + 1] equals it."""
     index = 1 + (len(x) - 1) * p
     lo = int(np.floor(index))
     hi = int(np.ceil(index))
@@ -131,7 +130,13 @@ def _standardise(x: np.ndarray, *grids: np.ndarray):
 
 
 def _powers(z: np.ndarray, order: int) -> np.ndarray:
-    return z[..., None] ** np.arange(order + 1)
+    """(…, order + 1) columns 1, z, z², … by repeated products (a float
+    power is ten times slower)."""
+    out = np.empty((*z.shape, order + 1))
+    out[..., 0] = 1.0
+    for power in range(1, order + 1):
+        np.multiply(out[..., power - 1], z, out=out[..., power])
+    return out
 
 
 def _fit_predict(design: np.ndarray, y: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -174,8 +179,24 @@ def one_way(
 ) -> OneWay:
     """dampack's ``owsa(psa, params, outcome, wtp, nsamp = points,
     poly.order = order)``; `parameters` None: every parameter that varies."""
+    return one_way_outcomes(psa, [outcome], wtp, parameters, points, order)[outcome]
+
+
+def one_way_outcomes(
+    psa: PSA,
+    outcomes: Sequence[str],
+    wtp=None,
+    parameters: Sequence[str] | None = None,
+    points: int = DEFAULT_POINTS,
+    order: int = 2,
+) -> dict[str, OneWay]:
+    """`one_way` of several outcomes at once: one least-squares solve per
+    parameter for all of them (the fits are the same; only the rounding of
+    a batched solve may differ, by ~1e-15)."""
     points, order = _check_points(points), _check_order(order)
-    y = outcome_values(psa, outcome, wtp)
+    outcomes = list(dict.fromkeys(outcomes))
+    ys = [outcome_values(psa, outcome, wtp) for outcome in outcomes]
+    y = np.hstack(ys)
     names = _chosen(psa, parameters)
     columns = psa.parameter_columns(names)
     grids = np.empty((len(names), points))
@@ -185,7 +206,10 @@ def one_way(
         grids[i] = parameter_grid(x, points)
         z, at = _standardise(x, grids[i])
         values[i] = _fit_predict(_powers(z, order), y, _powers(at, order)).T
-    return OneWay(tuple(names), psa.strategies, grids, values, outcome)
+    k = len(psa.strategies)
+    return {outcome: OneWay(tuple(names), psa.strategies, grids,
+                            values[:, j * k:(j + 1) * k], outcome)
+            for j, outcome in enumerate(outcomes)}
 
 
 def owsa(psa: PSA, outcome: str = "nmb", wtp=None, **options) -> Table:
