@@ -276,6 +276,21 @@ def test_twsa_first_parameter_varies_fastest_and_is_the_tensor_fit():
     close(table["outcome_val"][:16], 0, 0, 1e-9)
 
 
+def test_tiny_or_huge_parameter_values_are_fitted_or_refused_never_nan():
+    # uniform(0, 1e-320) is a valid probability distribution; its variance underflows to 0,
+    # which made the regressors infinite and LAPACK fail (a 500 in the service).
+    rng = np.random.default_rng(5)
+    y = rng.uniform(0, 1, 500)
+    tiny, huge = rng.uniform(0, 1e-320, 500), rng.uniform(0, 1e300, 500)
+    psa = toy_psa({"tiny": tiny, "y": y, "huge": huge}, [1 + 0 * y, y], [y, 2 + 0 * y],
+                  ("A", "B"))
+    for name in ("tiny", "huge"):
+        values = one_way(psa, "nmb", 1, parameters=[name]).values
+        assert np.isfinite(values).all()
+        close(values[0], [[-0.5] * 11, [1.5] * 11], 0, 0.1)  # y's mean, whatever the scale
+    assert np.isfinite(twsa(psa, ["tiny", "y"], "nmb", 1)["outcome_val"]).all()
+
+
 def test_grid_is_r_type7_quantiles_and_seq():
     x = np.array([4.0, 1.0, 3.0, 2.0, 10.0])
     # R: index = 1 + (n − 1)·p, lo = floor(index), h = index − lo,
@@ -486,6 +501,15 @@ def test_sensitivity_only_for_offered_parameters():
         table.editable_parameters)
 
 
+def test_analysis_of_a_parameter_with_tiny_samples_is_not_a_500():
+    tiny = [{"parameter": "p_HS1", "distribution": "random uniform", "v1": 0, "v2": 1e-320}]
+    answer = service().simulate_post(ANALYSIS_PATH, json={
+        "seed": 1, "n_samples": 200, "param_updates": tiny, "wtp": [100000],
+        "sensitivity": {"wtp": 100000, "owsa": ["p_HS1"], "twsa": ["p_HS1", "p_S1H"]}})
+    assert answer.status_code == 200, answer.text
+    answer_schema().validate(answer.json)
+
+
 @pytest.mark.parametrize("body, status, message", [
     ({"sensitivity": {"owsa": "*"}}, 400, "sensitivity must be an object"),
     ({"sensitivity": 100000}, 400, "sensitivity must be an object"),
@@ -503,6 +527,9 @@ def test_sensitivity_only_for_offered_parameters():
     ({"sensitivity": {"wtp": 1, "points": 2.5}}, 400, "sensitivity.points must be a whole number"),
     ({"sensitivity": {"wtp": 1, "outcomes": []}}, 400, "sensitivity.outcomes must be a list"),
     ({"sensitivity": {"wtp": 1, "outcomes": ["qaly"]}}, 400, "sensitivity.outcomes must be"),
+    # Found by schemathesis (ST101): an unhashable item was a 500.
+    ({"sensitivity": {"wtp": 1, "outcomes": [{}]}}, 400, "sensitivity.outcomes must be"),
+    ({"sensitivity": {"wtp": 1, "owsa": [{}], "twsa": [[], {}]}}, 400, "sensitivity.owsa must"),
     ({"population": 0}, 400, "population.size must be a number more than 0"),
     ({"population": "100"}, 400, "population must be a number (people a year) or an object"),
     ({"population": {"horizon": 3}}, 400, "population must be a number (people a year) or an"),

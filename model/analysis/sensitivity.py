@@ -124,9 +124,15 @@ def _chosen(psa: PSA, names: Sequence[str] | None) -> list[str]:
     return names
 
 
-def _standardise(x: np.ndarray, *grids: np.ndarray):
+def _standardise(name: str, x: np.ndarray, *grids: np.ndarray):
+    """(x − mean)/sd and the grids on the same scale, after dividing by the
+    largest |x| (samples of 1e-320 have a variance that underflows to 0)."""
+    scale = np.abs(x).max()
+    x = x / scale
     mean, sd = x.mean(), x.std()
-    return ((x - mean) / sd, *((g - mean) / sd for g in grids))
+    if not (np.isfinite(sd) and sd > 0):
+        raise AnalysisError(f"parameter {name!r}: its samples' spread is too small to regress on")
+    return ((x - mean) / sd, *((g / scale - mean) / sd for g in grids))
 
 
 def _powers(z: np.ndarray, order: int) -> np.ndarray:
@@ -139,9 +145,15 @@ def _powers(z: np.ndarray, order: int) -> np.ndarray:
     return out
 
 
-def _fit_predict(design: np.ndarray, y: np.ndarray, at: np.ndarray) -> np.ndarray:
-    coefficients = np.linalg.lstsq(design, y, rcond=None)[0]
-    return at @ coefficients
+def _fit_predict(design: np.ndarray, y: np.ndarray, at: np.ndarray, what: str) -> np.ndarray:
+    try:
+        coefficients = np.linalg.lstsq(design, y, rcond=None)[0]
+    except np.linalg.LinAlgError:
+        raise AnalysisError(f"the metamodel of {what} cannot be fitted on these samples") from None
+    predictions = at @ coefficients
+    if not np.isfinite(predictions).all():
+        raise AnalysisError(f"the metamodel of {what} overflows on these samples")
+    return predictions
 
 
 @dataclass(frozen=True)
@@ -204,8 +216,8 @@ def one_way_outcomes(
     for i in range(len(names)):
         x = columns[:, i]
         grids[i] = parameter_grid(x, points)
-        z, at = _standardise(x, grids[i])
-        values[i] = _fit_predict(_powers(z, order), y, _powers(at, order)).T
+        z, at = _standardise(names[i], x, grids[i])
+        values[i] = _fit_predict(_powers(z, order), y, _powers(at, order), repr(names[i])).T
     k = len(psa.strategies)
     return {outcome: OneWay(tuple(names), psa.strategies, grids,
                             values[:, j * k:(j + 1) * k], outcome)
@@ -296,14 +308,15 @@ def two_way_values(
     y = outcome_values(psa, outcome, wtp)
     columns = psa.parameter_columns(names)
     grid1, grid2 = (parameter_grid(columns[:, i], points) for i in range(2))
-    za, at1 = _standardise(columns[:, 0], grid1)
-    zb, at2 = _standardise(columns[:, 1], grid2)
+    za, at1 = _standardise(names[0], columns[:, 0], grid1)
+    zb, at2 = _standardise(names[1], columns[:, 1], grid2)
     # {1, a, a², …} ⊗ {1, b, b², …}, as lm's poly(a):poly(b) with the mains.
     design = (_powers(za, order)[:, :, None] * _powers(zb, order)[:, None, :]).reshape(len(za), -1)
     a, b = np.meshgrid(at1, at2)  # (m2, m1): the first parameter fastest
     at = (_powers(a.ravel(), order)[:, :, None] * _powers(b.ravel(), order)[:, None, :]).reshape(
         a.size, -1)
-    values = _fit_predict(design, y, at).T.reshape(y.shape[1], points, points)
+    values = _fit_predict(design, y, at, f"{names[0]!r} and {names[1]!r}").T.reshape(
+        y.shape[1], points, points)
     return grid1, grid2, values
 
 

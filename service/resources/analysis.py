@@ -198,8 +198,9 @@ def read_sensitivity(value: Any) -> dict | None:
     points = _whole(value.get("points", DEFAULT_SENSITIVITY_POINTS), "sensitivity.points", 2,
                     MAX_SENSITIVITY_POINTS)
     outcomes = value.get("outcomes", ["nmb"])
-    if (not isinstance(outcomes, list) or not outcomes or len(set(outcomes)) != len(outcomes)
-            or not all(isinstance(o, str) and o in OUTCOMES for o in outcomes)):
+    if (not isinstance(outcomes, list) or not outcomes
+            or not all(isinstance(o, str) and o in OUTCOMES for o in outcomes)
+            or len(set(outcomes)) != len(outcomes)):  # (hashable by now)
         raise bad_request(f"sensitivity.outcomes must be a list of different outcomes among "
                           f"{', '.join(OUTCOMES)}", argument="sensitivity")
     return {"wtp": wtp, "owsa": owsa or None, "twsa_pair": twsa, "points": points,
