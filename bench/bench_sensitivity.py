@@ -6,7 +6,12 @@ sensitivity analyses add to the work behind ``POST /analysis`` (`analyse`
 and the JSON text of its answer, with and without them; the HTTP round
 trip is bench_analysis.py's).
 
-    .venv/bin/python bench/bench_sensitivity.py [--repeats N] [--no-write]
+    .venv/bin/python bench/bench_sensitivity.py [--repeats N] [--seconds S] [--no-write]
+
+`--seconds S` (default 10; 0 skips it) also times POST /analysis against
+gunicorn (checked-in configuration) on 127.0.0.1 with and without
+`sensitivity`, one request at a time (wrk -c 1, S seconds each), as
+bench_analysis.py does.
 
 Target (issue 24): owsa for every parameter, the tornado and one twsa
 together at most 30 ms at 1,000 samples.
@@ -58,9 +63,12 @@ TARGET_MS = 30.0
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=10,
+                        help="length of each wrk run against POST /analysis (10; 0: skip)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     cases = REFERENCE / "cases" / CASE
     results = pd.read_csv(cases / "results.csv")
     samples = pd.read_csv(cases / "samples.csv")
@@ -121,6 +129,15 @@ def main() -> int:
     table.append(f"| **added by the sensitivity analyses** | {added:.2f} | | ≤ {TARGET_MS:g} | "
                  f"{'met' if added <= TARGET_MS else 'MISSED'} |")
     table.append(f"| added with outcomes [nmb, eff, cost] | {with_every[0] - base[0]:.2f} | | | |")
+    if args.seconds:
+        http = service_p50(args.seconds)
+        for label, figures in http.items():
+            table.append(f"| POST /analysis over HTTP, {label}, p50 (p99 {figures['p99_ms']:.1f} ms, "
+                         f"{figures['requests']} requests, {figures['non_2xx']} failed) "
+                         f"| {figures['p50_ms']:.2f} | | | |")
+        added_http = http["with sensitivity"]["p50_ms"] - http["without"]["p50_ms"]
+        table.append(f"| **added over HTTP (difference of the p50s)** | {added_http:.2f} | | "
+                     f"≤ {TARGET_MS:g} | {'met' if added_http <= TARGET_MS else 'MISSED'} |")
     print("\n".join(table))
     if not args.no_write:
         load = os.getloadavg()[0]
@@ -131,14 +148,44 @@ def main() -> int:
             "default reference case; medians of repeated in-process calls after warm-up:",
             "",
             "```sh",
-            f".venv/bin/python bench/bench_sensitivity.py --repeats {args.repeats}",
+            f".venv/bin/python bench/bench_sensitivity.py --repeats {args.repeats} "
+            f"--seconds {args.seconds}",
             "```",
             "",
             *table,
             "",
-            f"Load average (1 min) at the end: {load:.2f} (the machine is shared).",
+            f"Load average (1 min) before and after: {load_before:.2f}, {load:.2f} on 2 cores "
+            "(the machine is shared: with other work running every figure is inflated).",
         ]))
     return 0
+
+
+def service_p50(seconds: int) -> dict[str, dict]:
+    """POST /analysis with the body of the in-process rows (the full grid, the pair's EVPPI
+    at three WTPs), without and with `sensitivity`, against gunicorn; wrk -c 1."""
+    import secrets
+    import shutil
+    import tempfile
+
+    from bench_service import LUA, wrk
+    from tests.support.service import gunicorn_server
+
+    if shutil.which("wrk") is None:
+        raise SystemExit("error: wrk not found: run `make system`")
+    key = "bench-" + secrets.token_urlsafe(12)
+    body = {"seed": 1, "wtp": "0:200000:5000", "evppi": [PAIR],
+            "evppi_wtp": [80000, 100000, 120000]}
+    bodies = {"without": body,
+              "with sensitivity": {**body, "sensitivity": {"wtp": WTP, "twsa": PAIR}}}
+    figures = {}
+    with tempfile.TemporaryDirectory(prefix="lhta-bench-") as folder, \
+            gunicorn_server(Path(folder), API_KEYS=key) as server:
+        for label, request in bodies.items():
+            script = Path(folder) / "post.lua"
+            script.write_text(LUA % {"key": key, "body": json.dumps(request)})
+            wrk(server.url, script, 1, 2, path="/analysis")  # warm-up
+            figures[label] = wrk(server.url, script, 1, seconds, path="/analysis")
+    return figures
 
 
 if __name__ == "__main__":
