@@ -458,6 +458,18 @@ def test_analysis_equals_the_command_line_for_the_same_run(capsysbinary, tmp_pat
     same_frame(records(answer["evppi"][0]["values"]), evppi)
 
 
+def test_every_parameter_is_in_the_tables_order_whatever_the_evppi_groups():
+    client = service()
+    answer = client.simulate_post(ANALYSIS_PATH, json={
+        "seed": 1, "wtp": [100000], "evppi": ["u_S2", ["p_S1S2", "c_H"]],
+        "sensitivity": {"wtp": 100000, "twsa": ["u_S1", "p_HS1"]}}).json
+    table = model.read_table()
+    varying = answer["method"]["sensitivity"]["owsa_parameters"]
+    assert varying == [p for p in table.editable_parameters if p in varying]
+    assert varying[0] == "p_HS1" and len(varying) >= 10
+    assert [r["parameter"] for r in answer["sensitivity"]["owsa"]["nmb"][::33]] == varying
+
+
 def test_analysis_without_the_new_arguments_is_unchanged():
     answer = service().simulate_post(ANALYSIS_PATH, json={"seed": 1, "evppi": ["p_S1S2"]}).json
     assert "sensitivity" not in answer

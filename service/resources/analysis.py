@@ -315,8 +315,10 @@ class Analysis:
         """The run and its analyses, as JSON text with the provenance receipt."""
         results = run(self._runner, table, arguments)
         values = guard_results(req, results, table)
-        requested = list(dict.fromkeys([*(n for group in groups for n in group),
-                                        *extra_columns]))
+        # In the table's order (every name is offered by now): owsa's "*" lists the
+        # parameters in that order, whatever the EVPPI groups named first.
+        wanted = {*(n for group in groups for n in group), *extra_columns}
+        requested = [name for name in allowed if name in wanted]
         samples = getattr(results, "samples", None)
         if requested and samples is None:
             req.context.error = "the runner returned no samples: EVPPI impossible"
