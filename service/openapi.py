@@ -32,7 +32,7 @@ from .settings import (
     DEFAULT_AUTH_FAILURE_LIMIT,
     DEFAULT_AUTH_FAILURE_WINDOW,
     DEFAULT_DATASET,
-    DEFAULT_GUNICORN_TIMEOUT,
+    DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_MAX_SAMPLES,
     LIMIT_REQUEST_LINE,
 )
@@ -578,7 +578,7 @@ def build_document(
     version: str = "1.0.0",
     auth_failure_limit: int = DEFAULT_AUTH_FAILURE_LIMIT,
     auth_failure_window: float = DEFAULT_AUTH_FAILURE_WINDOW,
-    request_timeout: float = 0.8 * DEFAULT_GUNICORN_TIMEOUT,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     max_samples: int = DEFAULT_MAX_SAMPLES,
 ) -> dict:
     """The document; the limits are the running service's (they are quoted)."""

@@ -1,5 +1,5 @@
 """site.yml's and teardown.yml's checks against the AWS emulator, with no
-image built (tests/test_deploy.py deploys the whole stack): bad variables
+image built (tests/e2e/test_deploy.py deploys the whole stack): bad variables
 stop the deployment before any AWS call, a half-built stack tears down
 leaving nothing tagged, and a teardown that finds something tagged left
 fails naming it.

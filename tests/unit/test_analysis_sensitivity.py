@@ -31,7 +31,7 @@ from model.cli import main
 from service.settings import Settings
 from tests.support.client import app_client
 from tests.support.paths import PYTHON, REFERENCE, ROOT
-from tests.test_analysis_service import answer_schema
+from tests.unit.test_analysis_service import answer_schema
 
 ANALYSIS = REFERENCE / "analysis"
 CASES = ["default", "seed_client", "api_default"]
