@@ -24,7 +24,7 @@ from .resources.analysis import (
     MAX_SENSITIVITY_POINTS,
     MAX_POLY_ORDER,
     MAX_WTP,
-    MAX_WTP_POINTS,
+    REQUEST_WTP_POINTS,
 )
 from .errors import KEY_INVALID, KEY_MISSING
 from .resources.info import PAPER
@@ -100,10 +100,10 @@ _ARGUMENTS = {
     "wtp": {
         "description": (
             f"Willingness-to-pay values per QALY for the CEAC, expected loss, EVPI and EVPPI: "
-            f"numbers (a JSON array), or text: a list `a,b,c`. At most {MAX_WTP_POINTS} "
+            f"numbers (a JSON array), or text: a list `a,b,c`. At most {REQUEST_WTP_POINTS} "
             f"values, each from 0 to {MAX_WTP:g}; default {DEFAULT_WTP}. Text may also be a "
             f"range `start:stop:step` (stop included; start <= stop, step > 0, at most "
-            f"{MAX_WTP_POINTS} values: 400 otherwise), described here, not in the pattern, "
+            f"{REQUEST_WTP_POINTS} values: 400 otherwise), described here, not in the pattern, "
             f"which cannot compare numbers or count a range's values."
         ),
     },
@@ -165,7 +165,7 @@ _ARGUMENTS = {
 _NUMBER = r"[0-9]{1,9}(\.[0-9]{1,6})?"  # below MAX_WTP by construction
 # The list form only: a range's rules (start <= stop, a count of values) are
 # not a pattern's to state, so ranges are described, not listed.
-_WTP_TEXT = rf"^{_NUMBER}(,{_NUMBER}){{0,{MAX_WTP_POINTS - 1}}}$"
+_WTP_TEXT = rf"^{_NUMBER}(,{_NUMBER}){{0,{REQUEST_WTP_POINTS - 1}}}$"
 
 _RECEIPT_HEADERS = {
     "X-Run-Id": {"description": "Names this run's audit record", "required": True,
@@ -266,7 +266,7 @@ def _json_schema(names: tuple[str, ...]) -> dict:
     (param_updates and evppi are read from JSON text in a string too, for
     clients that send them so; the document gives the JSON's own schema.)"""
     schema = _form_schema(names, json_body=True)
-    grid = {"type": "array", "minItems": 1, "maxItems": MAX_WTP_POINTS,
+    grid = {"type": "array", "minItems": 1, "maxItems": REQUEST_WTP_POINTS,
             "items": {"type": "number", "minimum": 0, "maximum": MAX_WTP}}
     for name in ("wtp", "evppi_wtp"):
         if name in names:

@@ -31,14 +31,14 @@ from .decision import (
 from .evppi import METHODS, evppi, evppi_values
 from .icers import calculate_icers, calculate_icers_psa, icer_statuses
 from .population import Population
-from .psa import MAX_WTP_POINTS, PSA, AnalysisError, as_wtp, parse_wtp
+from .psa import MAX_GRID_POINTS, PSA, AnalysisError, as_wtp, parse_wtp
 from .report import analyse
 from .sensitivity import OUTCOMES, one_way, optimal_strategies, owsa, tornado, twsa
 from .table import Table
 
 __all__ = [
     "METHODS",
-    "MAX_WTP_POINTS",
+    "MAX_GRID_POINTS",
     "OUTCOMES",
     "PSA",
     "Population",

@@ -63,7 +63,7 @@ SENSITIVITY_USAGE = ('an object {"wtp": one willingness to pay, "owsa": "*" or p
                      'eff, cost (default ["nmb"])}')
 DEFAULT_WTP = "0:200000:5000"
 # Bounds on one request's work (the EVPPI regressions are W × groups).
-MAX_WTP_POINTS = 201
+REQUEST_WTP_POINTS = 201
 MAX_WTP = 1e9
 MAX_EVPPI_GROUPS = 10
 MAX_GROUP_SIZE = 8
@@ -79,11 +79,11 @@ def read_wtp(value: Any, name: str = "wtp", default: str = DEFAULT_WTP):
     text = default if value is None else value
     try:
         if isinstance(text, str):
-            grid = parse_wtp(text, MAX_WTP_POINTS)
+            grid = parse_wtp(text, REQUEST_WTP_POINTS)
         elif isinstance(text, list) and text and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in text
         ):
-            grid = as_wtp(text, MAX_WTP_POINTS)
+            grid = as_wtp(text, REQUEST_WTP_POINTS)
         else:
             raise AnalysisError(
                 "give a list of numbers, or text: a list a,b,c or a range start:stop:step"

@@ -556,3 +556,19 @@ def test_analysis_bad_sensitivity_or_population_arguments(body, status, message)
                                                               json={"seed": 1, **body})
     assert result.status_code == status, result.text
     assert message in result.json["error"]
+
+
+def test_an_infinite_rel_diff_is_null_in_json_and_inf_in_csv():
+    """A tornado's rel_diff is infinite when a parameter's low outcome is
+    exactly 0 (dampack keeps the row, with Inf): the records give null, as
+    JSON has no infinity (POST /analysis encodes with allow_nan=False), and
+    the CSV R's Inf."""
+    from model.analysis.table import Table
+
+    table = Table(("parameter", "rel_diff"), (np.array(["a", "b", "c"], dtype=object),
+                                              np.array([np.inf, 0.5, -np.inf])))
+    records = table.to_records()
+    assert records == [{"parameter": "a", "rel_diff": None}, {"parameter": "b", "rel_diff": 0.5},
+                       {"parameter": "c", "rel_diff": None}]
+    json.dumps(records, allow_nan=False)
+    assert table.to_csv().splitlines()[1:] == ["a,Inf", "b,0.5", "c,-Inf"]
