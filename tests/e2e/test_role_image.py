@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.aws_proxy import aws_proxy, json_error
 from tests.support.moto import DUMMY_CREDENTIALS
 from tests.support.net import free_port
 from tests.support.paths import ROOT
@@ -143,3 +144,25 @@ def test_a_registry_that_does_not_answer_is_named_before_the_login(moto_endpoint
         for ref in ("lhta-img-refused:refused", f"{silent}/lhta-img-refused:refused",
                     f"{silent}/lhta-img-refused:latest"):
             subprocess.run(["docker", "rmi", ref], capture_output=True)
+
+
+def test_ecr_refusing_a_token_is_said_in_the_roles_own_words(moto_endpoint, api_image, tmp_path):
+    """GetAuthorizationToken denied: the token task is no_log (its answer
+    carries the password), so the role says what to check itself."""
+    def handler(call, forward):
+        if call.action == "GetAuthorizationToken":
+            return json_error("AccessDeniedException", "not authorized to perform: ecr:GetAuthorizationToken")
+        return forward()
+
+    with running_registry(tmp_path / "registry", users={MOTO_ECR_USER: MOTO_ECR_PASSWORD}) as registry, \
+            aws_proxy(moto_endpoint, handler) as proxy:
+        try:
+            code, output = run_role(proxy.url, tmp_path, "-e", f"image_registry={registry.host}")
+        finally:
+            for ref in ("lhta-img-refused:refused", f"{registry.host}/lhta-img-refused:refused",
+                        f"{registry.host}/lhta-img-refused:latest"):
+                subprocess.run(["docker", "rmi", ref], capture_output=True)
+    assert code != 0
+    assert proxy.actions("ecr").count("GetAuthorizationToken") == 1
+    assert "ECR gave no Docker login (ecr:GetAuthorizationToken in eu-west-2)" in output, output[-4000:]
+    assert "Log Docker in to the registry" not in output
