@@ -22,7 +22,7 @@ COPY build/wheels/ /tmp/wheels/
 # - pandas and what only it needs (python-dateutil, six), a large part of the
 #   environment (image size: bench/RESULTS.md, "Image"): the model's
 #   DataFrame API (model.run, model.evaluate) uses it, the service does not
-#   (it runs model.run_psa on NumPy arrays; tests/test_without_pandas.py);
+#   (it runs model.run_psa on NumPy arrays; tests/unit/test_without_pandas.py);
 # - the libraries' own test suites, type stubs, the Swagger UI's source maps,
 #   pip and setuptools;
 # - all of plotly but plotly.min.js, gzipped (1.5 MB: what browsers get;

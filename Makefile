@@ -5,13 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup system demo demo-down report test bench bench-analysis bench-service bench-hardening bench-front image base-image bench-image bench-deploy bench-demo clean
+.PHONY: help setup system demo demo-down report check test bench bench-analysis bench-service bench-hardening bench-front image base-image bench-image bench-deploy bench-demo clean
 
 help:
 	@echo "make demo       set up and run the main job"
 	@echo "make demo-down  stop and remove everything the demo started"
 	@echo "make report     the living-HTA report against the running demo (reports/demo/)"
-	@echo "make test       set up and run every test"
+	@echo "make check      the fast tier: tests needing no Docker and no emulator (unit, service)"
+	@echo "make test       set up and run every test (every tier)"
 	@echo "make bench      run the benchmarks, figures into bench/RESULTS.md"
 	@echo "make bench-service  the service benchmark only (gunicorn + wrk)"
 	@echo "make bench-analysis  the decision analyses against their Python peers, and POST /analysis"
@@ -56,10 +57,14 @@ report: setup
 	    --out $(REPORT_OUT) --previous $(REPORT_OUT)/summary.json; \
 	status=$$?; [ $$status -eq 0 ] || [ $$status -eq 3 ] || [ $$status -eq 4 ]
 
-# Every test, on two pytest-xdist workers (the roles' Ansible runs beside the
-# rest: tests/support/parallel.py), each listed by name as it ends.
-# TEST_WORKERS=0 runs them all in one process.
+# The tests, in tiers by folder (tests/support/parallel.py): unit, service
+# (no Docker, no emulator: `make check`), deploy (the roles against moto),
+# e2e (Docker, the demo).  Two pytest-xdist workers, each test listed by
+# name as it ends; TEST_WORKERS=0 runs them all in one process.
 TEST_WORKERS ?= 2
+check: setup system
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "unit or service" -q
+
 test: setup system base-image
 	$(PY) -m pytest -n $(TEST_WORKERS) -v
 

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/bench_hardening.py [--no-write]     # or: make bench-hardening
 
-Runs the very tests `make test` runs (tests/test_fuzz_openapi.py,
-tests/test_hardening_load.py, tests/test_hardening_faults.py), which write
+Runs the very tests `make test` runs (tests/service/test_fuzz_openapi.py,
+tests/service/test_hardening_load.py, tests/service/test_hardening_faults.py), which write
 what they measured to $LIVING_HTA_FIGURES, and tabulates it: cases fuzzed,
 requests sent and failed, memory per worker before and after the load run,
 and what the fault runs saw.  Exits non-zero if any of those tests failed.
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _results import update_section  # noqa: E402
 
-TESTS = ["tests/test_fuzz_openapi.py", "tests/test_hardening_load.py", "tests/test_hardening_faults.py"]
+TESTS = ["tests/service/test_fuzz_openapi.py", "tests/service/test_hardening_load.py", "tests/service/test_hardening_faults.py"]
 
 
 def main(argv=None) -> int:

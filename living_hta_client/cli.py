@@ -36,26 +36,36 @@ EXIT_UNCHANGED, EXIT_ERROR, EXIT_USAGE, EXIT_DECISION_CHANGED, EXIT_CHANGED = 0,
 EXIT_STATUS = {changes.UNCHANGED: EXIT_UNCHANGED, changes.FIRST_RUN: EXIT_UNCHANGED,
                changes.CHANGED: EXIT_CHANGED, changes.DECISION_CHANGED: EXIT_DECISION_CHANGED}
 KEY_ENV = "LIVING_HTA_KEY"
-MAX_WTP_POINTS = 201  # the service's limit on one request's grid
+# The page's scripts the report embeds, taken from the service it reports on.
+REPORT_SCRIPTS = ("/page/plotly.min.js", "/page/charts.js")
 
 
 class UsageError(Exception):
     pass
 
 
-def wtp_grid(text: str, decision_wtp: float) -> list[float]:
-    """start:stop:step (stop included), with the decision's WTP added."""
+def wtp_range(text: str) -> tuple[float, float, float]:
+    """start:stop:step, checked."""
     try:
         start, stop, step = (float(part) for part in text.split(":"))
     except ValueError:
         raise UsageError(f"--wtp-range {text!r}: give start:stop:step, e.g. 0:200000:5000") from None
     if not (0 <= start <= stop and step > 0 and math.isfinite(stop)):
         raise UsageError(f"--wtp-range {text!r}: need 0 ≤ start ≤ stop and step > 0")
+    return start, stop, step
+
+
+def wtp_grid(text: str, decision_wtp: float, max_points: int | None) -> list[float]:
+    """start:stop:step (stop included), with the decision's WTP added; at
+    most `max_points` values (the service's limit, from its OpenAPI
+    document; None: the service's own 400 says it)."""
+    start, stop, step = wtp_range(text)
     count = int(math.floor((stop - start) / step + 1e-9)) + 1
-    grid = sorted({start + i * step for i in range(min(count, MAX_WTP_POINTS + 1))} | {decision_wtp})
-    if len(grid) > MAX_WTP_POINTS:
+    cap = count if max_points is None else min(count, max_points + 1)
+    grid = sorted({start + i * step for i in range(cap)} | {decision_wtp})
+    if max_points is not None and len(grid) > max_points:
         raise UsageError(f"--wtp-range {text!r} with --wtp has {len(grid)} values; "
-                         f"at most {MAX_WTP_POINTS}")
+                         f"the service takes at most {max_points}")
     return grid
 
 
@@ -124,8 +134,8 @@ def parser() -> argparse.ArgumentParser:
 
 def run_report(args: argparse.Namespace) -> int:
     key = read_key(args.key_file)
-    grid = wtp_grid(args.wtp_range, args.wtp)
-    request: dict = {"wtp": grid, "evppi": [group.split(",") for group in args.evppi]}
+    wtp_range(args.wtp_range)  # a typo is said before anything is asked of the service
+    request: dict = {"evppi": [group.split(",") for group in args.evppi]}
     if args.updates:
         request["param_updates"] = read_json(args.updates, "--updates")
     if args.dataset:
@@ -143,6 +153,7 @@ def run_report(args: argparse.Namespace) -> int:
     if args.ca_file and not Path(args.ca_file).is_file():
         raise UsageError(f"--ca-file {args.ca_file}: no such file")
     client = Client(args.url, key, ca_file=args.ca_file)
+    request["wtp"] = wtp_grid(args.wtp_range, args.wtp, client.max_wtp_points())
     answer = client.analysis(request)
     analysis = answer.body
     seed = analysis["method"]["seed"]
@@ -168,7 +179,8 @@ def run_report(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.html").write_text(render(analysis, samples, summary), encoding="utf-8")
+    scripts = [client.fetch(path).decode("utf-8", "replace") for path in REPORT_SCRIPTS]
+    (out / "report.html").write_text(render(analysis, samples, summary, scripts), encoding="utf-8")
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     print(f"{status}: optimal at {args.wtp:,.0f} per QALY is {decision['optimal']}; "
           f"report {out / 'report.html'}")

@@ -3,18 +3,18 @@ WTP (and what changed since the previous run), the ICER table, the CE
 plane, CEAC, EVPI and EVPPI, and the run's provenance.
 
 The figures are drawn, when the file is opened, by the same plotly.js and
-chart definitions (charts.js) as the service's page, embedded in the file
-with the data: it opens offline, and each figure's toolbar saves it as PNG.
+chart definitions (charts.js) as the service's page, fetched from the
+service the report is made against and embedded in the file with the data:
+it opens offline, and each figure's toolbar saves it as PNG.
 The tables are plain HTML, readable without scripts.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from html import escape
 from typing import Any
-
-from service.resources.page import STATIC, plotly_js
 
 ICER_COLUMNS = ("Strategy", "Cost", "Effect", "Inc_Cost", "Inc_Effect", "ICER", "Status")
 FIGURES = ("plane", "ceac", "evpi", "evppi")
@@ -92,11 +92,14 @@ def decision_section(decision: dict) -> str:
 
 
 def _script(source: str) -> str:
-    # Inside <script>, only "</script" ends the element; in JS text "<\/" is "</".
-    return "<script>" + source.replace("</script", "<\\/script") + "</script>"
+    # Inside <script>, only "</script" (in any case) ends the element; in JS
+    # text "<\/" is "</".
+    return "<script>" + re.sub(r"</(script)", r"<\\/\1", source, flags=re.IGNORECASE) + "</script>"
 
 
-def render(analysis: dict, samples: list[dict], summary: dict) -> str:
+def render(analysis: dict, samples: list[dict], summary: dict, scripts: list[str]) -> str:
+    """The report's HTML; `scripts` (plotly.js, then the charts) are embedded
+    as they are, before the code that draws the figures."""
     decision = summary["decision"]
     provenance = summary["provenance"]
     # JSON in a script element: "</" written as "<\/" cannot end it early.
@@ -124,8 +127,7 @@ dataset <code>{escape(str(provenance['dataset']))}</code>, seed {escape(str(prov
 <h2>Provenance</h2>
 {key_value_table(provenance, "provenance")}
 <script type="application/json" id="data">{data}</script>
-{_script(plotly_js().decode("utf-8"))}
-{_script((STATIC / "charts.js").read_text(encoding="utf-8"))}
+{"".join(_script(script) for script in scripts)}
 {_script(draw)}
 </body>
 </html>

@@ -1,5 +1,6 @@
-"""Command line: ``python -m model evaluate|run`` and the decision
-analyses ``icers|ceac|exp-loss|evpi|evppi`` (model/analysis/commands.py).
+"""Command line: ``python -m model evaluate|run``, the decision analyses
+``icers|ceac|exp-loss|evpi|evppi`` and the sensitivity analyses from the
+PSA ``owsa|tornado|opt-strat|twsa`` (model/analysis/commands.py).
 
 Results go to stdout as CSV (full double precision, streamed a block of
 rows at a time), messages to stderr.

@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 
-from .settings import PROCESS_ENV, ServerSettings, Settings, SettingsError
+from .settings import PROCESS_ENV, ServerSettings, Settings, SettingsError, settings_markdown
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", help="port (default $PORT or 8000)")
     parser.add_argument("--workers", help="worker processes (default $WEB_CONCURRENCY or 2)")
+    parser.add_argument("--settings-doc", action="store_true",
+                        help="print the environment variables' table (docs/settings.md) and exit")
     args, gunicorn_args = parser.parse_known_args(argv)  # the rest: gunicorn's
+    if args.settings_doc:
+        print(settings_markdown(), end="")
+        return 0
 
     env = os.environ
     if args.port is not None:

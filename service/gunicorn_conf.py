@@ -102,7 +102,7 @@ def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
 def post_worker_init(worker) -> None:
     """gunicorn has no setting for the body of its own error answers; its
     workers write them with gunicorn.util.write_error, replaced here in each
-    worker (tests/test_gunicorn_server.py checks the answers)."""
+    worker (tests/service/test_gunicorn_server.py checks the answers)."""
     gunicorn.util.write_error = write_json_error
 
 

@@ -8,17 +8,23 @@ import model
 from model.distributions import DISTRIBUTIONS
 
 from model.analysis import METHODS
+from model.analysis.population import MAX_DISCOUNT, MAX_HORIZON, MAX_POPULATION
+from model.analysis.sensitivity import OUTCOMES
 from model.results import STREAM_ROWS
 
 from .arguments import ARGUMENTS, MAX_SEED, MAX_UPDATES, MODEL_NAMES
 from .resources.analysis import (
     ANALYSIS_ARGUMENTS,
     DEFAULT_WTP,
+    DEFAULT_SENSITIVITY_POINTS,
+    EVERY_PARAMETER,
     MAX_EVPPI_GROUPS,
     MAX_GROUP_SIZE,
+    MAX_OWSA_PARAMETERS,
+    MAX_SENSITIVITY_POINTS,
     MAX_POLY_ORDER,
     MAX_WTP,
-    MAX_WTP_POINTS,
+    REQUEST_WTP_POINTS,
 )
 from .errors import KEY_INVALID, KEY_MISSING
 from .resources.info import PAPER
@@ -26,7 +32,7 @@ from .settings import (
     DEFAULT_AUTH_FAILURE_LIMIT,
     DEFAULT_AUTH_FAILURE_WINDOW,
     DEFAULT_DATASET,
-    DEFAULT_GUNICORN_TIMEOUT,
+    DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_MAX_SAMPLES,
     LIMIT_REQUEST_LINE,
 )
@@ -94,10 +100,10 @@ _ARGUMENTS = {
     "wtp": {
         "description": (
             f"Willingness-to-pay values per QALY for the CEAC, expected loss, EVPI and EVPPI: "
-            f"numbers (a JSON array), or text: a list `a,b,c`. At most {MAX_WTP_POINTS} "
+            f"numbers (a JSON array), or text: a list `a,b,c`. At most {REQUEST_WTP_POINTS} "
             f"values, each from 0 to {MAX_WTP:g}; default {DEFAULT_WTP}. Text may also be a "
             f"range `start:stop:step` (stop included; start <= stop, step > 0, at most "
-            f"{MAX_WTP_POINTS} values: 400 otherwise), described here, not in the pattern, "
+            f"{REQUEST_WTP_POINTS} values: 400 otherwise), described here, not in the pattern, "
             f"which cannot compare numbers or count a range's values."
         ),
     },
@@ -125,12 +131,41 @@ _ARGUMENTS = {
         ),
     },
     "poly_order": {"description": f"Order of the polynomial (poly; default 2, at most {MAX_POLY_ORDER})."},
+    "population": {
+        "description": (
+            "People affected by the decision each year (a number), or an object {size: people "
+            f"a year, horizon: years the decision holds (default 1, at most {MAX_HORIZON}), "
+            "discount: yearly discount rate of later years' people (default 0; 0.035 for "
+            "3.5 %)}: adds Population_EVPI and Population_EVPPI beside the per-person figures, "
+            "each the per-person figure times the effective population size × Σ_{t=0}^{T−1} "
+            "(1+discount)^−t (T the horizon; horizon 1, discount 0 is dampack's "
+            "calc_evpi(pop = size)). In a form or the query string: JSON text."
+        ),
+    },
+    "sensitivity": {
+        "description": (
+            "One- and two-way sensitivity from the PSA, as dampack's owsa, owsa_tornado, "
+            "owsa_opt_strat and twsa (its regression metamodel on the samples: nothing re-run): "
+            "an object {wtp: the willingness to pay per QALY of the net monetary benefit, "
+            f'owsa: "{EVERY_PARAMETER}" (default: every offered parameter whose samples vary) '
+            f"or up to {MAX_OWSA_PARAMETERS} parameter names ([] for none), twsa: a pair of "
+            "parameter names (optional), points: grid values per parameter, evenly spaced "
+            f"from its samples' 2.5 % to 97.5 % quantile (dampack's nsamp; default "
+            f"{DEFAULT_SENSITIVITY_POINTS}, at most {MAX_SENSITIVITY_POINTS}), outcomes: owsa's "
+            "outcomes among nmb (net monetary benefit), eff (QALYs) and cost (default "
+            '["nmb"])}. owsa gives each strategy\'s outcomes over each parameter\'s grid, the '
+            "tornado and the optimal-strategy data (of the NMB); twsa each strategy's NMB over "
+            "both grids. Offered for "
+            "the parameters whose EVPPI is offered (409 otherwise). In a form or the query "
+            "string: JSON text."
+        ),
+    },
 }
 
 _NUMBER = r"[0-9]{1,9}(\.[0-9]{1,6})?"  # below MAX_WTP by construction
 # The list form only: a range's rules (start <= stop, a count of values) are
 # not a pattern's to state, so ranges are described, not listed.
-_WTP_TEXT = rf"^{_NUMBER}(,{_NUMBER}){{0,{MAX_WTP_POINTS - 1}}}$"
+_WTP_TEXT = rf"^{_NUMBER}(,{_NUMBER}){{0,{REQUEST_WTP_POINTS - 1}}}$"
 
 _RECEIPT_HEADERS = {
     "X-Run-Id": {"description": "Names this run's audit record", "required": True,
@@ -177,6 +212,34 @@ _STRING_SCHEMAS = {
 _JSON_PROPERTIES = {
     "param_updates": {"nullable": True, "oneOf": [{"$ref": "#/components/schemas/ParamUpdates"}]},
     "evppi": {"$ref": "#/components/schemas/EvppiGroups"},
+    "population": {"oneOf": [
+        {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": MAX_POPULATION},
+        {"type": "object", "required": ["size"], "additionalProperties": False,
+         "properties": {
+             "size": {"type": "number", "minimum": 0, "exclusiveMinimum": True,
+                      "maximum": MAX_POPULATION},
+             "horizon": {"type": "integer", "minimum": 1, "maximum": MAX_HORIZON},
+             "discount": {"type": "number", "minimum": 0, "maximum": MAX_DISCOUNT}},
+         "example": {"size": 10000, "horizon": 10, "discount": 0.035}},
+    ]},
+    "sensitivity": {
+        "type": "object", "required": ["wtp"], "additionalProperties": False,
+        "properties": {
+            "wtp": {"type": "number", "minimum": 0, "maximum": MAX_WTP},
+            "owsa": {"oneOf": [
+                {"type": "string", "enum": [EVERY_PARAMETER]},
+                {"type": "array", "maxItems": MAX_OWSA_PARAMETERS, "uniqueItems": True,
+                 "items": {"type": "string", "minLength": 1}},
+            ]},
+            "twsa": {"type": "array", "minItems": 2, "maxItems": 2, "uniqueItems": True,
+                     "items": {"type": "string", "minLength": 1}},
+            "points": {"type": "integer", "minimum": 2, "maximum": MAX_SENSITIVITY_POINTS},
+            "outcomes": {"type": "array", "minItems": 1, "maxItems": len(OUTCOMES),
+                         "uniqueItems": True,
+                         "items": {"type": "string", "enum": list(OUTCOMES)}},
+        },
+        "example": {"wtp": 100000, "owsa": EVERY_PARAMETER, "twsa": ["p_HS1", "p_S1H"]},
+    },
 }
 
 
@@ -203,7 +266,7 @@ def _json_schema(names: tuple[str, ...]) -> dict:
     (param_updates and evppi are read from JSON text in a string too, for
     clients that send them so; the document gives the JSON's own schema.)"""
     schema = _form_schema(names, json_body=True)
-    grid = {"type": "array", "minItems": 1, "maxItems": MAX_WTP_POINTS,
+    grid = {"type": "array", "minItems": 1, "maxItems": REQUEST_WTP_POINTS,
             "items": {"type": "number", "minimum": 0, "maximum": MAX_WTP}}
     for name in ("wtp", "evppi_wtp"):
         if name in names:
@@ -218,7 +281,8 @@ def _json_schema(names: tuple[str, ...]) -> dict:
 # nor bound the URL's length (414): described in each operation, not listed.
 _QUERY = (
     "Arguments come in the body: a JSON object, or an urlencoded or multipart form "
-    "(param_updates and evppi then as fields holding JSON text, not listed in the form "
+    "(param_updates, evppi, population and sensitivity then as fields holding JSON text, "
+    "not listed in the form "
     "schemas: OpenAPI 3.0 cannot describe JSON text so that tools send it as one field). "
     "For the original's clients the same arguments are also read from the query "
     "string, each argument once in the query string and body together (400 otherwise), "
@@ -238,6 +302,44 @@ _NUM = {"type": "number"}
 _NA = {"type": "number", "nullable": True, "description": "null where dampack has NA"}
 _TEXT = {"type": "string"}
 _FLAG = {"type": "boolean"}
+_SENSITIVITY_ROW = {"parameter": _TEXT, "strategy": _TEXT, "param_val": _NUM,
+                    "outcome_val": _NUM}
+_SENSITIVITY_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "dampack's owsa, owsa_tornado (plus avg, where the bars start), "
+                   "owsa_opt_strat and twsa data (model/analysis/sensitivity.py)",
+    "properties": {
+        "owsa": {"type": "object", "additionalProperties": False,
+                 "properties": {outcome: _table(_SENSITIVITY_ROW)
+                                for outcome in ("nmb", "eff", "cost")}},
+        "tornado": _table({"parameter": _TEXT, "param_val.low": _NUM, "outcome_val.low": _NUM,
+                           "param_val.high": _NUM, "outcome_val.high": _NUM,
+                           "abs_diff": _NUM, "rel_diff": _NUM, "avg": _NUM}),
+        "opt_strat": _table({"parameter": _TEXT, "strategy": _TEXT, "pmin": _NUM,
+                             "pmax": _NUM}),
+        "twsa": {"type": "object", "required": ["parameters", "values"],
+                 "additionalProperties": False,
+                 "properties": {
+                     "parameters": {"type": "array", "minItems": 2, "maxItems": 2,
+                                    "items": _TEXT},
+                     # Columns: the two parameters' names, strategy, outcome_val.
+                     "values": {"type": "array", "items": {
+                         "type": "object", "required": ["strategy", "outcome_val"],
+                         "minProperties": 4, "maxProperties": 4,
+                         "properties": {"strategy": _TEXT, "outcome_val": _NUM},
+                         "additionalProperties": _NUM}}}},
+    },
+}
+
+
+def _optional_column(columns: dict, optional: str) -> dict:
+    """A dampack table whose last column is there only when asked for."""
+    table = _table({**columns, optional: _NUM})
+    table["items"]["required"] = list(columns)
+    return table
+
+
 _ANALYSIS_SCHEMA = {
     "type": "object",
     "required": ["summary", "icers", "ceac", "expected_loss", "evpi", "evppi", "method",
@@ -255,12 +357,14 @@ _ANALYSIS_SCHEMA = {
                         "On_Frontier": _FLAG}),
         "expected_loss": _table({"WTP": _NUM, "Strategy": _TEXT, "Expected_Loss": _NUM,
                                  "On_Frontier": _FLAG}),
-        "evpi": _table({"WTP": _NUM, "EVPI": _NUM}),
+        "evpi": _optional_column({"WTP": _NUM, "EVPI": _NUM}, "Population_EVPI"),
         "evppi": {"type": "array", "items": {
             "type": "object", "required": ["parameters", "values"],
             "additionalProperties": False,
             "properties": {"parameters": {"type": "array", "items": _TEXT},
-                           "values": _table({"WTP": _NUM, "EVPPI": _NUM})}}},
+                           "values": _optional_column({"WTP": _NUM, "EVPPI": _NUM},
+                                                      "Population_EVPPI")}}},
+        "sensitivity": _SENSITIVITY_SCHEMA,
         "method": {
             "type": "object",
             "required": ["seed", "n_samples", "strategies", "wtp", "evppi_wtp", "evppi_method",
@@ -277,6 +381,18 @@ _ANALYSIS_SCHEMA = {
                 "poly_order": {"type": "integer"},
                 "evppi_capped_at_evpi": _FLAG,
                 "dataset": _TEXT,
+                "population": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["population", "horizon", "discount", "effective_population"],
+                    "properties": {"population": _NUM, "horizon": {"type": "integer"},
+                                   "discount": _NUM, "effective_population": _NUM}},
+                "sensitivity": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["wtp", "points", "grid", "metamodel"],
+                    "properties": {"wtp": _NUM, "points": {"type": "integer"},
+                                   "grid": _TEXT, "metamodel": _TEXT,
+                                   "owsa_parameters": {"type": "array", "items": _TEXT},
+                                   "owsa_outcomes": {"type": "array", "items": _TEXT}}},
             },
         },
         "provenance": {"$ref": "#/components/schemas/Provenance"},
@@ -295,14 +411,18 @@ def _analysis_operation(shared: dict) -> dict:
             "dampack computes them: summary, ICER table with dominance, extended dominance "
             "and 95 % intervals, cost-effectiveness acceptability curve with its frontier, "
             "expected loss and EVPI over the wtp values, and the EVPPI of each requested "
-            "parameter group (computed here, on the samples the client never sees). "
+            "parameter group (computed here, on the samples the client never sees); with "
+            "population, the population EVPI and EVPPI beside the per-person figures; with "
+            "sensitivity, one- and two-way sensitivity from the PSA (dampack's owsa, "
+            "owsa_tornado, owsa_opt_strat, twsa) under `sensitivity`. "
             "`method.seed` is the seed used. Rules this schema cannot state, besides "
             "/runDARTHmodel's: the wtp range form (400 if it has too many values or "
             "start > stop); "
             "which parameters' EVPPI is offered depends on the dataset and the service's "
             "settings, and whether an EVPPI can be computed on the samples drawn (e.g. a "
             "spline needs enough samples) (409, with detail); evppi JSON text in a form "
-            "field must hold EvppiGroups (400 otherwise)."
+            "field must hold EvppiGroups (400 otherwise), population and sensitivity JSON "
+            "text their schemas (400 otherwise)."
         ),
         "requestBody": {
             "required": False,
@@ -334,7 +454,7 @@ def _analysis_operation(shared: dict) -> dict:
             },
             "400": _error(
                 "The request cannot be read: /runDARTHmodel's reasons, or a wtp, evppi, "
-                "evppi_method or poly_order out of its bounds",
+                "evppi_method, poly_order, population or sensitivity out of its bounds",
                 "wtp: willingness-to-pay range '0:1000000:1' has 1000001 values; at most 201",
             ),
             "406": _error(
@@ -344,9 +464,10 @@ def _analysis_operation(shared: dict) -> dict:
             "404": _NO_DATASET,
             "409": _error(
                 "The dataset or the settings refuse the request: as /runDARTHmodel's 409, "
-                "or an EVPPI not offered for a parameter, or one that cannot be computed "
-                "on these samples (e.g. a spline from too few samples, or for more than 4 "
-                "parameters). Detail fields say which.",
+                "or an EVPPI or sensitivity analysis not offered for a parameter, or one "
+                "that cannot be computed on these samples (e.g. a spline from too few "
+                "samples, or for more than 4 parameters; a sensitivity analysis of a "
+                "parameter that takes one value). Detail fields say which.",
                 "EVPPI of 'c_trtA' is not offered (evppi group 1): the data owner offers "
                 "the EVPPI of the editable parameters and of those listed in the service's "
                 "settings: p_HS1, p_S1H, ...",
@@ -457,7 +578,7 @@ def build_document(
     version: str = "1.0.0",
     auth_failure_limit: int = DEFAULT_AUTH_FAILURE_LIMIT,
     auth_failure_window: float = DEFAULT_AUTH_FAILURE_WINDOW,
-    request_timeout: float = 0.8 * DEFAULT_GUNICORN_TIMEOUT,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     max_samples: int = DEFAULT_MAX_SAMPLES,
 ) -> dict:
     """The document; the limits are the running service's (they are quoted)."""

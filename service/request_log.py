@@ -17,7 +17,7 @@ may quote a dataset name) have every configured key replaced by
 wrong header does not reach the log either.  The
 path is the route's template (`/runDARTHmodel`, `/__docs__/{asset}`), or
 "(no route)": a path no route matched is the client's text, and may be a
-pasted key too (tests/test_secrets_logs.py checks it).  Each line is written with one call and
+pasted key too (tests/service/test_secrets_logs.py checks it).  Each line is written with one call and
 flushed, so lines from several workers sharing stdout do not interleave.
 """
 

@@ -2,26 +2,10 @@
 app's (`Settings`) and gunicorn's (`ServerSettings`, applied by
 service/gunicorn_conf.py).
 
-| variable        | meaning                                               | default |
-|-----------------|-------------------------------------------------------|---------|
-| `GUNICORN_BIND` | address(es) to listen on (`python -m service` without `--host`/`--port`) | `0.0.0.0:$PORT` |
-| `PORT`          | port when GUNICORN_BIND is not set                    | 8000    |
-| `WEB_CONCURRENCY` | worker processes                                    | 2       |
-| `GUNICORN_TIMEOUT` | seconds before a silent worker is killed           | 30      |
-| `GUNICORN_GRACEFUL_TIMEOUT` | seconds to finish requests on SIGTERM     | 20      |
-| `GUNICORN_LOG_LEVEL` | gunicorn's own log level                         | info    |
-| `API_KEYS`      | comma-separated API keys, or JSON named, scoped keys (service/keys.py) | — |
-| `API_KEY_FILE`  | a file with one key per line (`#` comments allowed) or JSON keys; re-read when it changes | — |
-| `DATA_DIR`      | folder of the parameter tables clients may name       | the `model` package's data folder |
-| `MAX_BODY_BYTES`| largest request body accepted (413 above it)          | 1048576 |
-| `MAX_SAMPLES`   | largest `n_samples` a request may ask for (400 above it) | 100000 |
-| `REQUEST_TIMEOUT` | seconds a request may take before a JSON 503 (must be below `GUNICORN_TIMEOUT`) | 0.8 × `GUNICORN_TIMEOUT` (24) |
-| `AUTH_FAILURE_LIMIT` | wrong keys from one address within the window before 429 (0: off) | 10 |
-| `AUTH_FAILURE_WINDOW` | the window, seconds                                | 60 |
-| `AUDIT_LOG`     | where audit records go: `-` (stdout) or a file, appended to (service/runs.py) | `-` |
-| `IMAGE_DIGEST`  | the image's digest, quoted in each result's provenance (the task definition sets it) | — |
-| `TRUSTED_PROXIES` | comma-separated addresses or networks (CIDR) of the proxies in front of the service: X-Forwarded-For is believed only from them (service/throttle.py) | none |
-| `EVPPI_PARAMETERS` | comma-separated parameters, beyond the editable ones, whose EVPPI `/analysis` may report (`*`: every parameter) | — (editable ones only) |
+Every environment variable is declared once, in `VARIABLES` (name, meaning,
+default); docs/settings.md is generated from it
+(`python -m service --settings-doc > docs/settings.md`, checked by
+tests/service/test_service_settings.py), and the README links there.
 
 The process variables (`PROCESS_ENV`: BLAS threads, malloc tuning) are not
 settings: they must be in the environment before NumPy is imported or
@@ -43,17 +27,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from model.parameters import default_table_path
+from model.parameters import DEFAULT_TABLE, default_table_path
 
 from .keys import DEFAULT_NAME, ApiKey, KeyFormatError, merge, parse_keys, read_key_file
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # A run of 100,000 samples peaks at ~70 MiB in a worker and takes well
 # under a second (bench/RESULTS.md, "Scale"): within the time budget, and
-# within the container's 900 MiB with both workers at it (tests/test_image.py).
+# within the container's 900 MiB with both workers at it (tests/e2e/test_image.py).
 DEFAULT_MAX_SAMPLES = 100_000
-DEFAULT_DATASET = "parameter_distributions.csv"
+DEFAULT_DATASET = DEFAULT_TABLE  # the model's own table, named by the model
 DEFAULT_GUNICORN_TIMEOUT = 30
+# A request's time budget is this share of gunicorn's worker timeout: the
+# budget answers (JSON 503) before gunicorn kills the worker and drops the
+# connection.
+TIME_BUDGET_SHARE = 0.8
+
+
+def time_budget(gunicorn_timeout: float) -> float:
+    """REQUEST_TIMEOUT's default for a worker timeout."""
+    return TIME_BUDGET_SHARE * gunicorn_timeout
+
+
+DEFAULT_REQUEST_TIMEOUT = time_budget(DEFAULT_GUNICORN_TIMEOUT)
 # gunicorn's default request-line limit, stated because the OpenAPI document
 # quotes it (a longer URL gets a 414).
 LIMIT_REQUEST_LINE = 4094
@@ -72,6 +68,83 @@ PROCESS_ENV = {**BLAS_THREADS, **MALLOC_TUNING}
 MAX_PORT = 65535
 DEFAULT_AUTH_FAILURE_LIMIT = 10
 DEFAULT_AUTH_FAILURE_WINDOW = 60.0
+DEFAULT_WORKERS = 2
+DEFAULT_PORT = 8000
+DEFAULT_GRACEFUL_TIMEOUT = 20
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable the service reads: its meaning and default
+    as docs/settings.md states them."""
+
+    name: str
+    meaning: str
+    default: str
+
+
+VARIABLES = (
+    Variable("GUNICORN_BIND", "address(es) to listen on (`python -m service` without "
+             "`--host`/`--port`)", "`0.0.0.0:$PORT`"),
+    Variable("PORT", "port when GUNICORN_BIND is not set", f"{DEFAULT_PORT}"),
+    Variable("WEB_CONCURRENCY", "worker processes", f"{DEFAULT_WORKERS}"),
+    Variable("GUNICORN_TIMEOUT", "seconds before a silent worker is killed",
+             f"{DEFAULT_GUNICORN_TIMEOUT}"),
+    Variable("GUNICORN_GRACEFUL_TIMEOUT", "seconds to finish requests on SIGTERM",
+             f"{DEFAULT_GRACEFUL_TIMEOUT}"),
+    Variable("GUNICORN_LOG_LEVEL", "gunicorn's own log level", "info"),
+    Variable("API_KEYS", "comma-separated API keys, or JSON named, scoped keys (service/keys.py)",
+             "—"),
+    Variable("API_KEY_FILE", "a file with one key per line (`#` comments allowed) or JSON keys; "
+             "re-read when it changes", "—"),
+    Variable("DATA_DIR", "folder of the parameter tables clients may name",
+             "the `model` package's data folder"),
+    Variable("MAX_BODY_BYTES", "largest request body accepted (413 above it)",
+             f"{DEFAULT_MAX_BODY_BYTES}"),
+    Variable("MAX_SAMPLES", "largest `n_samples` a request may ask for (400 above it)",
+             f"{DEFAULT_MAX_SAMPLES}"),
+    Variable("REQUEST_TIMEOUT", "seconds a request may take before a JSON 503 (must be below "
+             "`GUNICORN_TIMEOUT`)",
+             f"{TIME_BUDGET_SHARE:g} × `GUNICORN_TIMEOUT` ({DEFAULT_REQUEST_TIMEOUT:g})"),
+    Variable("AUTH_FAILURE_LIMIT", "wrong keys from one client address within the window "
+             "before 429 (0: off)", f"{DEFAULT_AUTH_FAILURE_LIMIT}"),
+    Variable("AUTH_FAILURE_WINDOW", "the window, seconds", f"{DEFAULT_AUTH_FAILURE_WINDOW:g}"),
+    Variable("AUDIT_LOG", "where audit records go: `-` (stdout) or a file, appended to "
+             "(service/runs.py)", "`-`"),
+    Variable("IMAGE_DIGEST", "the image's digest, quoted in each result's provenance (the task "
+             "definition sets it)", "—"),
+    Variable("TRUSTED_PROXIES", "comma-separated addresses or networks (CIDR) of the proxies in "
+             "front of the service: X-Forwarded-For is believed only from them "
+             "(service/throttle.py)", "none"),
+    Variable("EVPPI_PARAMETERS", "comma-separated parameters, beyond the editable ones, whose "
+             "EVPPI `/analysis` may report (`*`: every parameter)", "— (editable ones only)"),
+)
+
+
+def settings_markdown() -> str:
+    """docs/settings.md: the variables' table, as generated from VARIABLES."""
+    rows = "\n".join(f"| `{v.name}` | {v.meaning} | {v.default} |" for v in VARIABLES)
+    process = "\n".join(f"| `{name}` | `{value}` |" for name, value in PROCESS_ENV.items())
+    return f"""# The service's settings
+
+Generated from `service/settings.py` (`VARIABLES`) by
+`python -m service --settings-doc > docs/settings.md`; a test fails when this file
+and the code disagree.  Every variable is optional except a key (`API_KEYS`
+or `API_KEY_FILE`, or both); a value the service cannot use stops it at
+start with a message naming the variable.
+
+| variable | meaning | default |
+|---|---|---|
+{rows}
+
+The process's own variables (`PROCESS_ENV`) are not settings: NumPy and
+malloc read them when the process starts, so the starter sets them (the
+Dockerfile's `ENV`, `python -m service`); they are not meant to be changed.
+
+| variable | value |
+|---|---|
+{process}
+"""
 
 
 class SettingsError(Exception):
@@ -82,11 +155,11 @@ class SettingsError(Exception):
 class ServerSettings:
     """gunicorn's settings."""
 
-    bind: str = "0.0.0.0:8000"
-    port: int = 8000
-    workers: int = 2
+    bind: str = f"0.0.0.0:{DEFAULT_PORT}"
+    port: int = DEFAULT_PORT
+    workers: int = DEFAULT_WORKERS
     timeout: int = DEFAULT_GUNICORN_TIMEOUT
-    graceful_timeout: int = 20
+    graceful_timeout: int = DEFAULT_GRACEFUL_TIMEOUT
     log_level: str = "info"
 
     @classmethod
@@ -98,7 +171,7 @@ class ServerSettings:
             value = _positive(env, name)
             if value is not None:
                 options[option] = value
-        port = options["port"] = _positive(env, "PORT") or 8000
+        port = options["port"] = _positive(env, "PORT") or DEFAULT_PORT
         if port > MAX_PORT:
             raise SettingsError(f"PORT must be a port number from 1 to {MAX_PORT}, got {port}")
         options["bind"] = env.get("GUNICORN_BIND") or f"0.0.0.0:{port}"
@@ -117,7 +190,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_samples: int = DEFAULT_MAX_SAMPLES
     default_dataset: str = DEFAULT_DATASET
-    request_timeout: float = 0.8 * DEFAULT_GUNICORN_TIMEOUT
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     auth_failure_limit: int = DEFAULT_AUTH_FAILURE_LIMIT
     auth_failure_window: float = DEFAULT_AUTH_FAILURE_WINDOW
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
@@ -204,7 +277,7 @@ class Settings:
         # The time budget stays below gunicorn's timeout, which kills the
         # worker and drops the connection: the budget answers first, cleanly.
         worker_timeout = ServerSettings.from_env(env).timeout
-        options.setdefault("request_timeout", 0.8 * worker_timeout)
+        options.setdefault("request_timeout", time_budget(worker_timeout))
         if options["request_timeout"] >= worker_timeout:
             raise SettingsError(
                 f"REQUEST_TIMEOUT ({options['request_timeout']:g} s) must be below "

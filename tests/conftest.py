@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.parallel import group_of, start_order
+from tests.support.parallel import group_of, start_order, tier_of
 from tests.support.paths import REFERENCE
 
 # Fixtures of servers the tests start: `moto_endpoint` (the AWS emulator);
-# the session's test key and the audit of where keys went (runs last).
-pytest_plugins = ["tests.support.moto", "tests.support.secret_audit",
+pytest_plugins = ["tests.support.moto",
                   # a Docker registry on 127.0.0.1; the API's image, built once
                   "tests.support.registry", "tests.support.image",
                   # the front's image (nginx), built once
@@ -26,6 +25,13 @@ def reference() -> Path:
     return REFERENCE
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test is marked with its tier, its folder under tests/
+    (tests/support/parallel.py): `make check` is `-m "unit or service"`."""
+    for item in items:
+        item.add_marker(getattr(pytest.mark, tier_of(item.path)))
+
+
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: used only under -n
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """Each group of tests whole to one worker, in collection order
@@ -34,7 +40,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 
     class GroupScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return group_of(Path(nodeid.split("::", 1)[0]).stem)
+            return group_of(nodeid.split("::", 1)[0])
 
         def _assign_work_unit(self, node) -> None:
             for group in sorted(self.workqueue, key=start_order):  # instead of xdist's most-tests-first

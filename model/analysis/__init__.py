@@ -5,6 +5,9 @@
     psa = PSA(costs, effects, strategies, parameters, parameter_names)  # (n, k), (n, p)
     calculate_icers_psa(psa, uncertainty=True).to_csv()
     evppi(psa, [80000, 100000], ["p_HS1", "p_S1H"], method="gam").to_records()
+    ow = one_way(psa, "nmb", 100000)              # dampack's owsa (sensitivity.py)
+    ow.table(), tornado(ow), optimal_strategies(ow), twsa(psa, ["p_HS1", "p_S1H"], "nmb", 100000)
+    Population(10000, horizon=10, discount=0.035).effective   # population VOI
 
 Each analysis returns a `Table` with dampack's column names (``to_csv``,
 ``to_records``); the ``*_values`` functions return the bare arrays.
@@ -27,14 +30,18 @@ from .decision import (
 )
 from .evppi import METHODS, evppi, evppi_values
 from .icers import calculate_icers, calculate_icers_psa, icer_statuses
-from .psa import MAX_WTP_POINTS, PSA, AnalysisError, as_wtp, parse_wtp
+from .population import Population
+from .psa import MAX_GRID_POINTS, PSA, AnalysisError, as_wtp, parse_wtp
 from .report import analyse
+from .sensitivity import OUTCOMES, one_way, optimal_strategies, owsa, tornado, twsa
 from .table import Table
 
 __all__ = [
     "METHODS",
-    "MAX_WTP_POINTS",
+    "MAX_GRID_POINTS",
+    "OUTCOMES",
     "PSA",
+    "Population",
     "AnalysisError",
     "Table",
     "acceptability",
@@ -52,7 +59,12 @@ __all__ = [
     "expected_loss_values",
     "icer_statuses",
     "mean_net_benefit",
+    "one_way",
+    "optimal_strategies",
     "optimal_strategy",
+    "owsa",
     "parse_wtp",
     "summary",
+    "tornado",
+    "twsa",
 ]

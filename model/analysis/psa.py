@@ -16,9 +16,10 @@ import numpy as np
 
 from ..errors import ModelError
 
-# The longest willingness-to-pay grid a caller may ask for (CLI and service
-# alike): the arrays are W × n × k, so this bounds memory and time.
-MAX_WTP_POINTS = 1001
+# The longest willingness-to-pay grid the analyses take (the command line;
+# one service request takes fewer: REQUEST_WTP_POINTS): the arrays are
+# W × n × k, so this bounds memory and time.
+MAX_GRID_POINTS = 1001
 
 
 class AnalysisError(ModelError):
@@ -169,7 +170,7 @@ class PSA:
         return self.parameters[:, [index[name] for name in names]]
 
 
-def as_wtp(wtp, max_points: int = MAX_WTP_POINTS) -> np.ndarray:
+def as_wtp(wtp, max_points: int = MAX_GRID_POINTS) -> np.ndarray:
     """Willingness-to-pay values as a 1-D float array, checked."""
     try:
         values = np.atleast_1d(np.asarray(wtp, dtype=float))
@@ -184,7 +185,7 @@ def as_wtp(wtp, max_points: int = MAX_WTP_POINTS) -> np.ndarray:
     return values
 
 
-def parse_wtp(text: str, max_points: int = MAX_WTP_POINTS) -> np.ndarray:
+def parse_wtp(text: str, max_points: int = MAX_GRID_POINTS) -> np.ndarray:
     """A WTP list ``a,b,c`` or range ``start:stop:step`` (stop included when
     the steps reach it), as the command line and the service take it."""
     text = str(text).strip()

@@ -19,6 +19,8 @@ def _cell(value) -> str:
     if isinstance(value, (float, np.floating)):
         if math.isnan(value):
             return "NA"
+        if math.isinf(value):
+            return "Inf" if value > 0 else "-Inf"
         value = float(value)
         # 90000 as R writes it, not 90000.0; repr otherwise (exact).
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
@@ -26,10 +28,12 @@ def _cell(value) -> str:
 
 
 def _json_column(column) -> list:
-    """A column as JSON-ready Python values: NaN as None (null)."""
+    """A column as JSON-ready Python values: NaN and ±infinity as None
+    (null: JSON has neither; a tornado's rel_diff is infinite when its low
+    outcome is exactly 0, as dampack's Inf)."""
     values = column.tolist() if isinstance(column, np.ndarray) else list(column)
     if isinstance(column, np.ndarray) and column.dtype.kind == "f":
-        return [None if v != v else v for v in values]
+        return [v if math.isfinite(v) else None for v in values]
     return values
 
 

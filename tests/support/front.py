@@ -143,9 +143,9 @@ def front_stack(api_tag: str, front_tag: str, log_dir: Path, api_env: Mapping[st
     front_variables = {"FRONT_UPSTREAM": "api:8000", "FRONT_PUBLIC_HTTPS_PORT": str(https_port),
                        "FRONT_PUBLIC_HOSTS": "127.0.0.1,localhost", **(front_env or {})}
     logs = [log_dir / f"{api}.log", log_dir / f"{front}.log"]
-    secret_audit.record_server(logs, api_env)
-    secret_audit.record_secrets(logs, [line for line in private_key.splitlines()
-                                       if "PRIVATE KEY" not in line])
+    audited = secret_audit.record_server(logs, api_env)
+    audited |= secret_audit.record_secrets(logs, [line for line in private_key.splitlines()
+                                                  if "PRIVATE KEY" not in line])
     stack = Stack(f"https://127.0.0.1:{https_port}", f"http://127.0.0.1:{http_port}",
                   https_port, http_port, pem["ca"], api, front, private_key)
     try:
@@ -162,3 +162,4 @@ def front_stack(api_tag: str, front_tag: str, log_dir: Path, api_env: Mapping[st
         for name, log in zip((api, front), logs):
             log.write_text(stack.logs(name))
         docker("rm", "-f", front, api, check=False)
+        secret_audit.audit(logs, audited)

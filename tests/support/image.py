@@ -13,7 +13,7 @@ and is removed.
 
 The build runs with decoy secrets in its environment (the session's test key
 as `API_KEYS`, AWS credentials) and a decoy file in `build/`, so the checks
-that no key reaches the image (tests/test_image.py) are not vacuous.
+that no key reaches the image (tests/e2e/test_image.py) are not vacuous.
 Container logs are recorded with `tests.support.secret_audit`, whose last
 test greps them for the keys.
 """
@@ -121,7 +121,7 @@ def wait_healthy(container: Container, timeout: float = 30) -> float:
 def run_container(image: str, log_dir: Path, env: Mapping[str, str] | None = None,
                   args: Sequence[str] = (), wait: bool = True) -> Iterator[Container]:
     """`docker run -d -p 127.0.0.1:<free port>:8000` with `env`; removed on exit.
-    Its logs are saved in `log_dir` and recorded for the session's key audit."""
+    Its logs are saved in `log_dir` and audited for its keys when it stops."""
     env = dict(env or {})
     name = unique("run")
     cmd = ["run", "-d", "--name", name, "-p", "127.0.0.1::8000"]
@@ -129,7 +129,7 @@ def run_container(image: str, log_dir: Path, env: Mapping[str, str] | None = Non
         cmd += ["-e", f"{key}={value}"]
     docker(*cmd, *args, image)
     log = Path(log_dir) / f"{name}.log"
-    secret_audit.record_server([log], env)
+    keys = secret_audit.record_server([log], env)
     try:
         port = docker("port", name, "8000/tcp").stdout.split()[0].rsplit(":", 1)[1]
         container = Container(name=name, url=f"http://127.0.0.1:{port}")
@@ -140,3 +140,4 @@ def run_container(image: str, log_dir: Path, env: Mapping[str, str] | None = Non
         logs = docker("logs", name, check=False)
         log.write_text(logs.stdout + logs.stderr)
         docker("rm", "-f", name, check=False)
+        secret_audit.audit([log], keys)

@@ -4,16 +4,15 @@
 the repository: every test that starts a real server (or builds an image,
 or renders a task definition) configures it, so finding it anywhere
 afterwards is a leak, never a coincidence.  Under pytest-xdist every worker
-derives the same key from the run's id, so the audit looks for the key the
-other worker's tests used too.
+derives the same key from the run's id.
 
-Every server that `tests.support.service.gunicorn_server` starts records
-here the files its logs go to and the keys it was given (`API_KEYS`, the
-lines of `API_KEY_FILE`).  `tests/test_secrets_logs.py` holds a test marked
-`audit_last`: this plugin (loaded from tests/conftest.py) moves it after
-every other test of the session, and it greps all those files for all
-those keys.  Only tests of the "serial" group may record (the audit runs
-last in that group; tests/support/parallel.py).
+Every server a fixture starts (tests/support/service.py's gunicorn, the
+front's and the image's containers) is audited when it stops: the fixture
+calls `audit(log files, keys)` after its logs are written, and a key found
+fails the test that used the server, naming the file and the key's
+position, never the key.  So no audit must run last, and a server may run
+on either worker.  The keys and files are also recorded here, for
+tests/service/test_secrets_logs.py's checks of the repository.
 """
 
 from __future__ import annotations
@@ -25,9 +24,6 @@ import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import pytest
-
-from tests.support.parallel import check_may_record
 
 
 def _run_key() -> str:
@@ -64,18 +60,36 @@ def keys_in(env: Mapping[str, str]) -> set[str]:
     return {key.secret for key in keys}
 
 
-def record_server(log_files: Iterable[Path], env: Mapping[str, str]) -> None:
-    check_may_record()
+def record_server(log_files: Iterable[Path], env: Mapping[str, str]) -> set[str]:
+    """Note a server's log files and the keys it is configured with; returns
+    those keys, for `audit` when the server stops."""
     _log_files.extend(Path(path) for path in log_files)
-    _keys.update(keys_in(env))
+    keys = keys_in(env) | {TEST_KEY}
+    _keys.update(keys)
+    return keys
 
 
-def record_secrets(log_files: Iterable[Path], values: Iterable[str]) -> None:
+def record_secrets(log_files: Iterable[Path], values: Iterable[str]) -> set[str]:
     """Other secrets a server was given (a TLS private key's lines): audited
     like the keys."""
-    check_may_record()
     _log_files.extend(Path(path) for path in log_files)
+    values = set(values)
     _keys.update(values)
+    return values
+
+
+class SecretLeak(AssertionError):
+    """A server wrote a secret it was given into its logs."""
+
+
+def audit(log_files: Iterable[Path], secrets: Iterable[str]) -> None:
+    """Fail if any of `secrets` (at least MIN_KEY_LENGTH long) is in any of
+    the files: what every server fixture calls once its logs are written."""
+    needles = sorted(s for s in set(secrets) if len(s) >= MIN_KEY_LENGTH)
+    leaks = find_secrets(log_files, needles)
+    if leaks:
+        raise SecretLeak("a server's log holds a secret it was given: "
+                         + ", ".join(f"{path} (secret #{n})" for path, n in leaks))
 
 
 def recorded_log_files() -> list[Path]:
@@ -98,14 +112,3 @@ def find_secrets(files: Iterable[Path], keys: Iterable[str]) -> list[tuple[Path,
             continue
         found += [(Path(path), i) for i, needle in enumerate(needles) if needle in data]
     return found
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "audit_last: run after every other test (audits what they left behind)"
-    )
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(session, config, items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.get_closest_marker("audit_last") is not None)

@@ -83,8 +83,9 @@ def gunicorn_server(folder: Path, startup_timeout: float = 30, app: str = APP,
     if tls is not None:
         env["GUNICORN_CMD_ARGS"] = f"--certfile={tls['certificate']} --keyfile={tls['key']}"
     stdout, stderr = _log_paths(Path(folder))
-    secret_audit.record_server([stdout, stderr], env)
-    with open(stdout, "wb") as out, open(stderr, "wb") as err:
+    keys = secret_audit.record_server([stdout, stderr], env)
+    # Appending: whatever else writes to a log (a test planting a line) is kept.
+    with open(stdout, "ab") as out, open(stderr, "ab") as err:
         process = subprocess.Popen(GUNICORN[:-1] + [app], cwd=ROOT, env=service_env(**env),
                                    stdout=out, stderr=err, start_new_session=True)
     server = Server(f"{'https' if tls else 'http'}://127.0.0.1:{port}", process, stdout, stderr,
@@ -94,11 +95,12 @@ def gunicorn_server(folder: Path, startup_timeout: float = 30, app: str = APP,
         yield server
     finally:
         stop(process)
+        secret_audit.audit([stdout, stderr], keys)  # its logs are complete once it stopped
 
 
 def _log_paths(folder: Path) -> tuple[Path, Path]:
     """gunicorn.out/.err, numbered when the folder already holds a server's logs
-    (the audit at the end of the session reads every one)."""
+    (each server's own are audited when it stops)."""
     stem, number = "gunicorn", 1
     while (folder / f"{stem}.out").exists() or (folder / f"{stem}.err").exists():
         number += 1

@@ -1,5 +1,5 @@
 """Slow clients, as an attacker without a key runs them, and a prober that
-measures what an ordinary client sees meanwhile (tests/test_front.py,
+measures what an ordinary client sees meanwhile (tests/e2e/test_front.py,
 bench/bench_front.py).
 
     with SlowClients(url, "headers", connections=200, tls=context) as attack:

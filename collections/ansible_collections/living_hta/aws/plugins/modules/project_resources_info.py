@@ -105,11 +105,29 @@ def first_or_deleted(items, state):
     return state(items[0]) if items else "DELETED"
 
 
-# (service, resource type) -> how to read the resource's state from its own
-# service: the tagging API keeps listing deleted resources for a while
+# The boto3 client of each service an ARN names (its third field): mostly the
+# same word, but Elastic Load Balancing's ARNs say "elasticloadbalancing" where
+# boto3's client for application load balancers is "elbv2".  Every service of
+# READERS below is here; a service missing from both has no reader.
+CLIENTS = {
+    "acm": "acm",
+    "autoscaling": "autoscaling",
+    "ec2": "ec2",
+    "ecr": "ecr",
+    "ecs": "ecs",
+    "elasticloadbalancing": "elbv2",
+    "iam": "iam",
+    "logs": "logs",
+    "secretsmanager": "secretsmanager",
+    "ssm": "ssm",
+}
+
+# (ARN service, resource type) -> how to read the resource's state from its
+# own service: the tagging API keeps listing deleted resources for a while
 # (terminated instances' root volumes, deleted groups, parameters ...), so
 # every ARN it reports is checked where it lives.  Each reader gets the
-# client, the ARN and the resource part after the type.
+# client (CLIENTS[service]), the ARN and the resource part after the type.
+# One reader for every kind of resource the roles create.
 READERS = {
     ("ec2", "instance"): lambda c, arn, rid: first_or_deleted(
         [i for r in c.describe_instances(InstanceIds=[rid])["Reservations"] for i in r["Instances"]],
@@ -120,6 +138,8 @@ READERS = {
         c.describe_security_groups(GroupIds=[rid])["SecurityGroups"], lambda g: "present"),
     ("ec2", "network-interface"): lambda c, arn, rid: first_or_deleted(
         c.describe_network_interfaces(NetworkInterfaceIds=[rid])["NetworkInterfaces"], lambda n: n["Status"]),
+    ("ec2", "launch-template"): lambda c, arn, rid: first_or_deleted(
+        c.describe_launch_templates(LaunchTemplateIds=[rid])["LaunchTemplates"], lambda t: "present"),
     ("ecs", "cluster"): lambda c, arn, rid: first_or_deleted(
         c.describe_clusters(clusters=[arn])["clusters"], lambda x: x["status"]),
     ("ecs", "service"): lambda c, arn, rid: first_or_deleted(
@@ -128,6 +148,8 @@ READERS = {
         c.describe_tasks(cluster=rid.split("/")[0], tasks=[arn])["tasks"], lambda x: x["lastStatus"]),
     ("ecs", "task-definition"): lambda c, arn, rid: c.describe_task_definition(
         taskDefinition=arn)["taskDefinition"]["status"],
+    ("ecs", "capacity-provider"): lambda c, arn, rid: first_or_deleted(
+        c.describe_capacity_providers(capacityProviders=[rid])["capacityProviders"], lambda p: p["status"]),
     ("ssm", "parameter"): lambda c, arn, rid: parameter_state(c, rid),
     ("logs", "log-group"): lambda c, arn, rid: first_or_deleted(
         [g for g in c.describe_log_groups(logGroupNamePrefix=rid.rstrip(":*"))["logGroups"]
@@ -138,10 +160,21 @@ READERS = {
         c.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"], lambda lb: lb["State"]["Code"]),
     ("elasticloadbalancing", "targetgroup"): lambda c, arn, rid: first_or_deleted(
         c.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"], lambda tg: "present"),
+    ("elasticloadbalancing", "listener"): lambda c, arn, rid: first_or_deleted(
+        c.describe_listeners(ListenerArns=[arn])["Listeners"], lambda listener: "present"),
     ("acm", "certificate"): lambda c, arn, rid: c.describe_certificate(
         CertificateArn=arn)["Certificate"]["Status"],
     ("secretsmanager", "secret"): lambda c, arn, rid: "DELETED" if c.describe_secret(
         SecretId=arn).get("DeletedDate") else "present",
+    # IAM names may carry a path (role/path/name): the name is the last part.
+    ("iam", "role"): lambda c, arn, rid: c.get_role(RoleName=rid.split("/")[-1]) and "present",
+    ("iam", "instance-profile"): lambda c, arn, rid: c.get_instance_profile(
+        InstanceProfileName=rid.split("/")[-1]) and "present",
+    # autoScalingGroup:<uuid>:autoScalingGroupName/<name>
+    ("autoscaling", "autoScalingGroup"): lambda c, arn, rid: first_or_deleted(
+        c.describe_auto_scaling_groups(AutoScalingGroupNames=[rid.split("autoScalingGroupName/")[-1]])[
+            "AutoScalingGroups"],
+        lambda g: "deleting" if g.get("Status") == "Delete in progress" else "present"),
 }
 
 
@@ -230,7 +263,7 @@ def state_of(module, arn):
     reader = READERS.get((service, kind))
     if reader is None:
         return "present"
-    client = module.client(service, region=arn.split(":")[3] or None)
+    client = module.client(CLIENTS[service], region=arn.split(":")[3] or None)
     try:
         return reader(client, arn, rest)
     except botocore.exceptions.ClientError as e:

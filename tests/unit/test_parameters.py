@@ -10,6 +10,7 @@ import pytest
 import model
 from model.errors import (
     DistributionParameterError,
+    NotEditableError,
     ParameterTableError,
     UnknownDistributionError,
     UpdateFormatError,
@@ -104,6 +105,25 @@ def test_updates_accept_a_data_frame():
 def test_bad_updates_name_the_problem(update, error, message):
     with pytest.raises(error, match=message):
         model.read_table().update([update])
+
+
+NOT_EDITABLE = [(name, family, v1, v2) for name, family, v1, v2, editable in model.read_table().rows() if not editable]
+
+
+@pytest.mark.parametrize(("name", "family", "v1", "v2"), NOT_EDITABLE, ids=[row[0] for row in NOT_EDITABLE])
+def test_a_parameter_not_editable_is_refused_even_in_its_own_distribution_family(name, family, v1, v2):
+    """The data owner's F stands whatever the update says: the same family
+    (even the same values) is refused like any other, naming the parameter,
+    and the update's place in the list."""
+    table = model.read_table()
+    same_family = {"parameter": name, "distribution": family, "v1": v1 * 1.5, "v2": v2}
+    for updates in ([same_family], [{**same_family, "v1": v1}], [{"parameter": "p_HS1", "distribution": "beta",
+                                                                  "v1": 1, "v2": 1}, same_family]):
+        with pytest.raises(NotEditableError, match=f"parameter '{name}' is not editable") as refused:
+            table.update(updates)
+        assert type(refused.value) is NotEditableError  # not "unknown parameter"
+        assert refused.value.update == len(updates)
+    assert table.to_frame().equals(model.read_table().to_frame())
 
 
 @pytest.mark.parametrize("updates", [{"parameter": "p_HS1"}, "p_HS1", [1, 2]])

@@ -1,6 +1,6 @@
 """The per-request time budget (service/timeout.py), in process: a request that
 runs too long gets a JSON 503 instead of a killed worker; nothing else changes.
-The same over real gunicorn: tests/test_hardening_faults.py."""
+The same over real gunicorn: tests/service/test_hardening_faults.py."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ import pytest
 
 from tests.support.ansible import ansible_playbook, recap
 from tests.support.aws_proxy import aws_proxy, ec2_error, json_body, json_error, services_answered_as, with_json
-from tests.support.moto import aws_client, recorded_requests
+from tests.support.moto import aws_client, recorded_requests, start_moto, stop_moto
 from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.slow
@@ -285,34 +285,166 @@ def test_teardown_gives_up_with_one_line_when_the_cluster_stays_busy(moto_endpoi
     teardown(moto_endpoint, project)
 
 
-def test_the_final_check_asks_each_service_whether_a_tagged_resource_is_gone(moto_endpoint):
-    """The tagging API still lists a terminated instance's root volume, a
-    deleted group and a deleted parameter; a volume being deleted is listed
-    as deleting twice, then is gone."""
-    account_region = "arn:aws:ec2:eu-west-2:123456789012"
-    ghosts = [f"{account_region}:volume/vol-0ghost0000000000", f"{account_region}:security-group/sg-0ghost00000000",
-              "arn:aws:ssm:eu-west-2:123456789012:parameter/lhta-aws-ghost/t/api-keys",
-              f"{account_region}:volume/vol-0leaving00000000"]
+ACCOUNT = "123456789012"
 
+# One ARN of every kind of resource the roles create and tag (either
+# topology), none of which exists: the tagging API goes on listing deleted
+# resources for a while on AWS, and each must be seen gone by its own service.
+GHOSTS = {
+    ("ec2", "instance"): f"arn:aws:ec2:eu-west-2:{ACCOUNT}:instance/i-0ghost00000000000",
+    ("ec2", "volume"): f"arn:aws:ec2:eu-west-2:{ACCOUNT}:volume/vol-0ghost0000000000",
+    ("ec2", "security-group"): f"arn:aws:ec2:eu-west-2:{ACCOUNT}:security-group/sg-0ghost00000000",
+    ("ec2", "network-interface"): f"arn:aws:ec2:eu-west-2:{ACCOUNT}:network-interface/eni-0ghost0000000000",
+    ("ec2", "launch-template"): f"arn:aws:ec2:eu-west-2:{ACCOUNT}:launch-template/lt-0ghost0000000000",
+    ("ecs", "cluster"): f"arn:aws:ecs:eu-west-2:{ACCOUNT}:cluster/lhta-aws-ghost-t",
+    ("ecs", "service"): f"arn:aws:ecs:eu-west-2:{ACCOUNT}:service/lhta-aws-ghost-t/lhta-aws-ghost-t",
+    ("ecs", "task"): f"arn:aws:ecs:eu-west-2:{ACCOUNT}:task/lhta-aws-ghost-t/0123456789abcdef0123456789abcdef",
+    ("ecs", "task-definition"): f"arn:aws:ecs:eu-west-2:{ACCOUNT}:task-definition/lhta-aws-ghost-t:1",
+    ("ecs", "capacity-provider"): f"arn:aws:ecs:eu-west-2:{ACCOUNT}:capacity-provider/lhta-aws-ghost-t",
+    ("ecr", "repository"): f"arn:aws:ecr:eu-west-2:{ACCOUNT}:repository/lhta-aws-ghost-t",
+    ("iam", "role"): f"arn:aws:iam::{ACCOUNT}:role/lhta-aws-ghost-t-instance",
+    ("iam", "instance-profile"): f"arn:aws:iam::{ACCOUNT}:instance-profile/lhta-aws-ghost-t-instance",
+    ("logs", "log-group"): f"arn:aws:logs:eu-west-2:{ACCOUNT}:log-group:/ecs/lhta-aws-ghost-t:*",
+    ("ssm", "parameter"): f"arn:aws:ssm:eu-west-2:{ACCOUNT}:parameter/lhta-aws-ghost/t/api-keys",
+    ("secretsmanager", "secret"): f"arn:aws:secretsmanager:eu-west-2:{ACCOUNT}:secret:lhta-aws-ghost-t-front-AbCdEf",
+    ("elasticloadbalancing", "loadbalancer"):
+        f"arn:aws:elasticloadbalancing:eu-west-2:{ACCOUNT}:loadbalancer/app/lhta-aws-ghost-t/0123456789abcdef",
+    ("elasticloadbalancing", "targetgroup"):
+        f"arn:aws:elasticloadbalancing:eu-west-2:{ACCOUNT}:targetgroup/lhta-aws-ghost-t/0123456789abcdef",
+    ("elasticloadbalancing", "listener"):
+        f"arn:aws:elasticloadbalancing:eu-west-2:{ACCOUNT}:listener/app/lhta-aws-ghost-t/0123456789abcdef/fedcba9876543210",
+    ("acm", "certificate"): f"arn:aws:acm:eu-west-2:{ACCOUNT}:certificate/01234567-89ab-cdef-0123-456789abcdef",
+    ("autoscaling", "autoScalingGroup"): f"arn:aws:autoscaling:eu-west-2:{ACCOUNT}:autoScalingGroup:"
+                                         "01234567-89ab-cdef-0123-456789abcdef:autoScalingGroupName/lhta-aws-ghost-t",
+}
+
+
+def listed_by_the_tagging_api(arns: list[str], project: str):
+    """A proxy handler: GetResources also lists these ARNs, tagged with the project."""
     def handler(call, forward):
         if call.action == "GetResources":
             response = forward()
             data = json_body(response)
             data["ResourceTagMappingList"] = data.get("ResourceTagMappingList", []) + [
-                {"ResourceARN": arn, "Tags": [{"Key": "Project", "Value": "lhta-aws-ghost"},
-                                              {"Key": "Environment", "Value": "t"}]} for arn in ghosts]
+                {"ResourceARN": arn, "Tags": [{"Key": "Project", "Value": project},
+                                              {"Key": "Environment", "Value": "t"}]} for arn in arns]
             return with_json(response, data)
+        return forward()
+    return handler
+
+
+def test_the_final_check_asks_each_service_whether_a_tagged_resource_is_gone(moto_endpoint):
+    """The tagging API still lists a terminated instance's root volume, a
+    deleted group, a deleted parameter, a deleted load balancer ... (one ARN
+    of every kind the roles create); a volume being deleted is listed as
+    deleting twice, then is gone."""
+    leaving = f"arn:aws:ec2:eu-west-2:{ACCOUNT}:volume/vol-0leaving00000000"
+    listed = listed_by_the_tagging_api([*GHOSTS.values(), leaving], "lhta-aws-ghost")
+
+    def handler(call, forward):
         if call.action == "DescribeVolumes" and "vol-0leaving" in json.dumps(call.params) and call.count <= 4:
             return 200, {"Content-Type": "text/xml"}, (
                 "<DescribeVolumesResponse><volumeSet><item><volumeId>vol-0leaving00000000</volumeId>"
                 "<status>in-use</status></item></volumeSet></DescribeVolumesResponse>").encode()
-        return forward()
+        return listed(call, forward)
 
     with aws_proxy(moto_endpoint, handler) as proxy:
         _, output = teardown(proxy.url, "lhta-aws-ghost")
     assert "Nothing tagged" in output
     # Looked again while the volume was still there, then passed.
     assert proxy.actions("tagging").count("GetResources") >= 2
+    # Each ghost was asked about where it lives, load balancers included.
+    assert {"DescribeLoadBalancers", "DescribeTargetGroups", "DescribeListeners"} <= set(proxy.actions("elasticloadbalancing"))
+
+
+def live_resources_of_every_kind(url: str, project: str) -> dict[tuple[str, str], str]:
+    """One live resource of every kind in GHOSTS, made in the emulator: their ARNs."""
+    ec2, ecs, elb = aws_client("ec2", url), aws_client("ecs", url), aws_client("elbv2", url)
+    iam, autoscaling = aws_client("iam", url), aws_client("autoscaling", url)
+    tags = [{"Key": "Project", "Value": project}, {"Key": "Environment", "Value": "t"}]
+    region_account = f"eu-west-2:{ACCOUNT}"
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
+    group = ec2.create_security_group(GroupName=project, Description=project, VpcId=vpc)["GroupId"]
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro",
+                                 SubnetId=subnets[0])["Instances"][0]
+    template = ec2.create_launch_template(LaunchTemplateName=project, LaunchTemplateData={"ImageId": image})[
+        "LaunchTemplate"]["LaunchTemplateId"]
+    autoscaling.create_auto_scaling_group(AutoScalingGroupName=project, LaunchTemplate={"LaunchTemplateId": template},
+                                          MinSize=0, MaxSize=1, VPCZoneIdentifier=subnets[0])
+    [asg] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[project])["AutoScalingGroups"]
+    balancer = elb.create_load_balancer(Name=project, Subnets=subnets[:2], SecurityGroups=[group])[
+        "LoadBalancers"][0]["LoadBalancerArn"]
+    target_group = elb.create_target_group(Name=project, Protocol="HTTP", Port=80, VpcId=vpc)[
+        "TargetGroups"][0]["TargetGroupArn"]
+    listener = elb.create_listener(LoadBalancerArn=balancer, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": target_group}])["Listeners"][0]["ListenerArn"]
+    cluster = ecs.create_cluster(clusterName=project)["cluster"]["clusterArn"]
+    provider = ecs.create_capacity_provider(name=project, autoScalingGroupProvider={
+        "autoScalingGroupArn": asg["AutoScalingGroupARN"]})["capacityProvider"]["capacityProviderArn"]
+    definition = ecs.register_task_definition(family=project, containerDefinitions=[
+        {"name": "api", "image": "api", "memory": 64}])["taskDefinition"]["taskDefinitionArn"]
+    ecs.register_container_instance(cluster=project, instanceIdentityDocument=json.dumps(
+        {"instanceId": instance["InstanceId"], "region": "eu-west-2", "accountId": ACCOUNT}))
+    service = ecs.create_service(cluster=project, serviceName=project, taskDefinition=definition,
+                                 desiredCount=0)["service"]["serviceArn"]
+    [task] = ecs.run_task(cluster=project, taskDefinition=definition, count=1)["tasks"]
+    repository = aws_client("ecr", url).create_repository(repositoryName=project)["repository"]["repositoryArn"]
+    iam.create_role(RoleName=project, AssumeRolePolicyDocument="{}", Tags=tags)
+    profile = iam.create_instance_profile(InstanceProfileName=project)["InstanceProfile"]["Arn"]
+    aws_client("logs", url).create_log_group(logGroupName=f"/ecs/{project}")
+    aws_client("ssm", url).put_parameter(Name=f"/{project}/api-keys", Value="x", Type="SecureString")
+    secret = aws_client("secretsmanager", url).create_secret(Name=project, SecretString="{}")["ARN"]
+    certificate = aws_client("acm", url).request_certificate(DomainName=f"{project}.example.org",
+                                                            ValidationMethod="DNS")["CertificateArn"]
+    return {
+        ("ec2", "instance"): f"arn:aws:ec2:{region_account}:instance/{instance['InstanceId']}",
+        ("ec2", "volume"): f"arn:aws:ec2:{region_account}:volume/"
+                           f"{instance['BlockDeviceMappings'][0]['Ebs']['VolumeId']}",
+        ("ec2", "security-group"): f"arn:aws:ec2:{region_account}:security-group/{group}",
+        ("ec2", "network-interface"): f"arn:aws:ec2:{region_account}:network-interface/"
+                                      f"{instance['NetworkInterfaces'][0]['NetworkInterfaceId']}",
+        ("ec2", "launch-template"): f"arn:aws:ec2:{region_account}:launch-template/{template}",
+        ("ecs", "cluster"): cluster,
+        ("ecs", "service"): service,
+        ("ecs", "task"): task["taskArn"],
+        ("ecs", "task-definition"): definition,
+        ("ecs", "capacity-provider"): provider,
+        ("ecr", "repository"): repository,
+        ("iam", "role"): f"arn:aws:iam::{ACCOUNT}:role/{project}",
+        ("iam", "instance-profile"): profile,
+        ("logs", "log-group"): f"arn:aws:logs:{region_account}:log-group:/ecs/{project}:*",
+        ("ssm", "parameter"): f"arn:aws:ssm:{region_account}:parameter/{project}/api-keys",
+        ("secretsmanager", "secret"): secret,
+        ("elasticloadbalancing", "loadbalancer"): balancer,
+        ("elasticloadbalancing", "targetgroup"): target_group,
+        ("elasticloadbalancing", "listener"): listener,
+        ("acm", "certificate"): certificate,
+        ("autoscaling", "autoScalingGroup"): asg["AutoScalingGroupARN"],
+    }
+
+
+def test_the_final_check_names_a_tagged_resource_of_every_kind_that_is_still_there(tmp_path):
+    """The other half: a live resource of each kind listed by the tagging API
+    is named as left, whatever its service (no "Unknown service").  On an
+    emulator of its own, so that what it makes meets no other test."""
+    project = "lhta-aws-alive"
+    proc, url = start_moto(log_path=tmp_path / "moto-server.log")
+    try:
+        live = live_resources_of_every_kind(url, project)
+        assert live.keys() == GHOSTS.keys()
+        with aws_proxy(url, listed_by_the_tagging_api(list(live.values()), project)) as proxy:
+            # Only the final check (nothing deleted), one look.
+            code, output = teardown(proxy.url, project, "-e", '{"teardown_roles": []}',
+                                    "-e", "teardown_check_retries=1", check=False)
+    finally:
+        stop_moto(proc)
+    assert code != 0
+    assert "Traceback" not in output and "Unknown service" not in output, output[-4000:]
+    still_there = output[output.index("are still there"):]
+    missing = {kind: arn for kind, arn in live.items() if arn not in still_there}
+    assert not missing, output[-4000:]
 
 
 # --- item 5: waiting for the instance and the deployment ---------------------------
@@ -438,7 +570,7 @@ def test_a_new_execution_role_or_platform_makes_a_new_revision(moto_endpoint, st
     ("teardown", ["ec2:DescribeVolumes", "ssm:DescribeParameters", "logs:DescribeLogGroups",
                   "iam:GetInstanceProfile", "autoscaling:DescribeAutoScalingGroups", "ec2:DescribeLaunchTemplates",
                   "ecs:DescribeCapacityProviders", "application-autoscaling:DescribeScalableTargets",
-                  "route53:ListResourceRecordSets"]),
+                  "route53:ListResourceRecordSets", "iam:GetRole", "elasticloadbalancing:DescribeListeners"]),
 ])
 def test_role_readmes_list_the_permissions_the_roles_use(role, actions):
     text = (ROOT / "roles" / role / "README.md").read_text()

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.aws_proxy import aws_proxy, json_error
 from tests.support.moto import DUMMY_CREDENTIALS
+from tests.support.net import free_port
 from tests.support.paths import ROOT
 from tests.support.registry import MOTO_ECR_PASSWORD, MOTO_ECR_USER, running_registry
 
@@ -99,9 +101,68 @@ def test_a_registry_refusing_the_ecr_login_stops_the_role_without_printing_it(mo
             assert proc.returncode != 0, output[-4000:]
             assert "Log Docker in to the registry" in output and "failed=1" in output, output[-4000:]
             assert "censored" in output  # no_log hid the failing login's details
+            # ... and the role says what happened in words of its own.
+            assert f"the registry {registry.host} answers but refused Docker's login with the ECR token" in output, \
+                output[-4000:]
             assert registry.tags("lhta-img-refused", (MOTO_ECR_USER, "another-password-0001")) == []
         assert not [i for i, secret in enumerate(SECRETS) if secret in output], "the ECR password was printed"
     finally:
         for ref in ("lhta-img-refused:refused", f"{registry.host}/lhta-img-refused:refused",
                     f"{registry.host}/lhta-img-refused:latest"):
             subprocess.run(["docker", "rmi", ref], capture_output=True)
+
+
+def run_role(moto_endpoint: str, tmp_path: Path, *extra: str) -> tuple[int, str]:
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(WRONG_LOGIN_PLAY)
+    env = ansible_env(moto_endpoint, tmp_path, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", "inventory/local", str(playbook), *extra],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_against_the_emulator_without_a_registry_the_role_says_so_before_building(moto_endpoint, tmp_path):
+    """The emulator's ECR host is only a name (issue 25: the README's path
+    failed at the login with its reason hidden): stopped before the build,
+    with what to do."""
+    code, output = run_role(moto_endpoint, tmp_path, "-e", "image_registry=")
+    assert code != 0
+    assert "the ECR registry it names is not a registry" in output and "scripts/registry start" in output, \
+        output[-4000:]
+    assert "TASK [image : Build the image]" not in output and "Log Docker in" not in output
+
+
+def test_a_registry_that_does_not_answer_is_named_before_the_login(moto_endpoint, api_image, tmp_path):
+    silent = f"127.0.0.1:{free_port()}"
+    try:
+        code, output = run_role(moto_endpoint, tmp_path, "-e", f"image_registry={silent}")
+        assert code != 0
+        assert f"cannot reach the registry {silent} (Timeout when waiting for {silent}): is it running?" in output, \
+            output[-4000:]
+        assert "Log Docker in" not in output and "censored" not in output
+    finally:
+        for ref in ("lhta-img-refused:refused", f"{silent}/lhta-img-refused:refused",
+                    f"{silent}/lhta-img-refused:latest"):
+            subprocess.run(["docker", "rmi", ref], capture_output=True)
+
+
+def test_ecr_refusing_a_token_is_said_in_the_roles_own_words(moto_endpoint, api_image, tmp_path):
+    """GetAuthorizationToken denied: the token task is no_log (its answer
+    carries the password), so the role says what to check itself."""
+    def handler(call, forward):
+        if call.action == "GetAuthorizationToken":
+            return json_error("AccessDeniedException", "not authorized to perform: ecr:GetAuthorizationToken")
+        return forward()
+
+    with running_registry(tmp_path / "registry", users={MOTO_ECR_USER: MOTO_ECR_PASSWORD}) as registry, \
+            aws_proxy(moto_endpoint, handler) as proxy:
+        try:
+            code, output = run_role(proxy.url, tmp_path, "-e", f"image_registry={registry.host}")
+        finally:
+            for ref in ("lhta-img-refused:refused", f"{registry.host}/lhta-img-refused:refused",
+                        f"{registry.host}/lhta-img-refused:latest"):
+                subprocess.run(["docker", "rmi", ref], capture_output=True)
+    assert code != 0
+    assert proxy.actions("ecr").count("GetAuthorizationToken") == 1
+    assert "ECR gave no Docker login (ecr:GetAuthorizationToken in eu-west-2)" in output, output[-4000:]
+    assert "Log Docker in to the registry" not in output

@@ -1,6 +1,6 @@
 """The analyst's page and GET /parameters through the app (TestClient): what
 is served, to whom, and that no non-editable parameter is ever listed.  The
-page itself, in a browser: tests/test_page_browser.py."""
+page itself, in a browser: tests/service/test_page_browser.py."""
 
 from __future__ import annotations
 

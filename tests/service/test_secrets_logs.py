@@ -1,14 +1,17 @@
 """No API key in the logs of the test run, nor in the repository.
 
-The logs: every server the session started through tests/support/service.py
-recorded its stdout/stderr files and its keys (tests/support/secret_audit.py);
-the audit runs after every other test (marker `audit_last`) and greps all of
-them.  It first runs a server of its own through the ways a key reaches the
-service (header, key file, wrong keys, the key in a query string, a
-throttled address, a gunicorn error), so it never audits an empty set.
+The logs: every server a fixture starts (tests/support/service.py, the
+front's and the image's containers) audits its own logs for the keys it was
+given when it stops (tests/support/secret_audit.py), so a leak fails the
+test that caused it, on whichever worker it ran.  Here: that the audit
+finds a planted key and a leaking server fails its test, and a server
+exercised through every way a key reaches the service (header, key file,
+wrong keys, the key in a query string, a throttled address, a gunicorn
+error) leaves no key in its logs.
 
-The repository: the session's key, and every key a server was configured
-with, must be in no tracked or committable file and nowhere in the history.
+The repository: the session's key, and every key a server of this process
+was configured with, must be in no tracked or committable file and nowhere
+in the history.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ import pytest
 from tests.support.paths import ROOT
 from tests.support.secret_audit import (
     TEST_KEY,
+    SecretLeak,
+    audit,
     find_secrets,
     keys_in,
-    record_server,
     recorded_keys,
     recorded_log_files,
 )
@@ -48,13 +52,19 @@ def test_keys_in_reads_the_environment_and_the_key_file(tmp_path):
         "a-key-0001", "b-key-0002", "file-key-0001"}
 
 
-def test_a_module_that_may_run_on_the_other_worker_cannot_record_a_server(monkeypatch, tmp_path):
-    """The audit runs last on its own worker (tests/support/parallel.py): logs
-    recorded on the other one would escape it, so they are refused."""
-    monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/test_roles_aws.py::test_x (call)")
-    with pytest.raises(RuntimeError, match="take it out of ANY_WORKER"):
-        record_server([tmp_path / "gunicorn.err"], {"API_KEYS": TEST_KEY})
-    assert tmp_path / "gunicorn.err" not in recorded_log_files()
+def test_a_server_whose_log_holds_its_key_fails_the_test_that_ran_it(tmp_path):
+    """The fixture audits its logs when the server stops: a key written there
+    (planted here, as a leaking handler would write it) fails the test,
+    and the failure names the file and the key's position, never the key."""
+    with pytest.raises(SecretLeak) as leak:
+        with gunicorn_server(tmp_path, API_KEYS=TEST_KEY) as server:
+            with open(server.stderr, "ab") as log:
+                log.write(b"handler: key=" + TEST_KEY.encode() + b"\n")
+    assert str(server.stderr) in str(leak.value) and TEST_KEY not in str(leak.value)
+    audit([server.stdout], [TEST_KEY])  # the other file is clean: no failure
+    with pytest.raises(SecretLeak):
+        audit([server.stdout, server.stderr], ["short", TEST_KEY])
+    server.stderr.unlink()  # planted: not a leak for the run's audit below
 
 
 def exercise_a_server(tmp_path: Path) -> None:
@@ -90,9 +100,8 @@ def exercise_a_server(tmp_path: Path) -> None:
         assert server.stderr.read_text().count("Invalid request") == 4
 
 
-@pytest.mark.audit_last
 def test_no_log_of_the_test_run_holds_a_key(tmp_path):
-    exercise_a_server(tmp_path)
+    exercise_a_server(tmp_path)  # its fixture audited its logs when it stopped
     files = [path for path in recorded_log_files() if path.exists()]
     keys = sorted(recorded_keys())
     assert files and TEST_KEY in keys
@@ -105,7 +114,6 @@ def git(*args: str) -> str:
                           check=True, timeout=120).stdout
 
 
-@pytest.mark.audit_last
 def test_the_repository_and_its_history_hold_no_configured_key():
     keys = sorted(recorded_keys())
     files = [ROOT / name for name in git("ls-files", "-z").split("\0") if name]

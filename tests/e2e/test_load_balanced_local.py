@@ -155,7 +155,7 @@ def demo(tmp_path_factory):
     finally:
         _keep_logs(prefix, folder / "logs")
         # The emulator is this module's own: stopped first, `down` skips the
-        # teardown playbook (tests/test_demo.py runs it) and stops the rest.
+        # teardown playbook (tests/e2e/test_demo.py runs it) and stops the rest.
         subprocess.run([str(ROOT / "scripts" / "moto-server"), "stop"], env=env, capture_output=True, timeout=60)
         down = subprocess.run([*DEMO, "down"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         # What the scripts keep for the next run on the same port (the
@@ -166,8 +166,8 @@ def demo(tmp_path_factory):
 
 
 def _keep_logs(prefix: str, folder: Path) -> None:
-    """Every container's log, saved for the session's secret audit (the
-    test key, the demo's private key)."""
+    """Every container's log, saved and audited for the test key and the
+    demo's private key."""
     folder.mkdir(exist_ok=True)
     names = subprocess.run(["docker", "ps", "-a", "--filter", f"label={LABEL}={prefix}", "--format", "{{.Names}}"],
                            capture_output=True, text=True).stdout.split()
@@ -176,11 +176,12 @@ def _keep_logs(prefix: str, folder: Path) -> None:
         proc = subprocess.run(["docker", "logs", name], capture_output=True)
         (folder / f"{name}.log").write_bytes(proc.stdout + proc.stderr)
         logs.append(folder / f"{name}.log")
-    secret_audit.record_server(logs, {"API_KEYS": TEST_KEY})
+    secrets = secret_audit.record_server(logs, {"API_KEYS": TEST_KEY})
     key_file = folder.parent / "demo" / "key.pem"
     if key_file.exists():
-        secret_audit.record_secrets(logs, [line for line in key_file.read_text().splitlines()
-                                           if "PRIVATE KEY" not in line])
+        secrets |= secret_audit.record_secrets(logs, [line for line in key_file.read_text().splitlines()
+                                                      if "PRIVATE KEY" not in line])
+    secret_audit.audit(logs, secrets)
 
 
 def model_run(demo: Demo, user_agent: str, seed: int) -> int:

@@ -4,7 +4,7 @@ clients cut off without costing a worker, a stop that loses no accepted
 request, and no private key in the image or the logs.
 
 Both containers run on free loopback ports (tests/support/front.py); the
-demo's fixed ports are checked by tests/test_demo.py.  Figures for 200+
+demo's fixed ports are checked by tests/e2e/test_demo.py.  Figures for 200+
 slow clients held for 60 s are bench/bench_front.py's (bench/RESULTS.md).
 """
 
@@ -102,14 +102,14 @@ def test_the_tutorials_httr_client_works_over_https_with_the_ca(stack):
     env = {**os.environ, "LIVING_HTA_URL": stack.https_url, "LIVING_HTA_KEY": KEY,
            "LIVING_HTA_CA": str(stack.ca_file)}
     done = subprocess.run([rscript, "tests/r/httr_client.R"], env=env, capture_output=True,
-                          text=True, timeout=120, cwd=os.path.dirname(os.path.dirname(__file__)))
+                          text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     lines = dict(line.split(": ", 1) for line in done.stdout.strip().splitlines())
     assert lines["dim"].split() == ["1000", "6"]
     # Without the CA, httr (libcurl) refuses the self-signed certificate.
     env.pop("LIVING_HTA_CA")
     refused = subprocess.run([rscript, "tests/r/httr_client.R"], env=env, capture_output=True,
-                             text=True, timeout=120, cwd=os.path.dirname(os.path.dirname(__file__)))
+                             text=True, timeout=120, cwd=ROOT)
     assert refused.returncode != 0 and "certificate" in refused.stderr.lower(), refused.stderr[-2000:]
 
 

@@ -1,7 +1,7 @@
 """Property tests for the parsing of `param_updates` (service/arguments.py):
 whatever a client sends, `read_arguments` returns well-formed records or
 raises an ApiError (400/422) with a message; JSON text and real JSON agree.
-(The model's own validation of the records: tests/test_model_properties.py.)"""
+(The model's own validation of the records: tests/unit/test_model_properties.py.)"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """site.yml against the AWS emulator: deploy, re-deploy with no change,
 --check with no change, teardown twice leaving nothing tagged.  What needs
 no image (bad variables, a half-built stack's teardown, a teardown that
-finds something left): tests/test_deploy_checks.py.
+finds something left): tests/deploy/test_deploy_checks.py.
 
 The image role pushes to a local registry that, like ECR, accepts only the
 login moto's ECR hands out (tests/support/registry.py);
@@ -28,7 +28,7 @@ PROJECT, ENV = "living-hta", "local"
 NAME = f"{PROJECT}-{ENV}"
 TAGS = {"Project": PROJECT, "Environment": ENV}
 # The session's audited test key: the log and repository audits
-# (tests/test_secrets_logs.py) then cover the deployment's key too.
+# (tests/service/test_secrets_logs.py) then cover the deployment's key too.
 API_KEY = TEST_KEY
 
 pytestmark = pytest.mark.slow

@@ -1,5 +1,5 @@
 """site.yml's and teardown.yml's checks against the AWS emulator, with no
-image built (tests/test_deploy.py deploys the whole stack): bad variables
+image built (tests/e2e/test_deploy.py deploys the whole stack): bad variables
 stop the deployment before any AWS call, a half-built stack tears down
 leaving nothing tagged, and a teardown that finds something tagged left
 fails naming it.
@@ -88,6 +88,8 @@ def test_teardown_fails_when_something_tagged_is_left(moto_endpoint):
         # ECR would refuse to move `latest` on the second deployment.
         (["-e", "ecr_image_tag_mutability=immutable"], "image_tag_latest"),
         (["-e", "image_platform=linux/s390x"], "image_platform"),
+        # The emulator's ECR host is only a name: a registry must be given.
+        (["-e", "image_registry="], "the ECR registry it names is not a registry"),
     ],
 )
 def test_bad_variables_stop_before_any_aws_call(moto_endpoint, extra, variable):

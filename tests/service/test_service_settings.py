@@ -12,9 +12,12 @@ from model.parameters import default_table_path
 from service.settings import (
     DEFAULT_MAX_BODY_BYTES,
     PROCESS_ENV,
+    VARIABLES,
     ServerSettings,
     Settings,
     SettingsError,
+    settings_markdown,
+    time_budget,
 )
 from service.keys import KeyStore
 from tests.support import secret_audit
@@ -127,7 +130,7 @@ def test_python_m_service_starts_gunicorn_with_its_process_environment(tmp_path)
     port = free_port()
     env = {k: v for k, v in service_env(API_KEYS=TEST_KEY).items() if k not in PROCESS_ENV}
     out, err = tmp_path / "service.out", tmp_path / "service.err"
-    secret_audit.record_server([out, err], {"API_KEYS": TEST_KEY})
+    keys = secret_audit.record_server([out, err], {"API_KEYS": TEST_KEY})
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "service", "--port", str(port), "--workers", "1"],
@@ -140,3 +143,47 @@ def test_python_m_service_starts_gunicorn_with_its_process_environment(tmp_path)
             assert expected <= set(Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
     finally:
         stop(process)
+        secret_audit.audit([out, err], keys)
+
+
+def test_the_settings_document_is_generated_from_the_code():
+    """docs/settings.md is what `python -m service --settings-doc` prints:
+    a variable added, renamed or given a new default in the code without the
+    document regenerated fails here."""
+    done = subprocess.run([sys.executable, "-m", "service", "--settings-doc"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout == settings_markdown()
+    assert (ROOT / "docs" / "settings.md").read_text(encoding="utf-8") == done.stdout, (
+        "docs/settings.md is stale: run `python -m service --settings-doc > docs/settings.md`")
+
+
+def test_every_variable_the_service_reads_is_declared_once():
+    """The names the code reads from the environment are exactly VARIABLES'
+    (PROCESS_ENV aside, and TRUSTED_PROXY_HOPS, read only to be refused)."""
+    import re
+
+    read = set()
+    for path in (ROOT / "service").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        read |= set(re.findall(r"""env(?:iron)?(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]+)["']""", text))
+        read |= set(re.findall(r"""_positive\(env, ["']([A-Z][A-Z0-9_]+)["']""", text))
+        read |= set(re.findall(r"""\(\s*["']([A-Z][A-Z0-9_]+)["'],\s*["'][a-z_]+["']""", text))
+    declared = [v.name for v in VARIABLES]
+    assert len(declared) == len(set(declared))
+    assert read - set(PROCESS_ENV) - {"TRUSTED_PROXY_HOPS"} == set(declared)
+
+
+def test_the_declared_defaults_are_the_defaults():
+    settings, server = Settings.from_env({"API_KEYS": "k"}), ServerSettings.from_env({})
+    default = {v.name: v.default for v in VARIABLES}
+    assert default["MAX_BODY_BYTES"] == str(settings.max_body_bytes)
+    assert default["MAX_SAMPLES"] == str(settings.max_samples)
+    assert default["AUTH_FAILURE_LIMIT"] == str(settings.auth_failure_limit)
+    assert default["AUTH_FAILURE_WINDOW"] == f"{settings.auth_failure_window:g}"
+    assert default["REQUEST_TIMEOUT"].endswith(f"({settings.request_timeout:g})")
+    assert settings.request_timeout == time_budget(server.timeout) < server.timeout
+    assert default["GUNICORN_TIMEOUT"] == str(server.timeout)
+    assert default["WEB_CONCURRENCY"] == str(server.workers)
+    assert default["PORT"] == str(server.port)
+    assert default["GUNICORN_GRACEFUL_TIMEOUT"] == str(server.graceful_timeout)
+    assert Settings.from_env({"API_KEYS": "k", "GUNICORN_TIMEOUT": "50"}).request_timeout == 40

@@ -196,3 +196,60 @@ def test_real_server_limits_one_loopback_address_and_not_another(tmp_path):
         lines = [e for e in server.log_entries() if e["path"] == RUN]
         assert [(e["remote_addr"], e["auth"]) for e in lines[-2:]] == [
             ("127.0.0.1", "throttled"), ("127.0.0.2", "ok")]
+
+
+def documented_limit() -> int:
+    """The default wrong-key limit as the README states it."""
+    import re
+
+    from tests.support.paths import ROOT
+
+    found = re.search(r"after `AUTH_FAILURE_LIMIT` \((\d+)\)", (ROOT / "README.md").read_text())
+    assert found, "README no longer states AUTH_FAILURE_LIMIT's default as `AUTH_FAILURE_LIMIT` (N)"
+    return int(found.group(1))
+
+
+def workers_of(master_pid: int, expected: int, timeout: float = 20) -> int:
+    """How many worker processes gunicorn's master has, once it has forked
+    `expected` of them (it answers /health from the first one already)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(f"/proc/{master_pid}/task/{master_pid}/children") as children:
+            count = len(children.read().split())
+        if count >= expected or time.monotonic() > deadline:
+            return count
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [{}, {"WEB_CONCURRENCY": "1"}, {"WEB_CONCURRENCY": "3"}],
+                         ids=["default-workers", "one-worker", "three-workers"])
+def test_a_service_with_no_throttle_settings_answers_429_after_the_documented_number(tmp_path, workers):
+    """The deployed service runs on the defaults (the roles set no
+    AUTH_FAILURE_*): one client's first `limit` wrong keys are answered 403,
+    never more than `limit` by any one worker, so at the latest the
+    (workers × limit + 1)-th is a 429 (each worker keeps its own count)."""
+    limit = documented_limit()
+    with gunicorn_server(tmp_path, API_KEYS=TEST_KEY, **workers) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        # The settings' default is 2 workers (README); measured, not assumed.
+        count = workers_of(server.process.pid, int(workers.get("WEB_CONCURRENCY", "2")))
+
+        def status() -> int:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            try:
+                connection.request("POST", RUN, body=BODY, headers={**JSON, "key": "wrong"})
+                response = connection.getresponse()
+                response.read()
+                return response.status
+            finally:
+                connection.close()
+
+        answers = [status() for _ in range(count * limit + 1)]
+    assert answers[:limit] == [403] * limit
+    assert set(answers) == {403, 429}
+    assert answers.count(403) <= count * limit
+    if count == 1:
+        assert answers == [403] * limit + [429]

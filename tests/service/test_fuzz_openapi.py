@@ -55,6 +55,7 @@ NOT_FOUND_RULES = (  # 404: the data folder's business
 )
 CONFLICT_RULES = (  # 409: messages of rules that depend on the server's data
     r"EVPPI of .* is not offered",  # /analysis: the dataset's and the settings' offer
+    r"sensitivity to .* is not offered",  # /analysis: the same offer, for owsa/twsa
     r"the model's costs or QALYs overflowed",
     r"dataset .* is not a valid parameter table",
 )

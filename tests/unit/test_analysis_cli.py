@@ -65,6 +65,30 @@ def test_icers_from_a_strategy_table_and_from_stdin():
     assert table(cli("icers", "-", stdin=RESULTS.read_text())).shape == (3, 7)
 
 
+# Strategies on one line (equal ICERs) are not extendedly dominated: only an
+# ICER that exceeds the next one's is.  dampack's calculate_icers (R) on these
+# two tables gives these rows (its row order: ND by cost, then ED, then D).
+NA = float("nan")
+ICER_TIES = [
+    pytest.param("A,0,0\nB,100,1\nC,200,2\n",
+                 [("A", 0, 0, NA, NA, NA, "ND"), ("B", 100, 1, 100, 1, 100, "ND"), ("C", 200, 2, 100, 1, 100, "ND")],
+                 id="three-on-one-line"),
+    pytest.param("A,0,0\nB,100,1\nC,250,2\nD,300,3\n",
+                 [("A", 0, 0, NA, NA, NA, "ND"), ("B", 100, 1, 100, 1, 100, "ND"), ("D", 300, 3, 200, 2, 100, "ND"),
+                  ("C", 250, 2, NA, NA, NA, "ED")],
+                 id="on-one-line-once-the-ed-one-is-out"),
+]
+
+
+@pytest.mark.parametrize(("rows", "dampacks"), ICER_TIES)
+def test_icers_of_strategies_on_one_line_are_all_non_dominated(tmp_path, rows, dampacks):
+    strategies = tmp_path / "strategies.csv"
+    strategies.write_text("Strategy,Cost,Effect\n" + rows)
+    same(table(cli("icers", "--strategies", strategies)),
+         pd.DataFrame(dampacks, columns=["Strategy", "Cost", "Effect", "Inc_Cost", "Inc_Effect", "ICER", "Status"]),
+         1e-12)
+
+
 def test_ceac_over_a_range():
     ours = table(cli("ceac", RESULTS, "--wtp", "0:200000:5000"))
     same(ours, pd.read_csv(ANALYSIS / "ceac.csv"), rtol=0, atol=0.002)

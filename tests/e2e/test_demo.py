@@ -9,7 +9,7 @@ demo-down`, `DEMO_TOPOLOGY=single make demo` runs the single topology (one
 task, its front on 8443): called the same way.  Then `make demo-down` twice,
 and nothing is left: no container, no process of the clone, no listening
 port, and the teardown's own check that nothing tagged with the project
-remains in the emulator.  (tests/test_load_balanced_local.py runs the
+remains in the emulator.  (tests/e2e/test_load_balanced_local.py runs the
 load-balanced stack on free ports: replicas, stops, rolling restarts.)
 """
 
