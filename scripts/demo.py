@@ -236,7 +236,7 @@ def wait_steady(settings: Settings, timeout: float = 420) -> float:
     and deployment, each healthy (and in the load balancer: HAProxy's
     servers are the target group's targets, every one UP)."""
     started, tail = time.monotonic(), LogTail(settings)
-    aws = settings.aws()
+    aws, lost_since = settings.aws(), None
     while True:
         tail.show()
         wanted = deployed_service(aws)
@@ -254,6 +254,17 @@ def wait_steady(settings: Settings, timeout: float = 420) -> float:
             ready = set(servers) == targets and all(s["status"] == "UP" for s in servers.values())
         if ready:
             return time.monotonic() - started
+        # Tasks up and healthy whose targets left the group: ECS does not
+        # register a running task again, so nothing will change this.
+        orphans = [t for t in state.get("tasks", []) if t["status"] == "RUNNING" and t["containers_healthy"]
+                   and t["target"] and t["target_state"] in ("unused", "draining")]
+        lost_since = (lost_since or time.monotonic()) if orphans else None
+        if lost_since and time.monotonic() - lost_since > 5:
+            raise DemoError(
+                "the target group lost the targets of running tasks "
+                + ", ".join(f"{t['number']} ({t['target'][0]}:{t['target'][1]} {t['target_state']})" for t in orphans)
+                + ": something deregistered them, and ECS does not register a running task again, so the load "
+                "balancer sends them nothing (`scripts/demo.py roll` replaces them)")
         if time.monotonic() - started > timeout:
             refused = state.get("refused_instances", {})
             reasons = "; ".join(f"{i}: {r}" for i, r in refused.items())
