@@ -481,12 +481,11 @@ def stop_replica(number: int) -> int:
     if task is None:
         running = [str(t["number"]) for t in state.get("tasks", []) if t["status"] == "RUNNING"]
         raise DemoError(f"no running task {number} (running: {', '.join(running) or 'none'})")
-    started = time.monotonic()
+    started, tail = time.monotonic(), LogTail(settings)
     cluster = task["task_arn"].split("/")[1]
     settings.aws().client("ecs").stop_task(cluster=cluster, task=task["task_arn"],
                                            reason="stopped with scripts/demo.py stop-replica")
     print(f"StopTask {task['task_arn']}")
-    tail = LogTail(settings)
     while True:
         tail.show()
         if any(t["number"] == number and t["status"] == "STOPPED" for t in read_state(settings).get("tasks", [])):
