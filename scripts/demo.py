@@ -313,7 +313,14 @@ def up() -> int:
     done(t, f"CA {settings.shown(settings.ca_file)}" if lb_image else "none")
 
     t = step(f"ansible-playbook site.yml -i inventory/local -e api_topology={settings.topology}  ({topology.what()})")
-    playbook("site.yml", {**env, "API_KEY": key}, *extra)
+    try:
+        playbook("site.yml", {**env, "API_KEY": key}, *extra)
+    except DemoError as error:
+        refused = read_state(settings).get("refused_instances", {})
+        if refused:
+            raise DemoError(f"{error}; the ECS agent refused the instances: "
+                            + "; ".join(f"{i}: {r}" for i, r in refused.items())) from None
+        raise
     done(t)
 
     t = step("The stand-ins run the service: each task started, healthy"
