@@ -28,7 +28,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tests.support.aws_proxy import TargetGroupTargets, _Proxy
+from tests.support.aws_proxy import TargetGroupTargets, _Proxy, launch_template_tags_kept_apart
 
 from .common import DemoError, Emulator
 from .ecr import Registry
@@ -46,8 +46,8 @@ def say(text: str) -> None:
 
 
 class Endpoint:
-    """moto behind the proxy: target groups answered as ELB does, and the
-    time of each CreateCluster (the agent's "did the cluster exist when I
+    """moto behind the proxy: target groups answered as ELB does, launch
+    template versions as EC2 does, and the time of each CreateCluster (the agent's "did the cluster exist when I
     booted?")."""
 
     def __init__(self, moto_url: str, port: int):
@@ -58,7 +58,7 @@ class Endpoint:
         threading.Thread(target=self.proxy.server.serve_forever, daemon=True).start()
 
     def handler(self, call, forward):
-        response = self.targets.handler(call, forward)
+        response = self.targets.handler(call, lambda: launch_template_tags_kept_apart(call, forward))
         if call.action == "CreateCluster" and response[0] == 200:
             self.clusters_created.setdefault(call.params.get("clusterName", "default"), time.time())
         return response

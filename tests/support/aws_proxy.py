@@ -170,6 +170,21 @@ def aws_proxy(target: str, handler):
         thread.join(timeout=10)
 
 
+# --- Launch template versions answered as EC2 does ----------------------------
+
+def launch_template_tags_kept_apart(call, forward):
+    """DescribeLaunchTemplateVersions as AWS answers it: moto files the
+    template's own tags (given at creation) inside the version's data, where
+    AWS keeps none, which would make every re-run a new version."""
+    response = forward()
+    if call.action != "DescribeLaunchTemplateVersions":
+        return response
+    status, headers, body = response
+    text = re.sub(r"<tagSpecificationSet>(<item><resourceType>launch-template</resourceType>.*?</item>)+"
+                  r"</tagSpecificationSet>", "", body.decode(), flags=re.S)
+    return status, headers, text.encode()
+
+
 # --- Target groups answered as ELB does (issue 22) ----------------------------
 # moto 5.2 keys a target group's targets by instance Id only: a second task
 # of a service on the same instance (dynamic host ports) replaces the first,
