@@ -328,6 +328,7 @@ class Task:
     target: tuple[str, int] | None = None     # (instance id, front host port) once registered
     target_state: str = ""
     reason: str = ""
+    stopping: bool = False          # asked to stop (a PROVISIONING task stops once its start ends)
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -335,8 +336,15 @@ class Task:
         return f"{self.definition['family']}:{self.definition['revision']}"
 
     def healthy(self, balanced: bool) -> bool:
-        return (self.status == "RUNNING" and self.containers_healthy
+        return (self.status == "RUNNING" and not self.stopping and self.containers_healthy
                 and (not balanced or self.target_state == "healthy"))
+
+
+def _is_current(task: Task, service: dict) -> bool:
+    """Whether the task runs the service's task definition (moto answers
+    with the ARN, or with `family:revision` after an UpdateService that
+    named it so; AWS always with the ARN)."""
+    return service["taskDefinition"].rsplit("/", 1)[-1] == task.task_definition
 
 
 class Scheduler:
@@ -397,7 +405,7 @@ class Scheduler:
         # Tasks of services that are gone (deleted, or their cluster): stopped.
         names = {(s["cluster"], s["serviceName"]) for s in seen.values()}
         for task in tasks:
-            if task.status in ("PROVISIONING", "RUNNING") and (task.cluster, task.service) not in names:
+            if not task.stopping and task.status != "STOPPED" and (task.cluster, task.service) not in names:
                 self._begin_stop(task, "the service is gone", None)
         for service in seen.values():
             self._reconcile_service(ecs, service)
@@ -413,10 +421,10 @@ class Scheduler:
             self._check_targets(service, tasks, group)
         primary = next((d for d in service.get("deployments", []) if d["status"] == "PRIMARY"), {})
         deployment = primary.get("id", "")
-        live = [t for t in tasks if t.status in ("PROVISIONING", "RUNNING")]
-        current = [t for t in live if t.definition["arn"] == service["taskDefinition"] and t.deployment == deployment]
+        live = [t for t in tasks if not t.stopping]
+        current = [t for t in live if _is_current(t, service) and t.deployment == deployment]
         old = [t for t in live if t not in current]
-        stopping = [t for t in tasks if t.status == "DEPROVISIONING"]
+        stopping = [t for t in tasks if t.stopping]
         desired = int(service["desiredCount"])
         configuration = service.get("deploymentConfiguration", {})
         maximum = math.floor(desired * int(configuration.get("maximumPercent", 200)) / 100)
@@ -438,7 +446,7 @@ class Scheduler:
 
     def _check_tasks(self, ecs, service: dict, tasks: list[Task], group: dict) -> None:
         """Tasks stopped behind the scheduler's back: by StopTask, or their containers exited."""
-        running = [t for t in tasks if t.status == "RUNNING"]
+        running = [t for t in tasks if t.status == "RUNNING" and not t.stopping]
         if not running:
             return
         described = {t["taskArn"]: t for t in ecs.describe_tasks(
@@ -525,12 +533,14 @@ class Scheduler:
         threading.Thread(target=self._start, args=(task, balanced, group), daemon=True).start()
 
     def _start(self, task: Task, balanced: bool, group: dict) -> None:
+        """The task's one lifecycle thread: containers, target, then RUNNING;
+        or, when it failed or was asked to stop meanwhile, straight to _stop."""
         labels = {TASK_LABEL: task.arn, TASK_DEFINITION_LABEL: task.definition["arn"],
                   INSTANCE_LABEL: task.instance_id}
         try:
             self.agent.run_task(task.definition, task.number, labels)
             task.containers_healthy = True
-            if balanced:
+            if balanced and not task.stopping:
                 name = self.agent.container_name(group["containerName"], task.number)
                 port = published_port(name, int(group["containerPort"]))
                 if port is None:
@@ -543,21 +553,28 @@ class Scheduler:
                          f"target {task.instance_id}:{port} registered (RegisterTargets)")
             else:
                 self.say(f"task {task.number}: containers healthy in {time.monotonic() - task.started:.1f} s")
-            task.status = "RUNNING"
         except Exception as error:  # noqa: BLE001 - any failure stops the task, as ECS does
-            task.reason = f"failed to start: {error}"
-            self.say(f"task {task.number}: {task.reason}")
-            task.status = "DEPROVISIONING"
-            threading.Thread(target=self._stop, args=(task, task.reason, group if balanced else None),
-                             daemon=True).start()
+            with self.lock:
+                if not task.stopping:
+                    task.stopping, task.reason = True, f"failed to start: {error}"
+            self.say(f"task {task.number}: failed to start: {error}")
+        with self.lock:
+            task.status = "DEPROVISIONING" if task.stopping else "RUNNING"
+        if task.status == "DEPROVISIONING":
+            self._stop(task, task.reason, group if balanced else None)
 
     # -- stopping a task ------------------------------------------------------------------
     def _begin_stop(self, task: Task, reason: str, group: dict | None) -> None:
-        if task.status in ("DEPROVISIONING", "STOPPED"):
-            return
-        task.status, task.reason = "DEPROVISIONING", reason
+        with self.lock:
+            if task.stopping or task.status == "STOPPED":
+                return
+            task.stopping, task.reason = True, reason
+            running = task.status == "RUNNING"
+            if running:
+                task.status = "DEPROVISIONING"
         self.say(f"task {task.number} ({task.task_definition}): stopping: {reason}")
-        threading.Thread(target=self._stop, args=(task, reason, group), daemon=True).start()
+        if running:     # else its start thread stops it once the start has ended
+            threading.Thread(target=self._stop, args=(task, reason, group), daemon=True).start()
 
     def _stop(self, task: Task, reason: str, group: dict | None) -> None:
         try:
@@ -604,7 +621,8 @@ class Scheduler:
             primary = next((d for d in service.get("deployments", []) if d["status"] == "PRIMARY"), {})
             mine = [t for t in tasks if (t.cluster, t.service) == (service["cluster"], service["serviceName"])
                     and t.status != "STOPPED"]
-            current = [t for t in mine if t.definition["arn"] == service["taskDefinition"]
+            live = [t for t in mine if not t.stopping]
+            current = [t for t in live if _is_current(t, service)
                        and t.deployment == primary.get("id", "")]
             services.append({
                 "cluster": service["cluster"], "service": service["serviceName"],
@@ -618,7 +636,8 @@ class Scheduler:
             "services": services,
             "tasks": [{"number": t.number, "task_arn": t.arn, "task_definition": t.task_definition,
                        "service": t.service, "deployment": t.deployment, "instance_id": t.instance_id,
-                       "status": t.status, "containers_healthy": t.containers_healthy,
+                       "status": "DEPROVISIONING" if t.stopping and t.status != "STOPPED" else t.status,
+                       "containers_healthy": t.containers_healthy,
                        "target": list(t.target) if t.target else None, "target_state": t.target_state,
                        "reason": t.reason} for t in tasks],
         }
