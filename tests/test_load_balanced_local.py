@@ -485,7 +485,10 @@ def test_a_new_deployment_rolls_every_task_under_load(demo):
 
 def test_site_yml_again_under_load_three_times_loses_no_request(demo):
     """`demo.py deploy` three times while 4 clients keep calling: no change,
-    then a third task, then a new revision on all three (stop timeout 31 s)."""
+    then a third task, then a new revision on all three (stop timeout 31 s).
+    On a running load-balanced service the role leaves desiredCount to
+    Application Auto Scaling (kept within its minimum and maximum), so the
+    third task comes with the minimum raised to 3."""
     start = check_targets_are_the_tasks(demo, 2)
     revision = start[0]["task_definition"]
 
@@ -498,13 +501,15 @@ def test_site_yml_again_under_load_three_times_loses_no_request(demo):
     assert "changed  load_balancer" not in same.stdout, same.stdout
 
     with SteadyLoad(demo, "lbtest-deploy-three") as load:
-        three = demo.run("deploy", "-e", "task_desired_count=3", check=False)
+        three = demo.run("deploy", "-e", "task_desired_count=3", "-e", "task_autoscaling_min_capacity=3",
+                         check=False)
     assert three.returncode == 0 and load.failures == [], (load.failures[:10], three.stdout[-4000:] + three.stderr[-3000:])
     after = check_targets_are_the_tasks(demo, 3)
     assert {t["task_definition"] for t in after} == {revision}
 
     with SteadyLoad(demo, "lbtest-deploy-revision") as load:
-        revised = demo.run("deploy", "-e", "task_desired_count=3", "-e", "task_stop_timeout=31", check=False)
+        revised = demo.run("deploy", "-e", "task_desired_count=3", "-e", "task_autoscaling_min_capacity=3",
+                           "-e", "task_stop_timeout=31", check=False)
     assert revised.returncode == 0 and load.failures == [], (
         load.failures[:10], revised.stdout[-4000:] + revised.stderr[-3000:])
     after = check_targets_are_the_tasks(demo, 3)
