@@ -372,7 +372,7 @@ Try it:
        -H 'Content-Type: application/json' \\
        -d '{{"param_updates": [{{"parameter": "p_HS1", "distribution": "beta", "v1": 25, "v2": 150}}]}}' | head -3
 
-Change it in place: scripts/demo.py deploy -e task_desired_count=3   (status, stop-replica N, roll)
+Change it in place: scripts/demo.py deploy -e task_autoscaling_min_capacity=3   (status, stop-replica N, roll)
 Stop everything with: make demo-down""")
     return 0
 
