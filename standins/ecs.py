@@ -147,6 +147,7 @@ class Agent:
         self.say = say
         self._pulled: set[str] = set()
         self._numbers = threading.Lock()
+        self._last = 0
 
     def container_name(self, name: str, number: int) -> str:
         return f"{self.prefix}-{number}-{name}"
@@ -158,7 +159,7 @@ class Agent:
                 ["docker", "ps", "-a", "--filter", f"label={LABEL}={self.prefix}", "--filter",
                  f"label={REPLICA_LABEL}", "--format", '{{.Label "' + REPLICA_LABEL + '"}}'],
                 capture_output=True, text=True, check=True).stdout.split()
-            number = max([int(n) for n in listed] + [getattr(self, "_last", 0)], default=0) + 1
+            number = max([int(n) for n in listed] + [self._last]) + 1
             self._last = number
             return number
 
@@ -359,6 +360,7 @@ class Scheduler:
         self.definitions: dict[str, dict] = {}
         self.services: dict[str, dict] = {}   # service ARN -> what the last pass saw
         self.lock = threading.Lock()
+        self._unplaced_said: dict[str, float] = {}   # service ARN -> when "unable to place" was last said
         self._adopt()
 
     # -- tasks found at start (a restarted stand-in) ----------------------------------
@@ -511,9 +513,8 @@ class Scheduler:
         definition = self.definition(service["taskDefinition"])
         instance = self._place(service, definition)
         if instance is None:
-            key = ("unplaced", service["serviceArn"])
-            if time.monotonic() - getattr(self, "_said", {}).get(key, 0) > 30:
-                self.__dict__.setdefault("_said", {})[key] = time.monotonic()
+            if time.monotonic() - self._unplaced_said.get(service["serviceArn"], 0) > 30:
+                self._unplaced_said[service["serviceArn"]] = time.monotonic()
                 self.say(f"service {service['serviceName']} was unable to place a task because no container "
                          "instance met all of its requirements (no instance joined the cluster, or the host "
                          "port is taken)")
