@@ -29,6 +29,8 @@ COPY build/wheels/ /tmp/wheels/
 #   service/resources/page.py), and the __init__.py by which the page finds
 #   it; and narwhals, which only plotly's Python side uses: the analyst's
 #   page needs the script, not the 40 MB package;
+# - standins/, the demo's local ECS and load balancer (installed with the
+#   project for `make demo`; never run on AWS);
 # and compile the byte code once, checked by hash rather than by file times,
 # so workers start without compiling and a read-only root file system costs
 # nothing.  The last line proves the service imports and runs without pandas,
@@ -41,7 +43,7 @@ RUN python3 -m venv /opt/venv \
     ! -path "$site/plotly/package_data/plotly.min.js" -delete \
  && find "$site"/plotly -depth -type d -empty -delete \
  && gzip -9 -n "$site"/plotly/package_data/plotly.min.js \
- && rm -rf /opt/venv/share/jupyter /opt/venv/bin/plotly_get_chrome \
+ && rm -rf /opt/venv/share/jupyter /opt/venv/bin/plotly_get_chrome "$site"/standins \
  && rm -rf "$site"/numpy/*/tests "$site"/numpy/tests "$site"/numpy/_pyinstaller \
     "$site"/numpy/f2py "$site"/numpy/distutils \
  && find "$site" -name '*.pyi' -delete \

@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup system demo demo-down report check test bench bench-analysis bench-service bench-hardening bench-front image base-image bench-image bench-deploy bench-demo clean
+.PHONY: help setup system demo demo-down report check test bench bench-analysis bench-service bench-hardening bench-front image base-image bench-image bench-deploy bench-demo bench-deploy-in-place clean
 
 help:
 	@echo "make demo       set up and run the main job"
@@ -22,6 +22,7 @@ help:
 	@echo "make bench-image  image size and docker run → healthy time"
 	@echo "make bench-deploy  site.yml deploy / re-deploy / teardown against moto"
 	@echo "make bench-demo  make demo from a fresh clone and with set-up done"
+	@echo "make bench-deploy-in-place  demo.py deploy under load on the running demo (make demo first)"
 
 setup: $(STAMP)
 
@@ -32,10 +33,12 @@ $(STAMP): pyproject.toml requirements/constraints.txt scripts/setup-venv.sh
 system:
 	scripts/setup-system.sh
 
-# The main job: the whole stack deployed locally (moto + a local registry;
-# the load_balanced topology: the task's replicas behind HAProxy standing in
-# for the load balancer, on https://127.0.0.1:8443), called as the tutorial
-# does.  DEMO_TOPOLOGY=single make demo: one task, its TLS front on 8443.
+# The main job: the whole stack deployed locally (moto + a local registry +
+# the stand-ins acting on it, standins/; the load_balanced topology: the
+# service's tasks behind HAProxy standing in for the load balancer, on
+# https://127.0.0.1:8443), called as the tutorial does.  On a running demo,
+# `make demo` deploys again in place.  DEMO_TOPOLOGY=single make demo: one
+# task, its TLS front on 8443.
 demo: setup
 	$(PY) scripts/demo.py up
 
@@ -76,6 +79,9 @@ bench-deploy: setup system
 
 bench-demo: setup system
 	$(PY) bench/bench_demo.py
+
+bench-deploy-in-place: setup
+	$(PY) bench/bench_deploy_in_place.py
 
 # model.analysis against heormodel, voiage and pygam (a throwaway venv in
 # /tmp, made on first use: not project dependencies) and POST /analysis.

@@ -73,7 +73,7 @@ def evpi_values(psa: PSA, wtp) -> np.ndarray:
     where every sample's best is d* each loss is exactly 0, so the EVPI is
     exactly 0 (a difference of means leaves ±1e-10 there), and elsewhere it
     agrees with dampack's exact-argmax figure to ~1e-15 relative, not 1e-10
-    (tests/test_analysis_sensitivity.py, against ``EVPI_exact_max``)."""
+    (tests/unit/test_analysis_sensitivity.py, against ``EVPI_exact_max``)."""
     wtp = psa.wtp(wtp)
     best = best_net_benefit(psa, wtp)
     chosen = optimal_strategy(psa, wtp)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import textwrap
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.ansible import ansible_playbook, recap
-from tests.support.aws_proxy import aws_proxy, json_body, with_json
+from tests.support.aws_proxy import aws_proxy, json_body, launch_template_tags_kept_apart, with_json
 from tests.support.moto import aws_client, recorded_requests, start_moto, stop_moto
 from tests.support.registry import ecr_like_registry, local_registry  # noqa: F401  (fixtures)
 from tests.support.secret_audit import TEST_KEY
@@ -54,19 +53,6 @@ def sent(requests: list[dict], target: str) -> list[dict]:
 
 def tags_of(tag_list, key="Key", value="Value") -> dict:
     return {t[key]: t[value] for t in tag_list or []}
-
-
-def launch_template_tags_kept_apart(call, forward):
-    """DescribeLaunchTemplateVersions as AWS answers it: moto files the
-    template's own tags (given at creation) inside the version's data, where
-    AWS keeps none, which would make every re-run a new version."""
-    response = forward()
-    if call.action != "DescribeLaunchTemplateVersions":
-        return response
-    status, headers, body = response
-    text = re.sub(r"<tagSpecificationSet>(<item><resourceType>launch-template</resourceType>.*?</item>)+"
-                  r"</tagSpecificationSet>", "", body.decode(), flags=re.S)
-    return status, headers, text.encode()
 
 
 @pytest.fixture(scope="module")

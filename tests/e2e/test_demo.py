@@ -6,11 +6,14 @@ balancer on 127.0.0.1:8443, 8080 redirecting); the test calls the URL it
 prints trusting only the CA it wrote, checks old TLS is refused and no
 secret reached the task definition, the images or the logs.  After `make
 demo-down`, `DEMO_TOPOLOGY=single make demo` runs the single topology (one
-task, its front on 8443): called the same way.  Then `make demo-down` twice,
+task, its front on 8443): called the same way; `make demo` again deploys in
+place, and `scripts/demo.py deploy -e task_stop_timeout=31` (a new
+revision on fixed host ports) stops the old task before starting the new
+one.  Then `make demo-down` twice,
 and nothing is left: no container, no process of the clone, no listening
 port, and the teardown's own check that nothing tagged with the project
 remains in the emulator.  (tests/e2e/test_load_balanced_local.py runs the
-load-balanced stack on free ports: replicas, stops, rolling restarts.)
+load-balanced stack on free ports: its control plane, re-deploys under load.)
 """
 
 from __future__ import annotations
@@ -69,15 +72,35 @@ def demo_containers() -> list[str]:
     return sorted(out.stdout.split())
 
 
+def make_env(variables: dict[str, str]) -> dict[str, str]:
+    """A user's shell environment, with `variables`."""
+    return {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": str(Path.home()), "LANG": "C.UTF-8", **variables}
+
+
 def make(clone: Path, command: str, timeout: int = 900) -> subprocess.CompletedProcess:
     """A README command as a user types it (VARIABLE=value before make included)."""
     words = shlex.split(command)
     variables = dict(word.split("=", 1) for word in words if re.fullmatch(r"[A-Z_]+=\S*", word))
-    return subprocess.run(
-        words[len(variables):], cwd=clone, capture_output=True, text=True, timeout=timeout,
-        env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-             "HOME": str(Path.home()), "LANG": "C.UTF-8", **variables},
+    return subprocess.run(words[len(variables):], cwd=clone, capture_output=True, text=True, timeout=timeout,
+                          env=make_env(variables))
+
+
+def running_demo_containers() -> list[str]:
+    out = subprocess.run(
+        ["docker", "ps", "--filter", "label=living-hta.demo=lhta-demo", "--format", "{{.Names}}"],
+        capture_output=True, text=True, check=True,
     )
+    return sorted(out.stdout.split())
+
+
+def call_again(url: str, key: str, ca_file: Path) -> None:
+    """A model run answered, trusting only the demo's CA."""
+    request = urllib.request.Request(
+        url + "/runDARTHmodel", method="POST", headers={"key": key, "Content-Type": "application/json"},
+        data=json.dumps({"param_updates": [], "seed": 3}).encode())
+    with urllib.request.urlopen(request, timeout=30, context=ssl.create_default_context(cafile=str(ca_file))) as answer:
+        assert answer.status == 200 and len(answer.read().splitlines()) == 1001
 
 
 def check_tls_versions(port: int) -> None:
@@ -191,11 +214,25 @@ def test_readme_demo_from_a_fresh_clone(tmp_path):
         assert down.returncode == 0, down.stdout[-6000:] + down.stderr[-3000:]
         assert demo_containers() == [] and not ca_file.exists()
 
-        # Part 1's: one task, its front on 8443 itself.
+        # Part 1's: one task, its front on 8443 itself, run by the same stand-ins.
         up = make(clone, single)
         url, key = call(up, ca_file)
-        assert demo_containers() == ["lhta-demo-api", "lhta-demo-front"]
+        assert demo_containers() == ["lhta-demo-1-api", "lhta-demo-1-front"]
         check_redirect(url, 308)
+        # `make demo` again on the running demo deploys in place: the same task.
+        again = make(clone, single)
+        assert "deploys again in place" in again.stdout, again.stdout[-3000:] + again.stderr[-3000:]
+        assert again.returncode == 0 and demo_containers() == ["lhta-demo-1-api", "lhta-demo-1-front"]
+        call_again(url, key, ca_file)
+        # A new revision on fixed host ports: the old task stops, then the new one starts.
+        revised = subprocess.run([".venv/bin/python", "scripts/demo.py", "deploy", "-e", "task_stop_timeout=31"],
+                                 cwd=clone, capture_output=True, text=True, timeout=900,
+                                 env={**make_env({}), "DEMO_TOPOLOGY": "single"})
+        assert revised.returncode == 0, revised.stdout[-5000:] + revised.stderr[-3000:]
+        log = (clone / ".cache" / "demo" / "standins.log").read_text()
+        assert log.index("task 1: containers stopped") < log.index("task 2 (living-hta-local:2): starting"), log
+        assert running_demo_containers() == ["lhta-demo-2-api", "lhta-demo-2-front"]
+        call_again(url, key, ca_file)
     finally:
         down = make(clone, "make demo-down")
     assert down.returncode == 0, down.stdout[-6000:] + down.stderr[-3000:]

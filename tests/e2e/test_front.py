@@ -530,8 +530,8 @@ def test_clients_that_never_read_plotly_hold_no_worker(api_image, front_image, t
 
 
 def test_the_demo_load_balancers_error_files_are_whole_json_answers():
-    """scripts/lb-errors/: HAProxy sends each file as it is (issue 26 item 6)."""
-    folder = ROOT / "scripts" / "lb-errors"
+    """standins/lb-errors/: HAProxy sends each file as it is (issue 26 item 6)."""
+    folder = ROOT / "standins" / "lb-errors"
     files = sorted(folder.glob("*.http"))
     assert {int(path.stem) for path in files} >= {400, 403, 405, 408, 413, 429, 500, 502, 503, 504}
     for path in files:

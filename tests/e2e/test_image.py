@@ -129,6 +129,13 @@ def test_the_image_serves_without_pandas(api):
     assert probe.returncode == 1 and "No module named 'pandas'" in probe.stderr
 
 
+def test_the_image_holds_no_demo_code(api):
+    """standins/ (the demo's local ECS and load balancer, installed with the
+    project for `make demo`) never runs on AWS: the image leaves it out."""
+    probe = docker("exec", api.name, "python", "-c", "import standins", check=False)
+    assert probe.returncode == 1 and "No module named 'standins'" in probe.stderr
+
+
 def test_the_image_serves_the_page_with_plotly_js_only(api):
     """The analyst's page works from the image; of plotly it keeps the one
     script the page loads (gzipped, 1.5 MB), not the Python package (~40 MB)."""

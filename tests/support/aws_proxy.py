@@ -102,7 +102,7 @@ def services_answered_as(change):
 
 
 class _Proxy:
-    def __init__(self, target: str, handler):
+    def __init__(self, target: str, handler, port: int = 0):
         self.target, self.handler = target.rstrip("/"), handler
         self.calls: list[Call] = []
         self._counts: Counter = Counter()
@@ -128,7 +128,7 @@ class _Proxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
@@ -168,3 +168,214 @@ def aws_proxy(target: str, handler):
         proxy.server.shutdown()
         proxy.server.server_close()
         thread.join(timeout=10)
+
+
+# --- Launch template versions answered as EC2 does ----------------------------
+
+def launch_template_tags_kept_apart(call, forward):
+    """DescribeLaunchTemplateVersions as AWS answers it: moto files the
+    template's own tags (given at creation) inside the version's data, where
+    AWS keeps none, which would make every re-run a new version."""
+    response = forward()
+    if call.action != "DescribeLaunchTemplateVersions":
+        return response
+    status, headers, body = response
+    text = re.sub(r"<tagSpecificationSet>(<item><resourceType>launch-template</resourceType>.*?</item>)+"
+                  r"</tagSpecificationSet>", "", body.decode(), flags=re.S)
+    return status, headers, text.encode()
+
+
+# --- Target groups answered as ELB does (issue 22) ----------------------------
+# moto 5.2 keys a target group's targets by instance Id only: a second task
+# of a service on the same instance (dynamic host ports) replaces the first,
+# and deregistering either port removes both.  ELB keys them by (Id, Port),
+# keeps a deregistered target `draining` for the deregistration delay (or
+# until its last request ends) and reports each target's own health.  The
+# demo's endpoint (standins) and tests put TargetGroupTargets in front of
+# moto; the load balancer stand-in reports health and drains through it.
+
+_TARGET_ACTIONS = {"RegisterTargets", "DeregisterTargets", "DescribeTargetHealth", "DeleteTargetGroup"}
+_ELB_NS = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
+
+
+def elb_error(code: str, message: str, status: int = 400) -> Response:
+    """An error as Elastic Load Balancing (query protocol) sends it."""
+    body = (f'<ErrorResponse xmlns="{_ELB_NS}"><Error><Type>Sender</Type><Code>{code}</Code>'
+            f"<Message>{message}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>").encode()
+    return status, {"Content-Type": "text/xml"}, body
+
+
+def _elb_answer(action: str, inner: str) -> Response:
+    body = (f'<{action}Response xmlns="{_ELB_NS}"><{action}Result>{inner}</{action}Result>'
+            f"<ResponseMetadata><RequestId>proxy</RequestId></ResponseMetadata></{action}Response>").encode()
+    return 200, {"Content-Type": "text/xml"}, body
+
+
+def _listed_targets(params: dict) -> list[tuple[str, int | None]]:
+    """Targets.member.N.Id / .Port of a query-protocol call."""
+    found = []
+    for number in range(1, 1001):
+        target_id = params.get(f"Targets.member.{number}.Id")
+        if target_id is None:
+            break
+        port = params.get(f"Targets.member.{number}.Port")
+        found.append((target_id, int(port) if port else None))
+    return found
+
+
+@dataclass
+class Target:
+    """One registered target of a target group, as ELB tracks it."""
+    target_id: str
+    port: int
+    registered: float
+    state: str = "initial"            # initial, healthy, unhealthy, draining
+    reason: str = "Elb.RegistrationInProgress"
+    description: str = "Target registration is in progress"
+    deregistered: float | None = None
+    delay: float = 300.0              # the group's deregistration delay when it was deregistered
+
+
+class TargetGroupTargets:
+    """The targets of every target group, keyed by (Id, Port) as ELB keys
+    them.  ``handler`` answers RegisterTargets, DeregisterTargets and
+    DescribeTargetHealth (and forgets a deleted group's targets); the rest
+    goes to moto.  Whoever checks the targets (the load balancer stand-in)
+    reports with ``report_health`` and ends a drain with ``drained``; with
+    nobody checking, a target stays ``initial`` (as on a group no load
+    balancer uses) and a drain ends after the deregistration delay."""
+
+    def __init__(self, moto_url: str, clock=None):
+        import time as _time
+
+        self.moto_url = moto_url
+        self.clock = clock or _time.monotonic
+        self._groups: dict[str, dict[tuple[str, int], Target]] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, name: str):
+        import boto3
+
+        return boto3.client(name, endpoint_url=self.moto_url, region_name="eu-west-2",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def _group(self, arn: str) -> dict | None:
+        try:
+            return self._client("elbv2").describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]
+        except Exception:  # noqa: BLE001 - TargetGroupNotFound, answered as ELB does by the caller
+            return None
+
+    def _expire(self, targets: dict[tuple[str, int], Target]) -> None:
+        now = self.clock()
+        for key, target in list(targets.items()):
+            if target.state == "draining" and now - target.deregistered >= target.delay:
+                del targets[key]
+
+    # -- what the load balancer stand-in calls ---------------------------------
+    def report_health(self, group_arn: str, target_id: str, port: int, healthy: bool | None,
+                      reason: str = "") -> None:
+        """The checker's verdict: True healthy, False unhealthy, None no verdict yet (initial)."""
+        with self._lock:
+            target = self._groups.get(group_arn, {}).get((target_id, port))
+            if target is None or target.state == "draining":
+                return
+            if healthy is None:
+                target.state, target.reason, target.description = (
+                    "initial", "Elb.InitialHealthChecking", "Initial health checks in progress")
+            elif healthy:
+                target.state, target.reason, target.description = "healthy", "", ""
+            else:
+                target.state, target.reason, target.description = (
+                    "unhealthy", "Target.FailedHealthChecks", reason or "Health checks failed")
+
+    def drained(self, group_arn: str, target_id: str, port: int) -> None:
+        """A draining target has no request left: its deregistration is complete."""
+        with self._lock:
+            targets = self._groups.get(group_arn, {})
+            if (target_id, port) in targets and targets[target_id, port].state == "draining":
+                del targets[target_id, port]
+
+    def targets(self, group_arn: str) -> list[Target]:
+        with self._lock:
+            targets = self._groups.get(group_arn, {})
+            self._expire(targets)
+            return list(targets.values())
+
+    # -- the calls ---------------------------------------------------------------
+    def handler(self, call: Call, forward):
+        if call.service != "elasticloadbalancing" or call.action not in _TARGET_ACTIONS:
+            return forward()
+        arn = call.params.get("TargetGroupArn", "")
+        if call.action == "DeleteTargetGroup":
+            response = forward()
+            if response[0] == 200:
+                with self._lock:
+                    self._groups.pop(arn, None)
+            return response
+        group = self._group(arn)
+        if group is None:
+            return elb_error("TargetGroupNotFound", f"Target groups '{arn}' not found")
+        listed = [(target_id, port or group["Port"]) for target_id, port in _listed_targets(call.params)]
+        if call.action == "RegisterTargets":
+            return self._register(arn, listed)
+        if call.action == "DeregisterTargets":
+            return self._deregister(arn, listed)
+        return self._describe(arn, listed if _listed_targets(call.params) else None)
+
+    def _register(self, arn: str, listed: list[tuple[str, int]]) -> Response:
+        ids = sorted({target_id for target_id, _ in listed})
+        running = set()
+        if ids:
+            try:
+                reservations = self._client("ec2").describe_instances(
+                    InstanceIds=ids, Filters=[{"Name": "instance-state-name", "Values": ["running"]}])
+                running = {i["InstanceId"] for r in reservations["Reservations"] for i in r["Instances"]}
+            except Exception:  # noqa: BLE001 - InvalidInstanceID.NotFound: none of them runs
+                running = set()
+        missing = [target_id for target_id in ids if target_id not in running]
+        if missing:
+            return elb_error("InvalidTarget", f"The following targets are not in a running state and cannot "
+                             f"be registered: '{', '.join(missing)}'")
+        with self._lock:
+            targets = self._groups.setdefault(arn, {})
+            self._expire(targets)
+            for target_id, port in listed:
+                current = targets.get((target_id, port))
+                if current is None or current.state == "draining":   # re-registering ends a drain
+                    targets[target_id, port] = Target(target_id, port, self.clock())
+        return _elb_answer("RegisterTargets", "")
+
+    def _deregister(self, arn: str, listed: list[tuple[str, int]]) -> Response:
+        attributes = self._client("elbv2").describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]
+        delay = float(next((a["Value"] for a in attributes
+                            if a["Key"] == "deregistration_delay.timeout_seconds"), 300))
+        with self._lock:
+            targets = self._groups.setdefault(arn, {})
+            self._expire(targets)
+            for key in listed:
+                target = targets.get(key)
+                if target is not None and target.state != "draining":
+                    target.state, target.deregistered, target.delay = "draining", self.clock(), delay
+                    target.reason, target.description = (
+                        "Target.DeregistrationInProgress", "Target deregistration is in progress")
+        return _elb_answer("DeregisterTargets", "")
+
+    def _describe(self, arn: str, listed: list[tuple[str, int]] | None) -> Response:
+        with self._lock:
+            targets = self._groups.setdefault(arn, {})
+            self._expire(targets)
+            keys = list(targets) if listed is None else listed
+            rows = []
+            for target_id, port in keys:
+                target = targets.get((target_id, port))
+                state, reason, description = (
+                    (target.state, target.reason, target.description) if target
+                    else ("unused", "Target.NotRegistered", "Target is not registered to the target group"))
+                health = f"<State>{state}</State>" + (
+                    f"<Reason>{reason}</Reason><Description>{description}</Description>" if reason else "")
+                rows.append(f"<member><Target><Id>{target_id}</Id><Port>{port}</Port></Target>"
+                            f"<HealthCheckPort>{port}</HealthCheckPort><TargetHealth>{health}</TargetHealth>"
+                            "</member>")
+        return _elb_answer("DescribeTargetHealth", f"<TargetHealthDescriptions>{''.join(rows)}"
+                           "</TargetHealthDescriptions>")
+# --- end of target groups -------------------------------------------------------

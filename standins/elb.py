@@ -1,13 +1,12 @@
-"""The load balancer side of the demo: the Application Load Balancer that
-was deployed, read back from the emulator, and run on this machine as
-HAProxy (Debian's, scripts/lb-image.sh) doing what the ALB would.
+"""The Application Load Balancer, stood in for on this machine by HAProxy
+(Debian's, scripts/lb-image.sh), following the emulator's target group.
 
     alb = deployed_load_balancer(aws, service)    # listeners, target group, certificate
-    check_certificate(alb, key_file)              # the ACM certificate is ours
+    check_certificate(alb, certificate_file, key_file)
     lb = HAProxy(folder, name, image, prefix)
-    lb.start(alb, https_port=8443, http_port=8080, slots=6)
-    slot = lb.register(host_port)                 # a target, healthy in the LB's own eyes
-    lb.deregister(slot, alb.target_group.deregistration_delay)   # drain, then remove
+    lb.start(alb, key_file, https_port=8443, http_port=8080, slots=32)
+    follower = TargetFollower(aws, lb, alb.target_group, registry, say)
+    follower.pass_once()                          # every second or so
 
 Everything comes from the deployment, found from the ECS service as ECS
 itself finds it: its `loadBalancers` (target group, container name and
@@ -17,14 +16,20 @@ policy's protocols and ciphers (elbv2 DescribeSslPolicies).  The 443
 listener is served on 127.0.0.1:<https_port>, the 80 listener's redirect on
 127.0.0.1:<http_port>.
 
-Targets are the server slots of one HAProxy backend, driven through its
-runtime API (a Unix socket in the demo's folder) as the ALB drives
-registrations: a registered target gets no request until the target
-group's health check has passed `HealthyThresholdCount` times (HAProxy's
-own checks, `rise`); a deregistered one is drained (no new request; those
-in flight finish) for at most the deregistration delay, then removed.  As
-on AWS, the load balancer speaks TLS to the targets without verifying
-their certificate (the front's self-signed one).
+The backend's servers are the targets registered in the target group,
+read back with DescribeTargetHealth every pass, whoever registered them
+(the ECS stand-in, a role, a person with the AWS CLI), and changed only
+through HAProxy's runtime API (a Unix socket in the demo's folder), never
+by a reload: a new target takes a free server slot and no request until
+the target group's health check has passed `HealthyThresholdCount` times
+(HAProxy's own checks, `rise`), as an ALB target leaves `initial`; a
+deregistered (`draining`) one gets no new request, those in flight finish,
+and its slot is freed when none is left or the deregistration delay is
+over, which ends the drain in the target group too.  The checks' verdicts
+are what DescribeTargetHealth answers.  As on AWS, the load balancer speaks
+TLS to the targets without verifying their certificate.  A target's
+address here is 127.0.0.1:<its port>: every instance of the emulator is
+this machine.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from local_ecs import LABEL, DemoError, run
+from .common import LABEL, DemoError, run
 
 BACKEND = "targets"
 SLOT = "t"  # slots t1..tN
@@ -50,12 +55,10 @@ TLS_VERSIONS = {"SSLv3": "SSLv3", "TLSv1": "TLSv1.0", "TLSv1.1": "TLSv1.1", "TLS
 # own short of the idle timeout).
 REQUEST_TIMEOUT = 10
 ALGORITHMS = {"round_robin": "roundrobin", "least_outstanding_requests": "leastconn"}
-# --- issue 26 item 6 (front) ------------------------------------------------
 # The listeners' address, and HAProxy's own answers as the API's JSON errors
-# (scripts/lb-errors/CODE.http, copied into the demo's folder at start).
+# (standins/lb-errors/CODE.http, copied into the demo's folder at start).
 LISTENER_ADDRESS = "127.0.0.1"
 ERROR_FILES = Path(__file__).resolve().parent / "lb-errors"
-# --- end issue 26 item 6 ------------------------------------------------------
 
 
 @dataclass
@@ -214,13 +217,12 @@ def _redirect_rules(alb: LoadBalancer, https_port: int, http_port: int) -> list[
                         f"not {redirect.get('Path')!r} / {redirect.get('Query')!r}")
     host = redirect.get("Host", "#{host}")
     code = {"HTTP_301": 301, "HTTP_302": 302}[redirect["StatusCode"]]
-    # --- issue 26 item 6 (front): never the request's Host header ---------
+    # Never the request's Host header:
     # #{host} would be whatever Host the client sent (`Host: evil.example/x?`
     # gave `Location: https://evil.example/x?:8443/...`): the listener's own
     # address stands in for it (the demo's listeners are on 127.0.0.1).
     if host == "#{host}":
         host = LISTENER_ADDRESS
-    # --- end issue 26 item 6 ------------------------------------------------
     return [f"http-request redirect code {code} location {scheme}://{host}:{local_ports[port]}%[pathq]"]
 
 
@@ -243,7 +245,7 @@ def render_config(alb: LoadBalancer, https_port: int, http_port: int, slots: int
     log_format = '"%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %tsc %{+Q}[capture.req.method] %{+Q}[var(txn.path)]"'
     return "\n".join([
         f"# The load balancer {alb.name} ({alb.dns_name}) as scripts/demo.py read it back from the",
-        "# emulator; written by scripts/local_alb.py, rewritten at every `make demo`.",
+        "# emulator; written by standins/elb.py when the stand-ins start.",
         "global",
         "    log stdout format raw local0 info",
         # Each event once, in the log (not also as a warning on stderr).
@@ -259,14 +261,14 @@ def render_config(alb: LoadBalancer, https_port: int, http_port: int, slots: int
         f"    timeout server {alb.idle_timeout}s",
         f"    timeout http-keep-alive {alb.idle_timeout}s",
         f"    timeout http-request {REQUEST_TIMEOUT}s",
-        # issue 26 item 6 (front): HAProxy's own answers in JSON.
+        # HAProxy's own answers in the API's JSON (standins/lb-errors/).
         *(f"    errorfile {path.stem} /lb/errors/{path.name}" for path in sorted(ERROR_FILES.glob("*.http"))),
         "",
         f"# Listener {alb.https_port} (HTTPS), {alb.ssl_policy}; certificate {alb.certificate_arn}",
         "frontend https",
         f"    bind 127.0.0.1:{https_port} ssl crt /lb/listener.pem {tls} alpn {alpn}",
         "    http-request set-var(txn.path) path",
-        "    http-after-response set-header X-Content-Type-Options nosniff",  # issue 26 item 6 (front)
+        "    http-after-response set-header X-Content-Type-Options nosniff",
         "    option forwardfor",
         "    http-request set-header X-Forwarded-Proto https",
         f"    http-request set-header X-Forwarded-Port {alb.https_port}",
@@ -276,7 +278,7 @@ def render_config(alb: LoadBalancer, https_port: int, http_port: int, slots: int
         "frontend http",
         f"    bind 127.0.0.1:{http_port}",
         "    http-request set-var(txn.path) path",
-        "    http-after-response set-header X-Content-Type-Options nosniff",  # issue 26 item 6 (front)
+        "    http-after-response set-header X-Content-Type-Options nosniff",
         *(f"    {rule}" for rule in _redirect_rules(alb, https_port, http_port)),
         "",
         f"# Target group {group.name}: {group.protocol} to {group.container_name}:{group.container_port}; "
@@ -314,7 +316,7 @@ class HAProxy:
         pem.write_text(alb.certificate.strip() + "\n" + (alb.chain.strip() + "\n" if alb.chain else "")
                        + key_file.read_text())
         (self.folder / "haproxy.cfg").write_text(render_config(alb, https_port, http_port, slots, os.getuid()))
-        # issue 26 item 6 (front): the error files where haproxy.cfg names them.
+      : the error files where haproxy.cfg names them.
         (self.folder / "errors").mkdir(exist_ok=True)
         for path in ERROR_FILES.glob("*.http"):
             (self.folder / "errors" / path.name).write_bytes(path.read_bytes())
@@ -343,7 +345,7 @@ class HAProxy:
         run(["docker", "rm", "-f", self.name], quiet=True, check=False)
         for name in ("listener.pem", "haproxy.cfg", "admin.sock"):
             (self.folder / name).unlink(missing_ok=True)
-        for path in (self.folder / "errors").glob("*.http"):  # issue 26 item 6 (front)
+        for path in (self.folder / "errors").glob("*.http"):
             path.unlink()
 
     def command(self, line: str) -> str:
@@ -425,3 +427,72 @@ class HAProxy:
     def remove(self, slot: str) -> None:
         """The deregistration's end: the slot is free again."""
         self.set(f"set server {BACKEND}/{slot} state maint")
+
+
+class TargetFollower:
+    """HAProxy's servers kept equal to the target group's registered targets
+    (read with DescribeTargetHealth on the emulator's endpoint), the checks'
+    verdicts reported to the endpoint's target table (``targets``: the
+    proxy's TargetGroupTargets), drains ended there when done."""
+
+    def __init__(self, aws, lb: HAProxy, group: TargetGroup, targets, say):
+        self.aws, self.lb, self.group, self.targets, self.say = aws, lb, group, targets, say
+        self.slots: dict[tuple[str, int], str] = {}     # (instance id, port) -> server slot
+        self.draining: dict[str, float] = {}            # slot -> when its drain began
+        self.ever_up: set[tuple[str, int]] = set()
+
+    def pass_once(self) -> None:
+        listed = {(h["Target"]["Id"], int(h["Target"]["Port"])): h["TargetHealth"]["State"]
+                  for h in self.aws.client("elbv2").describe_target_health(
+                      TargetGroupArn=self.group.arn)["TargetHealthDescriptions"]}
+        servers = self.lb.servers()
+        for key, state in listed.items():
+            slot = self.slots.get(key)
+            if state != "draining" and slot is None:
+                self.slots[key] = self.lb.register(key[1])
+                self.say(f"load balancer: target {key[0]}:{key[1]} registered: server {self.slots[key]} "
+                         f"(no request until {self.group.health.healthy} health checks pass)")
+            elif state != "draining" and slot in self.draining:     # registered again while draining
+                del self.draining[slot]
+                self.lb.set(f"set server {BACKEND}/{slot} state ready")
+            elif state == "draining" and slot is not None and slot not in self.draining:
+                self.lb.set(f"set server {BACKEND}/{slot} state drain")
+                self.draining[slot] = time.monotonic()
+                self.say(f"load balancer: target {key[0]}:{key[1]} deregistered: server {slot} draining "
+                         f"(at most {self.group.deregistration_delay} s)")
+        for key, slot in list(self.slots.items()):
+            row = servers.get(slot, {})
+            if slot in self.draining:
+                in_flight = int(row.get("scur") or 0) + int(row.get("qcur") or 0)
+                waited = time.monotonic() - self.draining[slot]
+                if in_flight == 0 or waited >= self.group.deregistration_delay or key not in listed:
+                    self._free(key, slot)
+                    self.say(f"load balancer: target {key[0]}:{key[1]} drained in {waited:.1f} s"
+                             + (f" ({in_flight} requests cut at the deregistration delay)" if in_flight else ""))
+            elif key not in listed:     # gone without a drain (its group's record dropped)
+                self._free(key, slot)
+                self.say(f"load balancer: target {key[0]}:{key[1]} gone: server {slot} removed")
+            else:
+                status = row.get("status", "")
+                if status.startswith("UP"):
+                    self.ever_up.add(key)
+                    self.targets.report_health(self.group.arn, *key, True)
+                elif key in self.ever_up:
+                    self.targets.report_health(self.group.arn, *key, False, row.get("check_status", ""))
+                else:
+                    self.targets.report_health(self.group.arn, *key, None)
+
+    def _free(self, key: tuple[str, int], slot: str) -> None:
+        self.lb.remove(slot)
+        self.targets.drained(self.group.arn, *key)
+        self.slots.pop(key, None)
+        self.draining.pop(slot, None)
+        self.ever_up.discard(key)
+
+    def servers(self) -> dict[str, dict]:
+        """The servers in use: {"<instance id>:<port>": {slot, status, in_flight}}."""
+        rows = self.lb.servers()
+        return {f"{i}:{p}": {"slot": slot, "address": rows.get(slot, {}).get("addr", ""),
+                             "status": rows.get(slot, {}).get("status", ""),
+                             "in_flight": int(rows.get(slot, {}).get("scur") or 0)}
+                for (i, p), slot in self.slots.items()}

@@ -1,0 +1,47 @@
+"""What every stand-in shares: errors, commands, the emulator's clients, labels."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REGION = "eu-west-2"
+LABEL = "living-hta.demo"  # =<container prefix>: every container the demo starts
+REPLICA_LABEL = "living-hta.demo.replica"  # =<number>: the task a container belongs to (its replica number)
+TASK_LABEL = "living-hta.demo.task"  # =<task ARN in the emulator>
+TASK_DEFINITION_LABEL = "living-hta.demo.task-definition"  # =<task definition ARN>
+INSTANCE_LABEL = "living-hta.demo.instance"  # =<EC2 instance id the task is placed on>
+
+
+class DemoError(Exception):
+    """Something the demo cannot go on from; the message says what."""
+
+
+def run(cmd: list[str], env=None, quiet=False, check=True, cwd=None) -> subprocess.CompletedProcess:
+    """Run a command; show its output unless quiet (then show it only if it fails)."""
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=env, text=True,
+        stdout=subprocess.PIPE if quiet else None,
+        stderr=subprocess.STDOUT if quiet else None,
+    )
+    if check and proc.returncode != 0:
+        said = f":\n{proc.stdout[-3000:]}" if quiet and proc.stdout else ""
+        raise DemoError(f"`{' '.join(cmd[:3])} …` failed (exit {proc.returncode}){said}")
+    return proc
+
+
+class Emulator:
+    """boto3 clients on the emulator's endpoint, with fake keys (never real AWS)."""
+
+    def __init__(self, endpoint: str):
+        import boto3
+        from botocore.config import Config
+
+        self.endpoint = endpoint
+        self.session = boto3.Session(region_name=REGION, aws_access_key_id="testing",
+                                     aws_secret_access_key="testing", aws_session_token="testing")
+        self.config = Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30)
+
+    def client(self, name: str):
+        return self.session.client(name, endpoint_url=self.endpoint, config=self.config)
