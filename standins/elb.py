@@ -316,7 +316,7 @@ class HAProxy:
         pem.write_text(alb.certificate.strip() + "\n" + (alb.chain.strip() + "\n" if alb.chain else "")
                        + key_file.read_text())
         (self.folder / "haproxy.cfg").write_text(render_config(alb, https_port, http_port, slots, os.getuid()))
-      : the error files where haproxy.cfg names them.
+        # The error files where haproxy.cfg names them.
         (self.folder / "errors").mkdir(exist_ok=True)
         for path in ERROR_FILES.glob("*.http"):
             (self.folder / "errors" / path.name).write_bytes(path.read_bytes())
