@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.ansible import ansible_playbook, recap
-from tests.support.aws_proxy import aws_proxy, ec2_error, json_body, json_error, services_answered_as, with_json
+from tests.support.aws_proxy import AwsTimes, aws_proxy, ec2_error, json_body, json_error, services_answered_as, with_json
 from tests.support.moto import aws_client, recorded_requests
 from tests.support.paths import ROOT
 
@@ -184,11 +184,18 @@ def rollout(state: str, reason: str):
     return services_answered_as(change)
 
 
+# ECS cannot assume a new execution role for this long: longer than the
+# role's tasks between the role and the service take here.
+ROLE_PROPAGATION = AwsTimes(role=15)
+
+
 def deploy_with_rollout(endpoint: str, tmp_path: Path, project: str, state: str, reason: str) -> Run:
-    """Deploy waiting for the deployment, which AWS reports in `state`."""
-    with aws_proxy(endpoint, rollout(state, reason)) as proxy:
+    """Deploy waiting for the deployment, which AWS reports in `state`
+    unless ECS could not assume the execution role."""
+    with aws_proxy(endpoint, rollout(state, reason), times=ROLE_PROPAGATION) as proxy:
         code, output = deploy_stack(proxy.url, tmp_path, project, "-e", "task_wait_for_stable=true",
-                                    "-e", "task_poll_delay=1", "-e", "task_stable_timeout=60")
+                                    "-e", "task_poll_delay=1", "-e", "task_stable_timeout=60",
+                                    "-e", f"task_iam_propagation_seconds={ROLE_PROPAGATION.role:.0f}")
     return Run(project, tmp_path, code, output, ecs_actions=proxy.actions("ecs"))
 
 
@@ -351,6 +358,9 @@ def test_the_wait_ends_when_the_rollout_fails(moto_endpoint, tmp_path):
 
 
 def test_the_wait_ends_when_the_rollout_completes(rolled_out):
+    # The service was created once ECS could assume the new execution role
+    # (issue 23, item 5): its first deployment did not fail on it.
+    assert "ECS was unable to assume the role" not in rolled_out.output
     assert rolled_out.code == 0, rolled_out.output[-6000:]
     # Decided at the first look, not at the end of the timeout.
     assert looks_after_create(rolled_out) == 1
