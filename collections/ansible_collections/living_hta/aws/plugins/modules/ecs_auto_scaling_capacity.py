@@ -16,6 +16,8 @@ description:
     it afterwards), or updates its template, subnets and sizes when they
     differ, tags it (tags propagated to its instances), and protects new
     instances from scale-in as managed termination protection requires.
+    While IAM propagates the template's new instance profile, Auto Scaling
+    refuses the group; it is tried again for I(iam_timeout) seconds.
     Then it creates the ECS capacity provider over the group, or updates its
     managed scaling and termination protection when they differ. Before,
     it makes sure the ECS service-linked role exists (a fresh account has
@@ -103,6 +105,12 @@ options:
     description: Seconds between those tries, and between looks while waiting.
     type: int
     default: 10
+  iam_timeout:
+    description:
+      - Seconds CreateAutoScalingGroup is tried again (every I(delay)) while Auto Scaling
+        refuses the launch template's instance profile, which IAM has not propagated yet.
+    type: int
+    default: 180
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -171,11 +179,12 @@ def ensure_group(module, autoscaling):
     if group is None:
         if module.check_mode:
             return True, {}
-        autoscaling.create_auto_scaling_group(
+        create = lambda: autoscaling.create_auto_scaling_group(  # noqa: E731
             AutoScalingGroupName=params["auto_scaling_group"], LaunchTemplate=template,
             MinSize=params["min_size"], MaxSize=params["max_size"], DesiredCapacity=params["min_size"],
             VPCZoneIdentifier=zone_identifier, HealthCheckType="EC2",
             NewInstancesProtectedFromScaleIn=params["managed_termination_protection"], Tags=group_tags(params))
+        until_profile_propagates(module, create)
         return True, wait_for_instances(module, autoscaling)
     changed = False
     update = {}
@@ -203,6 +212,26 @@ def ensure_group(module, autoscaling):
         if not module.check_mode:
             autoscaling.create_or_update_tags(Tags=missing)
     return changed, describe_group(autoscaling, params["auto_scaling_group"]) or group
+
+
+# What Auto Scaling answers while IAM has not yet propagated the launch
+# template's new instance profile (CreateLaunchTemplate does not check it).
+PROFILE_NOT_READY = "Invalid IAM Instance Profile"
+
+
+def until_profile_propagates(module, call):
+    """call(), tried again every module.params['delay'] seconds for
+    module.params['iam_timeout'] seconds while Auto Scaling refuses the
+    launch template's instance profile (IAM propagation, up to a few
+    minutes after CreateInstanceProfile; Terraform waits the same way)."""
+    deadline = time.monotonic() + module.params["iam_timeout"]
+    while True:
+        try:
+            return call()
+        except botocore.exceptions.ClientError as e:
+            if PROFILE_NOT_READY not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(module.params["delay"])
 
 
 def wait_for_instances(module, autoscaling):
@@ -341,6 +370,7 @@ def main():
             state=dict(type="str", default="present", choices=["present", "absent"]),
             retries=dict(type="int", default=12),
             delay=dict(type="int", default=10),
+            iam_timeout=dict(type="int", default=180),
         ),
         required_if=[("state", "present", ["launch_template", "subnet_ids", "min_size", "max_size"])],
         supports_check_mode=True,
