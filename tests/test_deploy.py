@@ -141,9 +141,11 @@ def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_en
     assert {e["name"]: e["value"] for e in front["environment"]} == {
         "FRONT_UPSTREAM": "api:8000", "FRONT_HTTPS_PORT": "8443", "FRONT_HTTP_PORT": "8080",
         "FRONT_PUBLIC_HTTPS_PORT": "8443", "FRONT_PLAIN_HTTP": "0"}
+    # The secret's current version: a new certificate makes a new revision.
+    [current] = [v for v, stages in secret["VersionIdsToStages"].items() if "AWSCURRENT" in stages]
     assert front["secrets"] == [
-        {"name": "TLS_CERTIFICATE", "valueFrom": f"{secret['ARN']}:certificate::"},
-        {"name": "TLS_PRIVATE_KEY", "valueFrom": f"{secret['ARN']}:private_key::"}]
+        {"name": "TLS_CERTIFICATE", "valueFrom": f"{secret['ARN']}:certificate::{current}"},
+        {"name": "TLS_PRIVATE_KEY", "valueFrom": f"{secret['ARN']}:private_key::{current}"}]
     assert front["logConfiguration"]["options"]["awslogs-stream-prefix"] == "front"
     assert front["healthCheck"]["command"] == dockerfile_healthcheck("front/Dockerfile")
 
