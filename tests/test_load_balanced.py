@@ -26,7 +26,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.ansible import ansible_playbook, recap
-from tests.support.aws_proxy import AwsTimes, aws_proxy, json_body, with_json
+from tests.support.aws_proxy import AwsTimes, aws_like, aws_proxy, json_body, with_json
+from tests.support.iam_policy import missing_from_policy
 from tests.support.moto import aws_client, recorded_requests, start_moto, stop_moto
 from tests.support.registry import ecr_like_registry, local_registry  # noqa: F401  (fixtures)
 from tests.support.secret_audit import TEST_KEY
@@ -41,8 +42,9 @@ HTTPS_PORT, HTTP_PORT = 8443, 8080
 FAST = ["-e", "teardown_check_delay=1", "-e", "ecs_cluster_delete_delay=1", "-e", "security_group_delete_delay=1",
         "-e", "task_poll_delay=1", "-e", "load_balancer_delete_delay=1"]
 # AWS's propagation delays, longer than the time between the calls that
-# meet them: the new instance profile and the imported certificate.
-PROPAGATING = AwsTimes(instance_profile=15, certificate=12)
+# meet them: the new instance profile and the imported certificate (the
+# group comes some 20 s after the profile on a busy machine).
+PROPAGATING = AwsTimes(instance_profile=45, certificate=12)
 
 
 def request_body(entry: dict) -> str:
@@ -383,6 +385,15 @@ def test_teardown_removes_it_all_twice(deployed, moto):
     assert recap(second)["changed"] == 0, second[-6000:]
     assert "Nothing tagged" in second
     aws_client("iam", moto).delete_instance_profile(InstanceProfileName="lhta-other-profile")
+
+
+def test_every_call_of_the_deploys_and_teardowns_is_in_the_iam_policy(moto):
+    """The deploy, re-deploys and teardowns above (and the certificate
+    tests below, when they ran first) went through the proxy, which
+    recorded each role's actions: docs/iam-policy.json grants them all."""
+    recorded = aws_like(moto).actions
+    assert {"load_balancer", "ecs_cluster", "task", "teardown"} <= set(recorded)
+    assert missing_from_policy(recorded) == {}
 
 
 # --- the load_balancer role alone: certificates ------------------------------------
