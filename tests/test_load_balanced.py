@@ -162,6 +162,20 @@ def test_https_listener_has_the_certificate_and_policy_and_http_only_redirects(d
                                           "Path": "/#{path}", "Query": "#{query}", "StatusCode": "HTTP_301"}
 
 
+def test_the_load_balancer_drops_invalid_headers_and_refuses_deletion(deployed, moto):
+    # Security Hub ELB.4 and ELB.6 (issue 23, item 10); access logs (ELB.5)
+    # only to a bucket given (load_balancer_access_logs_bucket).  The proxy
+    # refuses to delete a protected load balancer, as AWS does: the teardown
+    # test below lifts the protection first.
+    elb = aws_client("elbv2", moto)
+    [balancer] = elb.describe_load_balancers(Names=[NAME])["LoadBalancers"]
+    attributes = {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(
+        LoadBalancerArn=balancer["LoadBalancerArn"])["Attributes"]}
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attributes["deletion_protection.enabled"] == "true"
+    assert attributes["access_logs.s3.enabled"] == "false"
+
+
 def test_target_group_checks_health_over_https_and_drains_as_long_as_a_stop(deployed, moto):
     elb = aws_client("elbv2", moto)
     [group] = elb.describe_target_groups(Names=[NAME])["TargetGroups"]

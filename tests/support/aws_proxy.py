@@ -38,7 +38,8 @@ and a later teardown through two proxies meet the same AWS):
   launched with (moto reports the current default), and instance refreshes
   (which moto lacks) are answered here: started, in progress for
   ``AwsTimes.instance_refresh`` seconds, then successful, the group's
-  instances then on the default version.
+  instances then on the default version;
+- a load balancer with deletion protection cannot be deleted.
 
 It also records which AWS actions each role makes (``AwsLike.actions``):
 tests/support/ansible.py runs every playbook through a proxy, with a
@@ -236,6 +237,15 @@ class AwsLike:
                 if re.fullmatch(r"Certificates\.member\.\d+\.CertificateArn", key) and self._young(
                         self.certificate_ready, arn, times.certificate):
                     return query_error("CertificateNotFound", f"Certificate '{arn}' not found")
+        if call.service == "elasticloadbalancing" and call.action == "DeleteLoadBalancer":
+            try:
+                attributes = self._client("elbv2").describe_load_balancer_attributes(
+                    LoadBalancerArn=p["LoadBalancerArn"])["Attributes"]
+            except Exception:  # noqa: BLE001  (no such load balancer: moto answers)
+                attributes = []
+            if {"Key": "deletion_protection.enabled", "Value": "true"} in attributes:
+                return query_error("OperationNotPermitted", f"Load balancer '{p['LoadBalancerArn']}' cannot be "
+                                   "deleted because deletion protection is enabled")
         return None
 
     def _instead(self, call: Call, times: AwsTimes) -> Response | None:

@@ -35,7 +35,10 @@ class CallbackModule(CallbackBase):
             pass
 
     def v2_playbook_on_task_start(self, task, is_conditional):
-        self._tell(task._role.get_name() if task._role else "")
+        # The ECS agent's part, done by boto3 in the emulator only, is no
+        # call the role makes on AWS.
+        emulated = "emulate_agent" in (task.get_path() or "")
+        self._tell("(emulator)" if emulated else task._role.get_name() if task._role else "")
 
     def v2_playbook_on_handler_task_start(self, task):
         self.v2_playbook_on_task_start(task, False)
