@@ -95,11 +95,23 @@ def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_en
     ami = ssm.get_parameter(Name="/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id")
     assert instance["ImageId"] == ami["Parameter"]["Value"]
 
-    for role, policy in ((f"{NAME}-ecs-instance", "AmazonEC2ContainerServiceforEC2Role"),
-                         (f"{NAME}-task-execution", "AmazonECSTaskExecutionRolePolicy")):
+    # No AWS-managed policy (they allow ECR pulls and log writes on the whole
+    # account: issue 23, item 11); each role's inline policies name its
+    # resources: the agent's actions this cluster, the pulls and log writes
+    # the log group (the images come from a registry that is not ECR here).
+    for role, policies in ((f"{NAME}-ecs-instance", ["ecs-agent"]),
+                           (f"{NAME}-task-execution", ["pull-images-write-logs", "read-api-key"])):
         assert {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role)["Tags"]} == TAGS
-        attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
-        assert [p["PolicyName"] for p in attached] == [policy]
+        assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+        assert sorted(iam.list_role_policies(RoleName=role)["PolicyNames"]) == policies
+    agent = iam.get_role_policy(RoleName=f"{NAME}-ecs-instance", PolicyName="ecs-agent")["PolicyDocument"]
+    [join] = [s for s in agent["Statement"] if s["Sid"] == "JoinAndReportToThisCluster"]
+    assert join["Resource"] == [f"arn:aws:ecs:{REGION}:123456789012:cluster/{NAME}",
+                                f"arn:aws:ecs:{REGION}:123456789012:container-instance/{NAME}/*"]
+    pulls = iam.get_role_policy(RoleName=f"{NAME}-task-execution",
+                                PolicyName="pull-images-write-logs")["PolicyDocument"]["Statement"]
+    assert pulls == [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                      "Resource": [f"arn:aws:logs:{REGION}:123456789012:log-group:/ecs/{NAME}:*"]}]
 
     cluster = ecs.describe_clusters(clusters=[NAME], include=["TAGS"])["clusters"][0]
     assert cluster["status"] == "ACTIVE" and cluster["registeredContainerInstancesCount"] == 1
