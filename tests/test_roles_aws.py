@@ -19,6 +19,7 @@ one test").
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -427,6 +428,32 @@ def test_a_new_execution_role_or_platform_makes_a_new_revision(moto_endpoint, st
     # Both execution roles go: the other one first, then the rest with the default names.
     teardown(moto_endpoint, project, "-e", other, "-e", "teardown_check_leftovers=false")
     teardown(moto_endpoint, project)
+
+
+# --- issue 23, item 9: how long a rolling deploy may take ---------------------------------
+
+DEFAULTS_PLAY = """\
+    - hosts: localhost
+      gather_facts: false
+      tasks:
+        - name: The task role's defaults
+          ansible.builtin.include_vars: {{file: {defaults}}}
+        - name: Show the timeout
+          ansible.builtin.debug:
+            msg: "timeout={{{{ task_stable_timeout | int }}}}"
+    """
+
+
+@pytest.mark.parametrize(("topology", "at_least"), [("single", 600), ("load_balanced", 600 + 300 + 60 + 30 + 60)])
+def test_the_stable_timeout_leaves_room_for_new_instances_behind_the_load_balancer(tmp_path, topology, at_least):
+    """Behind the load balancer a rolling deploy may need the capacity
+    provider to add an instance first: its launch and join, its 300 s
+    warm-up, the new task's grace period and health checks, the old task's
+    draining and stop, before ECS's own placing and starting."""
+    playbook = play(tmp_path, DEFAULTS_PLAY.format(defaults=ROOT / "roles/task/defaults/main.yml"))
+    _, output = ansible_playbook("http://127.0.0.1:9", playbook, "-e", f"api_topology={topology}")
+    timeout = int(re.search(r"timeout=(\d+)", output).group(1))
+    assert timeout >= at_least
 
 
 # --- item 12: what the READMEs tell the ops team to grant --------------------------------

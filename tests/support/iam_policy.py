@@ -61,6 +61,12 @@ IMPLIED = {
         ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
          "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage"],
         "docker push to ECR with the token (registry calls the proxy does not see)"),
+    "application-autoscaling:PutScalingPolicy": (
+        ["cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"],
+        "a target tracking policy's CloudWatch alarms are made with the caller's permissions"),
+    "application-autoscaling:DeleteScalingPolicy": (
+        ["cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"],
+        "deleting a target tracking policy deletes its CloudWatch alarms"),
     "kms:DescribeKey": (
         ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"],
         "SSM encrypts and decrypts the SecureString with the customer key on the caller's behalf"),
