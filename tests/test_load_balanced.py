@@ -528,6 +528,69 @@ def test_a_requested_certificate_is_validated_in_route53_and_the_name_points_at_
     assert arns[0] != arns[1]
 
 
+def test_a_validation_record_another_certificate_uses_stays(moto, hosted_zone, tmp_path):
+    """ACM names the same validation CNAME for every certificate of a
+    domain in the account: the teardown leaves it while another live
+    certificate (not the project's) still uses it (issue 23, item 12)."""
+    project = "lhta-lb-shared"
+    acm = aws_client("acm", moto)
+    handler, _ = acm_validates_once_the_record_exists(moto)
+    other = None
+    try:
+        with aws_proxy(moto, handler) as proxy:
+            balancer(proxy.url, tmp_path, project, *DOMAIN_ARGS, "-e", "load_balancer_poll_delay=1")
+        other = acm.request_certificate(DomainName=DOMAIN, ValidationMethod="DNS")["CertificateArn"]
+        cname = acm.describe_certificate(CertificateArn=other)["Certificate"]["DomainValidationOptions"][0][
+            "ResourceRecord"]
+        assert (cname["Name"], "CNAME") in records(moto)
+    finally:
+        balancer_teardown(moto, project, *DOMAIN_ARGS)
+    assert list(records(moto)) == [(cname["Name"], "CNAME")], "the alias goes, the shared CNAME stays"
+    acm.delete_certificate(CertificateArn=other)
+    route53 = aws_client("route53", moto)
+    [zone] = [z for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == ZONE + "."]
+    route53.change_resource_record_sets(HostedZoneId=zone["Id"], ChangeBatch={"Changes": [
+        {"Action": "DELETE", "ResourceRecordSet": records(moto)[(cname["Name"], "CNAME")]}]})
+
+
+RECORDS_PLAY = """\
+    - hosts: localhost
+      gather_facts: false
+      module_defaults:
+        group/living_hta.aws.aws: "{{ aws_connection }}"
+      tasks:
+        - name: The alias, as the load_balancer role writes it
+          living_hta.aws.route53_records:
+            zone: %s
+            records:
+              - name: %s
+                type: A
+                value_regex: '(?i)^lhta-lb-own-t-[^.]+[.]'
+                alias: {dns_name: lhta-lb-own-t-1.eu-west-2.elb.amazonaws.com, hosted_zone_id: ZHURV8PSTC4K8}
+    """
+
+
+def test_a_record_the_project_did_not_make_is_not_overwritten(moto, hosted_zone, tmp_path):
+    """The domain already points elsewhere (a server of yours): the role
+    stops, naming it, and leaves it (issue 23, item 12)."""
+    route53 = aws_client("route53", moto)
+    [zone] = [z for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == ZONE + "."]
+    theirs = {"Name": DOMAIN + ".", "Type": "A", "TTL": 300, "ResourceRecords": [{"Value": "192.0.2.10"}]}
+    route53.change_resource_record_sets(HostedZoneId=zone["Id"], ChangeBatch={"Changes": [
+        {"Action": "CREATE", "ResourceRecordSet": theirs}]})
+    try:
+        path = tmp_path / "records.yml"
+        path.write_text(textwrap.dedent(RECORDS_PLAY % (ZONE, DOMAIN)))
+        code, output = ansible_playbook(moto, str(path), check=False)
+        assert code != 0 and "Traceback" not in output
+        assert f"{DOMAIN}. A already exists in {ZONE} and points at 192.0.2.10, which this project did not make" \
+            in output, output[-3000:]
+        assert records(moto)[(DOMAIN + ".", "A")]["ResourceRecords"] == [{"Value": "192.0.2.10"}]
+    finally:
+        route53.change_resource_record_sets(HostedZoneId=zone["Id"], ChangeBatch={"Changes": [
+            {"Action": "DELETE", "ResourceRecordSet": theirs}]})
+
+
 def check_requested(moto: str, project: str, state: dict, output: str) -> None:
     # Asked before the record existed (pending), and after (issued).
     assert state["looks"] > state["looks_with_record"] >= 1
