@@ -5,13 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup system demo demo-down report test bench bench-analysis bench-service bench-hardening bench-front image base-image bench-image bench-deploy bench-demo clean
+.PHONY: help setup system demo demo-down report test iam-policy bench bench-analysis bench-service bench-hardening bench-front image base-image bench-image bench-deploy bench-demo clean
 
 help:
 	@echo "make demo       set up and run the main job"
 	@echo "make demo-down  stop and remove everything the demo started"
 	@echo "make report     the living-HTA report against the running demo (reports/demo/)"
 	@echo "make test       set up and run every test"
+	@echo "make iam-policy  record the roles' AWS actions (deploy, re-deploy, teardown of both topologies) and write docs/iam-policy.json"
 	@echo "make bench      run the benchmarks, figures into bench/RESULTS.md"
 	@echo "make bench-service  the service benchmark only (gunicorn + wrk)"
 	@echo "make bench-analysis  the decision analyses against their Python peers, and POST /analysis"
@@ -23,6 +24,19 @@ help:
 	@echo "make bench-demo  make demo from a fresh clone and with set-up done"
 
 setup: $(STAMP)
+
+# The deployer's IAM policy and the role READMEs' "IAM permissions": the
+# actions each role makes through the tests' AWS proxy (both topologies'
+# full deploy, re-deploy and teardown; the certificate and KMS variants),
+# recorded into docs/iam-actions.json, then turned into the policy.
+iam-policy: setup
+	rm -f docs/iam-actions.json
+	LHTA_IAM_RECORD=$(CURDIR)/docs/iam-actions.json $(PY) -m pytest -p no:xdist -q \
+	    tests/test_deploy.py tests/test_load_balanced.py \
+	    "tests/test_roles_aws.py::test_a_kms_alias_is_resolved_to_the_key_arn_in_the_policy" \
+	    "tests/test_roles_aws.py::test_a_fargate_cluster_creates_the_service_linked_role_first" \
+	    -k "not iam_policy"
+	$(PY) -m tests.support.iam_policy
 
 $(STAMP): pyproject.toml requirements/constraints.txt scripts/setup-venv.sh
 	scripts/setup-venv.sh
