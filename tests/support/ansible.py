@@ -86,3 +86,14 @@ def recap(output: str) -> dict[str, int]:
     match = RECAP.search(output)
     assert match, f"no PLAY RECAP in:\n{output[-3000:]}"
     return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups())))
+
+
+def changed_tasks(output: str) -> list[str]:
+    """The names of the tasks that reported a change (for failure messages)."""
+    found, task = [], ""
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            task = line.split("]", 1)[0][6:]
+        elif line.startswith("changed:"):
+            found.append(task)
+    return found
