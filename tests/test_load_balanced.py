@@ -173,7 +173,7 @@ def test_the_load_balancer_drops_invalid_headers_and_refuses_deletion(deployed, 
         LoadBalancerArn=balancer["LoadBalancerArn"])["Attributes"]}
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
     assert attributes["deletion_protection.enabled"] == "true"
-    assert attributes["access_logs.s3.enabled"] == "false"
+    assert attributes.get("access_logs.s3.enabled", "false") == "false"
 
 
 def test_target_group_checks_health_over_https_and_drains_as_long_as_a_stop(deployed, moto):
