@@ -39,7 +39,8 @@ and a later teardown through two proxies meet the same AWS):
   (which moto lacks) are answered here: started, in progress for
   ``AwsTimes.instance_refresh`` seconds, then successful, the group's
   instances then on the default version;
-- a load balancer with deletion protection cannot be deleted.
+- a load balancer with deletion protection cannot be deleted, and its
+  attributes are all reported, set or not (moto reports only some).
 
 It also records which AWS actions each role makes (``AwsLike.actions``):
 tests/support/ansible.py runs every playbook through a proxy, with a
@@ -317,6 +318,8 @@ class AwsLike:
             response = self._failed_answered(response)
         if call.action == "DescribeAutoScalingGroups":
             response = self._versions_kept(response)
+        if call.service == "elasticloadbalancing" and call.action == "DescribeLoadBalancerAttributes":
+            response = _with_default_attributes(response)
         return response
 
     def _template_profile(self, name: str | None, version: str) -> str:
@@ -368,6 +371,33 @@ class AwsLike:
 
         text = re.sub(r"<member>(?:(?!<member>).)*?</member>", kept, body.decode(), flags=re.S)
         return status, headers, text.encode()
+
+
+# What AWS reports for an Application Load Balancer's attributes never set
+# (moto reports only some: elb_application_lb then fails on a missing key).
+ALB_DEFAULT_ATTRIBUTES = {
+    "access_logs.s3.enabled": "false", "access_logs.s3.bucket": "", "access_logs.s3.prefix": "",
+    "deletion_protection.enabled": "false", "idle_timeout.timeout_seconds": "60",
+    "routing.http.desync_mitigation_mode": "defensive", "routing.http.drop_invalid_header_fields.enabled": "false",
+    "routing.http.preserve_host_header.enabled": "false",
+    "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "false",
+    "routing.http.xff_client_port.enabled": "false", "routing.http.xff_header_processing.mode": "append",
+    "routing.http2.enabled": "true", "waf.fail_open.enabled": "false", "load_balancing.cross_zone.enabled": "true",
+    "client_keep_alive.seconds": "3600", "zonal_shift.config.enabled": "false",
+}
+
+
+def _with_default_attributes(response: Response) -> Response:
+    status, headers, body = response
+    text = body.decode()
+    have = set(re.findall(r"<Key>([^<]+)</Key>", text))
+    missing = "".join(f"<member><Key>{k}</Key><Value>{v}</Value></member>"
+                      for k, v in ALB_DEFAULT_ATTRIBUTES.items() if k not in have)
+    if "</Attributes>" in text:
+        text = text.replace("</Attributes>", missing + "</Attributes>", 1)
+    elif "<Attributes/>" in text:
+        text = text.replace("<Attributes/>", f"<Attributes>{missing}</Attributes>", 1)
+    return status, headers, text.encode()
 
 
 _STATES: dict[str, AwsLike] = {}
