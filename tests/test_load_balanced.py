@@ -43,8 +43,9 @@ FAST = ["-e", "teardown_check_delay=1", "-e", "ecs_cluster_delete_delay=1", "-e"
         "-e", "task_poll_delay=1", "-e", "load_balancer_delete_delay=1"]
 # AWS's propagation delays, longer than the time between the calls that
 # meet them: the new instance profile and the imported certificate (the
-# group comes some 20 s after the profile on a busy machine).
-PROPAGATING = AwsTimes(instance_profile=45, certificate=12)
+# group came some 20 s after the profile, the listener 15 s after the import,
+# on a busy machine).
+PROPAGATING = AwsTimes(instance_profile=45, certificate=60)
 
 
 def request_body(entry: dict) -> str:
