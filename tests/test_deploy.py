@@ -110,8 +110,13 @@ def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_en
                                 f"arn:aws:ecs:{REGION}:123456789012:container-instance/{NAME}/*"]
     pulls = iam.get_role_policy(RoleName=f"{NAME}-task-execution",
                                 PolicyName="pull-images-write-logs")["PolicyDocument"]["Statement"]
-    assert pulls == [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                      "Resource": [f"arn:aws:logs:{REGION}:123456789012:log-group:/ecs/{NAME}:*"]}]
+    repository = f"arn:aws:ecr:{REGION}:123456789012:repository/{NAME}"
+    assert pulls == [
+        {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+        {"Effect": "Allow", "Action": ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
+                                       "ecr:BatchGetImage"], "Resource": [repository, f"{repository}-front"]},
+        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": [f"arn:aws:logs:{REGION}:123456789012:log-group:/ecs/{NAME}:*"]}]
 
     cluster = ecs.describe_clusters(clusters=[NAME], include=["TAGS"])["clusters"][0]
     assert cluster["status"] == "ACTIVE" and cluster["registeredContainerInstancesCount"] == 1
