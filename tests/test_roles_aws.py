@@ -457,16 +457,20 @@ def test_the_stable_timeout_leaves_room_for_new_instances_behind_the_load_balanc
 
 
 # --- item 12: what the READMEs tell the ops team to grant --------------------------------
+# (The sections are generated from the actions recorded through the proxy:
+# tests/support/iam_policy.py, tests/test_iam_policy.py.)
 
 @pytest.mark.parametrize(("role", "actions"), [
     ("ecs_cluster", ["ec2:DescribeSecurityGroups", "iam:CreateServiceLinkedRole", "iam:ListRoles",
-                     "ecs:ListContainerInstances", "ecs:DescribeContainerInstances",
+                     "ec2:DescribeTags", "iam:ListInstanceProfilesForRole",
                      "ec2:ModifyInstanceMetadataOptions", "ec2:CreateLaunchTemplate",
                      "autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup",
                      "ecs:CreateCapacityProvider", "ecs:PutClusterCapacityProviders", "ec2:DeleteLaunchTemplate"]),
     ("task", ["kms:Decrypt", "kms:DescribeKey", "ecs:DescribeServices", "ecs:ListContainerInstances",
+              "ecs:DescribeContainerInstances", "application-autoscaling:RegisterScalableTarget",
               "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeregisterScalableTarget"]),
     ("load_balancer", ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateListener",
+                       "elasticloadbalancing:DescribeTargetHealth",
                        "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:ModifyTargetGroupAttributes",
                        "acm:ImportCertificate", "acm:RequestCertificate", "acm:DeleteCertificate",
                        "route53:ChangeResourceRecordSets", "ec2:CreateSecurityGroup"]),
