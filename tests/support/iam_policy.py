@@ -86,6 +86,7 @@ UNRECORDED = {
         "elasticloadbalancing:SetSecurityGroups": "a changed security group",
         "elasticloadbalancing:SetSubnets": "changed subnets",
         "elasticloadbalancing:ModifyTargetGroup": "a changed health check",
+        "elasticloadbalancing:DescribeTargetHealth": "the target group's targets, read when the module manages them",
     },
     "security_group": {
         "ec2:RevokeSecurityGroupIngress": "a port or range no longer wanted",
