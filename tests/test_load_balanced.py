@@ -348,7 +348,7 @@ def test_a_redeploy_applies_a_new_range_instance_type_and_front_certificate(depl
 
     new_secrets = front_certificate_secrets(moto)
     assert the_service(moto)["taskDefinition"] != before
-    assert new_secrets != old_secrets
+    assert new_secrets != old_secrets, (changed_tasks(output), new_secrets)
     # The secret's version that holds the new certificate, named in the task definition.
     secrets = aws_client("secretsmanager", moto)
     arn, version = new_secrets["TLS_CERTIFICATE"].rsplit("::", 1)
