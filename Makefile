@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup system demo demo-down report check test bench bench-analysis bench-service bench-hardening bench-front image base-image bench-image bench-deploy bench-demo bench-deploy-in-place clean
+.PHONY: help setup system demo demo-down report check test iam-policy bench bench-analysis bench-service bench-hardening bench-front image base-image bench-image bench-deploy bench-demo bench-deploy-in-place clean
 
 help:
 	@echo "make demo       set up and run the main job"
@@ -13,6 +13,7 @@ help:
 	@echo "make report     the living-HTA report against the running demo (reports/demo/)"
 	@echo "make check      the fast tier: tests needing no Docker and no emulator (unit, service)"
 	@echo "make test       set up and run every test (every tier)"
+	@echo "make iam-policy  record the roles' AWS actions (deploy, re-deploy, teardown of both topologies) and write docs/iam-policy.json"
 	@echo "make bench      run the benchmarks, figures into bench/RESULTS.md"
 	@echo "make bench-service  the service benchmark only (gunicorn + wrk)"
 	@echo "make bench-analysis  the decision analyses against their Python peers, and POST /analysis"
@@ -25,6 +26,19 @@ help:
 	@echo "make bench-deploy-in-place  demo.py deploy under load on the running demo (make demo first)"
 
 setup: $(STAMP)
+
+# The deployer's IAM policy and the role READMEs' "IAM permissions": the
+# actions each role makes through the tests' AWS proxy (both topologies'
+# full deploy, re-deploy and teardown; the certificate and KMS variants),
+# recorded into docs/iam-actions.json, then turned into the policy.
+iam-policy: setup
+	rm -f docs/iam-actions.json
+	LHTA_IAM_RECORD=$(CURDIR)/docs/iam-actions.json $(PY) -m pytest -p no:xdist -q \
+	    tests/e2e/test_deploy.py tests/deploy/test_load_balanced.py \
+	    "tests/deploy/test_roles_aws.py::test_a_kms_alias_is_resolved_to_the_key_arn_in_the_policy" \
+	    "tests/deploy/test_roles_aws.py::test_a_fargate_cluster_creates_the_service_linked_role_first" \
+	    -k "not iam_policy"
+	$(PY) -m tests.support.iam_policy
 
 $(STAMP): pyproject.toml requirements/constraints.txt scripts/setup-venv.sh
 	scripts/setup-venv.sh

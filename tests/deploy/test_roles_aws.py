@@ -19,6 +19,7 @@ one test").
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.ansible import ansible_playbook, recap
-from tests.support.aws_proxy import aws_proxy, ec2_error, json_body, json_error, services_answered_as, with_json
+from tests.support.aws_proxy import AwsTimes, aws_proxy, ec2_error, json_body, json_error, services_answered_as, with_json
 from tests.support.moto import aws_client, recorded_requests, start_moto, stop_moto
 from tests.support.paths import ROOT
 
@@ -184,11 +185,18 @@ def rollout(state: str, reason: str):
     return services_answered_as(change)
 
 
+# ECS cannot assume a new execution role for this long: longer than the
+# role's tasks between the role and the service take here.
+ROLE_PROPAGATION = AwsTimes(role=15)
+
+
 def deploy_with_rollout(endpoint: str, tmp_path: Path, project: str, state: str, reason: str) -> Run:
-    """Deploy waiting for the deployment, which AWS reports in `state`."""
-    with aws_proxy(endpoint, rollout(state, reason)) as proxy:
+    """Deploy waiting for the deployment, which AWS reports in `state`
+    unless ECS could not assume the execution role."""
+    with aws_proxy(endpoint, rollout(state, reason), times=ROLE_PROPAGATION) as proxy:
         code, output = deploy_stack(proxy.url, tmp_path, project, "-e", "task_wait_for_stable=true",
-                                    "-e", "task_poll_delay=1", "-e", "task_stable_timeout=60")
+                                    "-e", "task_poll_delay=1", "-e", "task_stable_timeout=60",
+                                    "-e", f"task_iam_propagation_seconds={ROLE_PROPAGATION.role:.0f}")
     return Run(project, tmp_path, code, output, ecs_actions=proxy.actions("ecs"))
 
 
@@ -483,6 +491,9 @@ def test_the_wait_ends_when_the_rollout_fails(moto_endpoint, tmp_path):
 
 
 def test_the_wait_ends_when_the_rollout_completes(rolled_out):
+    # The service was created once ECS could assume the new execution role
+    # (issue 23, item 5): its first deployment did not fail on it.
+    assert "ECS was unable to assume the role" not in rolled_out.output
     assert rolled_out.code == 0, rolled_out.output[-6000:]
     # Decided at the first look, not at the end of the timeout.
     assert looks_after_create(rolled_out) == 1
@@ -551,17 +562,47 @@ def test_a_new_execution_role_or_platform_makes_a_new_revision(moto_endpoint, st
     teardown(moto_endpoint, project)
 
 
+# --- issue 23, item 9: how long a rolling deploy may take ---------------------------------
+
+DEFAULTS_PLAY = """\
+    - hosts: localhost
+      gather_facts: false
+      tasks:
+        - name: The task role's defaults
+          ansible.builtin.include_vars: {{file: {defaults}}}
+        - name: Show the timeout
+          ansible.builtin.debug:
+            msg: "timeout={{{{ task_stable_timeout | int }}}}"
+    """
+
+
+@pytest.mark.parametrize(("topology", "at_least"), [("single", 600), ("load_balanced", 600 + 300 + 60 + 30 + 60)])
+def test_the_stable_timeout_leaves_room_for_new_instances_behind_the_load_balancer(tmp_path, topology, at_least):
+    """Behind the load balancer a rolling deploy may need the capacity
+    provider to add an instance first: its launch and join, its 300 s
+    warm-up, the new task's grace period and health checks, the old task's
+    draining and stop, before ECS's own placing and starting."""
+    playbook = play(tmp_path, DEFAULTS_PLAY.format(defaults=ROOT / "roles/task/defaults/main.yml"))
+    _, output = ansible_playbook("http://127.0.0.1:9", playbook, "-e", f"api_topology={topology}")
+    timeout = int(re.search(r"timeout=(\d+)", output).group(1))
+    assert timeout >= at_least
+
+
 # --- item 12: what the READMEs tell the ops team to grant --------------------------------
+# (The sections are generated from the actions recorded through the proxy:
+# tests/support/iam_policy.py, tests/test_iam_policy.py.)
 
 @pytest.mark.parametrize(("role", "actions"), [
     ("ecs_cluster", ["ec2:DescribeSecurityGroups", "iam:CreateServiceLinkedRole", "iam:ListRoles",
-                     "ecs:ListContainerInstances", "ecs:DescribeContainerInstances",
+                     "ec2:DescribeTags", "iam:ListInstanceProfilesForRole",
                      "ec2:ModifyInstanceMetadataOptions", "ec2:CreateLaunchTemplate",
                      "autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup",
                      "ecs:CreateCapacityProvider", "ecs:PutClusterCapacityProviders", "ec2:DeleteLaunchTemplate"]),
     ("task", ["kms:Decrypt", "kms:DescribeKey", "ecs:DescribeServices", "ecs:ListContainerInstances",
+              "ecs:DescribeContainerInstances", "application-autoscaling:RegisterScalableTarget",
               "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeregisterScalableTarget"]),
     ("load_balancer", ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateListener",
+                       "elasticloadbalancing:DescribeTargetHealth",
                        "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:ModifyTargetGroupAttributes",
                        "acm:ImportCertificate", "acm:RequestCertificate", "acm:DeleteCertificate",
                        "route53:ChangeResourceRecordSets", "ec2:CreateSecurityGroup"]),

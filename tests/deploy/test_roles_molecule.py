@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.aws_proxy import aws_proxy
 from tests.support.moto import DUMMY_CREDENTIALS
 from tests.support.paths import ROOT
 
@@ -21,10 +22,16 @@ VENV_BIN = Path(sys.executable).parent
 @pytest.mark.slow
 @pytest.mark.parametrize("role", ROLES)
 def test_molecule_scenario(role, moto_endpoint, tmp_path):
+    # Through the AWS proxy, as every deploy of the tests (AWS's delays).
+    with aws_proxy(moto_endpoint) as proxy:
+        molecule(role, proxy.url, tmp_path)
+
+
+def molecule(role: str, endpoint: str, tmp_path: Path) -> None:
     env = {
         **os.environ,
         **DUMMY_CREDENTIALS,
-        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ENDPOINT_URL": endpoint,
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "NO_COLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",

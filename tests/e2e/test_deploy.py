@@ -19,6 +19,8 @@ import time
 import pytest
 
 from tests.support.ansible import ansible_playbook, recap
+from tests.support.aws_proxy import aws_like
+from tests.support.iam_policy import missing_from_policy
 from tests.support.moto import REGION, aws_client, live_tagged_resources, recorded_requests, reset
 from tests.support.paths import ROOT
 from tests.support.registry import ecr_like_registry, local_registry  # noqa: F401  (fixtures)
@@ -93,11 +95,28 @@ def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_en
     ami = ssm.get_parameter(Name="/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id")
     assert instance["ImageId"] == ami["Parameter"]["Value"]
 
-    for role, policy in ((f"{NAME}-ecs-instance", "AmazonEC2ContainerServiceforEC2Role"),
-                         (f"{NAME}-task-execution", "AmazonECSTaskExecutionRolePolicy")):
+    # No AWS-managed policy (they allow ECR pulls and log writes on the whole
+    # account: issue 23, item 11); each role's inline policies name its
+    # resources: the agent's actions this cluster, the pulls and log writes
+    # the log group (the images come from a registry that is not ECR here).
+    for role, policies in ((f"{NAME}-ecs-instance", ["ecs-agent"]),
+                           (f"{NAME}-task-execution", ["pull-images-write-logs", "read-api-key"])):
         assert {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role)["Tags"]} == TAGS
-        attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
-        assert [p["PolicyName"] for p in attached] == [policy]
+        assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+        assert sorted(iam.list_role_policies(RoleName=role)["PolicyNames"]) == policies
+    agent = iam.get_role_policy(RoleName=f"{NAME}-ecs-instance", PolicyName="ecs-agent")["PolicyDocument"]
+    [join] = [s for s in agent["Statement"] if s["Sid"] == "JoinAndReportToThisCluster"]
+    assert join["Resource"] == [f"arn:aws:ecs:{REGION}:123456789012:cluster/{NAME}",
+                                f"arn:aws:ecs:{REGION}:123456789012:container-instance/{NAME}/*"]
+    pulls = iam.get_role_policy(RoleName=f"{NAME}-task-execution",
+                                PolicyName="pull-images-write-logs")["PolicyDocument"]["Statement"]
+    repository = f"arn:aws:ecr:{REGION}:123456789012:repository/{NAME}"
+    assert pulls == [
+        {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+        {"Effect": "Allow", "Action": ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
+                                       "ecr:BatchGetImage"], "Resource": [repository, f"{repository}-front"]},
+        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": [f"arn:aws:logs:{REGION}:123456789012:log-group:/ecs/{NAME}:*"]}]
 
     cluster = ecs.describe_clusters(clusters=[NAME], include=["TAGS"])["clusters"][0]
     assert cluster["status"] == "ACTIVE" and cluster["registeredContainerInstancesCount"] == 1
@@ -145,9 +164,11 @@ def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_en
     assert front_env == {
         "FRONT_UPSTREAM": "api:8000", "FRONT_HTTPS_PORT": "8443", "FRONT_HTTP_PORT": "8080",
         "FRONT_PUBLIC_HTTPS_PORT": "8443", "FRONT_PLAIN_HTTP": "0"}
+    # The secret's current version: a new certificate makes a new revision.
+    [current] = [v for v, stages in secret["VersionIdsToStages"].items() if "AWSCURRENT" in stages]
     assert front["secrets"] == [
-        {"name": "TLS_CERTIFICATE", "valueFrom": f"{secret['ARN']}:certificate::"},
-        {"name": "TLS_PRIVATE_KEY", "valueFrom": f"{secret['ARN']}:private_key::"}]
+        {"name": "TLS_CERTIFICATE", "valueFrom": f"{secret['ARN']}:certificate::{current}"},
+        {"name": "TLS_PRIVATE_KEY", "valueFrom": f"{secret['ARN']}:private_key::{current}"}]
     assert front["logConfiguration"]["options"]["awslogs-stream-prefix"] == "front"
     assert front["healthCheck"]["command"] == dockerfile_healthcheck("front/Dockerfile")
 
@@ -240,3 +261,14 @@ def test_teardown_twice_leaves_nothing_tagged(deployed, moto_endpoint):
     _, second = ansible_playbook(moto_endpoint, "playbooks/teardown.yml")
     assert recap(second)["changed"] == 0, second[-8000:]
     assert live_tagged_resources(moto_endpoint, TAGS, NAME) == []
+
+
+def test_every_call_of_the_deploy_and_teardown_is_in_the_iam_policy(deployed, moto_endpoint):
+    """Every playbook above went through the tests' AWS proxy, which
+    recorded each role's actions: docs/iam-policy.json grants them all
+    (issue 23; the review found iam:CreateServiceLinkedRole for Auto
+    Scaling, ec2:DescribeTags, elasticloadbalancing:DescribeTargetHealth and
+    iam:ListInstanceProfilesForRole missing from the hand-made lists)."""
+    recorded = aws_like(moto_endpoint).actions
+    assert {"ecr", "ecs_cluster", "front", "task", "teardown"} <= set(recorded)
+    assert missing_from_policy(recorded) == {}

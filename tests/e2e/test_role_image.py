@@ -48,9 +48,10 @@ def ansible_env(moto_endpoint: str, tmp_path: Path, **extra: str) -> dict[str, s
 
 def test_molecule_scenario(moto_endpoint, api_image, tmp_path):
     # api_image: the layers are cached, so the role's build takes seconds.
-    with running_registry(tmp_path / "registry", users={MOTO_ECR_USER: MOTO_ECR_PASSWORD}) as registry:
+    with running_registry(tmp_path / "registry", users={MOTO_ECR_USER: MOTO_ECR_PASSWORD}) as registry, \
+            aws_proxy(moto_endpoint) as proxy:  # as every deploy of the tests: through the AWS proxy
         env = ansible_env(
-            moto_endpoint, tmp_path,
+            proxy.url, tmp_path,
             IMAGE_REGISTRY=registry.host,
             ANSIBLE_CONFIG="",  # molecule writes its own ansible.cfg
             MOLECULE_EPHEMERAL_DIRECTORY=str(tmp_path / "molecule"),
@@ -91,8 +92,9 @@ def test_a_registry_refusing_the_ecr_login_stops_the_role_without_printing_it(mo
     playbook = tmp_path / "refused.yml"
     playbook.write_text(WRONG_LOGIN_PLAY)
     try:
-        with running_registry(tmp_path / "registry", users={MOTO_ECR_USER: "another-password-0001"}) as registry:
-            env = ansible_env(moto_endpoint, tmp_path, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+        with running_registry(tmp_path / "registry", users={MOTO_ECR_USER: "another-password-0001"}) as registry, \
+                aws_proxy(moto_endpoint) as proxy:
+            env = ansible_env(proxy.url, tmp_path, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
             proc = subprocess.run(
                 [str(VENV_BIN / "ansible-playbook"), "-i", "inventory/local", str(playbook), "-v",
                  "-e", f"image_registry={registry.host}"],

@@ -4,24 +4,34 @@
     assert recap(output)["changed"] == 0
 
 Every run uses the repository's ansible.cfg, the dummy credentials of
-tests/support/moto.py and ``AWS_ENDPOINT_URL`` (the emulator, or a proxy in
-front of it), from the repository root.
+tests/support/moto.py and ``AWS_ENDPOINT_URL``, from the repository root.
+The endpoint is always the AWS proxy of tests/support/aws_proxy.py: a
+test's own, or one started for the run in front of the emulator given, so
+that every deploy meets AWS's delays and the proxy records the actions of
+each role (a callback plugin tells it which role's task runs).  With
+``LHTA_IAM_RECORD=<file>`` in the environment, each run adds what it
+recorded to that JSON file (scripts/iam_policy.py turns it into the
+deployer's IAM policy).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 
+from tests.support.aws_proxy import aws_proxy, is_proxy, proxy_at
 from tests.support.moto import DUMMY_CREDENTIALS
 from tests.support.paths import PYTHON, ROOT
 from tests.support.secret_audit import TEST_KEY
 
 ANSIBLE_PLAYBOOK = Path(PYTHON).with_name("ansible-playbook")
+CALLBACKS = Path(__file__).with_name("ansible_callbacks")
 RECAP = re.compile(r"localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
@@ -30,6 +40,28 @@ def ansible_playbook(endpoint: str, *args: str, check: bool = True, inventory: s
     """Run ansible-playbook from the repo root, quietly; fail the test with its
     output when it fails (unless ``check=False``).  The API key is the
     session's audited TEST_KEY (tests/support/secret_audit.py)."""
+    local = endpoint.startswith("http://127.0.0.1:")
+    with (nullcontext(None) if is_proxy(endpoint) or not local else aws_proxy(endpoint)) as proxy:
+        code, output = _run(proxy.url if proxy else endpoint, args, inventory, timeout, extra_env)
+    if is_proxy(endpoint) or proxy:
+        record_actions((proxy or proxy_at(endpoint)).aws.actions)
+    if check and code != 0:
+        pytest.fail(f"ansible-playbook {' '.join(args)} failed ({code}):\n{output[-15000:]}")
+    return code, output
+
+
+def record_actions(actions: dict[str, set[str]]) -> None:
+    """Add the actions recorded per role to $LHTA_IAM_RECORD (when set)."""
+    path = os.environ.get("LHTA_IAM_RECORD")
+    if not path:
+        return
+    record = json.loads(Path(path).read_text()) if Path(path).exists() else {}
+    for role, found in actions.items():
+        record[role] = sorted(set(record.get(role, [])) | found)
+    Path(path).write_text(json.dumps(dict(sorted(record.items())), indent=2) + "\n")
+
+
+def _run(endpoint: str, args, inventory: str, timeout: float, extra_env: dict) -> tuple[int, str]:
     env = {
         **os.environ,
         **DUMMY_CREDENTIALS,
@@ -38,16 +70,15 @@ def ansible_playbook(endpoint: str, *args: str, check: bool = True, inventory: s
         "AWS_ENDPOINT_URL": endpoint,
         "API_KEY": TEST_KEY,
         "PATH": f"{ANSIBLE_PLAYBOOK.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACKS),
+        "ANSIBLE_CALLBACKS_ENABLED": "proxy_role",
         **extra_env,
     }
     proc = subprocess.run(
         [str(ANSIBLE_PLAYBOOK), "-i", inventory, *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
     )
-    output = proc.stdout + proc.stderr
-    if check and proc.returncode != 0:
-        pytest.fail(f"ansible-playbook {' '.join(args)} failed ({proc.returncode}):\n{output[-15000:]}")
-    return proc.returncode, output
+    return proc.returncode, proc.stdout + proc.stderr
 
 
 def recap(output: str) -> dict[str, int]:
@@ -55,3 +86,14 @@ def recap(output: str) -> dict[str, int]:
     match = RECAP.search(output)
     assert match, f"no PLAY RECAP in:\n{output[-3000:]}"
     return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups())))
+
+
+def changed_tasks(output: str) -> list[str]:
+    """The names of the tasks that reported a change (for failure messages)."""
+    found, task = [], ""
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            task = line.split("]", 1)[0][6:]
+        elif line.startswith("changed:"):
+            found.append(task)
+    return found

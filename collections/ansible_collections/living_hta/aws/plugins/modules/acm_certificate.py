@@ -113,6 +113,7 @@ deleted:
 
 import hashlib
 import time
+import uuid
 
 try:
     import botocore
@@ -196,7 +197,11 @@ def requested(module, acm):
     elif module.check_mode:
         return {"changed": True, "arn": "", "status": "PENDING_VALIDATION", "validation_records": []}
     else:
-        token = hashlib.sha256(f"{domain} {sorted(tags.items())}".encode()).hexdigest()[:32]
+        # A token of this request only: ACM answers a token it saw within the
+        # hour with that request's certificate, even one deleted since (a
+        # re-deploy within the hour of a teardown, or after deleting a
+        # FAILED request).  The tags above find a live request again.
+        token = uuid.uuid4().hex
         arn = acm.request_certificate(DomainName=domain, ValidationMethod="DNS", IdempotencyToken=token,
                                       Tags=tag_list(tags))["CertificateArn"]
         changed = True

@@ -16,6 +16,12 @@ description:
     it afterwards), or updates its template, subnets and sizes when they
     differ, tags it (tags propagated to its instances), and protects new
     instances from scale-in as managed termination protection requires.
+    When its instances run another version of the launch template than the
+    group's (a new default version: new AMI, instance type, user data),
+    it starts an instance refresh that replaces them new-first (minimum
+    healthy I(instance_refresh_min_healthy) %), unless one is running.
+    While IAM propagates the template's new instance profile, Auto Scaling
+    refuses the group; it is tried again for I(iam_timeout) seconds.
     Then it creates the ECS capacity provider over the group, or updates its
     managed scaling and termination protection when they differ. Before,
     it makes sure the ECS service-linked role exists (a fresh account has
@@ -103,6 +109,26 @@ options:
     description: Seconds between those tries, and between looks while waiting.
     type: int
     default: 10
+  instance_refresh:
+    description:
+      - When instances run another version of the launch template than the group's, start an
+        instance refresh (rolling, new instances first) unless one is running.
+    type: bool
+    default: true
+  instance_refresh_min_healthy:
+    description: Percentage of the group's capacity kept in service during an instance refresh.
+    type: int
+    default: 100
+  instance_refresh_max_healthy:
+    description: Percentage of the group's capacity allowed during an instance refresh (above 100 to add first).
+    type: int
+    default: 200
+  iam_timeout:
+    description:
+      - Seconds CreateAutoScalingGroup is tried again (every I(delay)) while Auto Scaling
+        refuses the launch template's instance profile, which IAM has not propagated yet.
+    type: int
+    default: 180
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -128,6 +154,10 @@ auto_scaling_group:
   description: The group (C(arn), C(instances), the instance ids, and C(availability_zones)).
   returned: when state=present
   type: dict
+instance_refresh:
+  description: The id of the instance refresh started, or running, or null.
+  returned: when state=present
+  type: str
 capacity_provider:
   description: The provider as DescribeCapacityProviders returns it.
   returned: when state=present and not in check mode
@@ -171,11 +201,12 @@ def ensure_group(module, autoscaling):
     if group is None:
         if module.check_mode:
             return True, {}
-        autoscaling.create_auto_scaling_group(
+        create = lambda: autoscaling.create_auto_scaling_group(  # noqa: E731
             AutoScalingGroupName=params["auto_scaling_group"], LaunchTemplate=template,
             MinSize=params["min_size"], MaxSize=params["max_size"], DesiredCapacity=params["min_size"],
             VPCZoneIdentifier=zone_identifier, HealthCheckType="EC2",
             NewInstancesProtectedFromScaleIn=params["managed_termination_protection"], Tags=group_tags(params))
+        until_profile_propagates(module, create)
         return True, wait_for_instances(module, autoscaling)
     changed = False
     update = {}
@@ -205,6 +236,26 @@ def ensure_group(module, autoscaling):
     return changed, describe_group(autoscaling, params["auto_scaling_group"]) or group
 
 
+# What Auto Scaling answers while IAM has not yet propagated the launch
+# template's new instance profile (CreateLaunchTemplate does not check it).
+PROFILE_NOT_READY = "Invalid IAM Instance Profile"
+
+
+def until_profile_propagates(module, call):
+    """call(), tried again every module.params['delay'] seconds for
+    module.params['iam_timeout'] seconds while Auto Scaling refuses the
+    launch template's instance profile (IAM propagation, up to a few
+    minutes after CreateInstanceProfile; Terraform waits the same way)."""
+    deadline = time.monotonic() + module.params["iam_timeout"]
+    while True:
+        try:
+            return call()
+        except botocore.exceptions.ClientError as e:
+            if PROFILE_NOT_READY not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(module.params["delay"])
+
+
 def wait_for_instances(module, autoscaling):
     params = module.params
     deadline = time.monotonic() + params["wait_timeout"]
@@ -218,6 +269,48 @@ def wait_for_instances(module, autoscaling):
                              f"instance(s) in service after {params['wait_timeout']} s, {params['min_size']} wanted: "
                              "see its activity history (DescribeScalingActivities) for why")
         time.sleep(params["delay"])
+
+
+# An instance refresh still running: another is neither needed nor accepted.
+REFRESH_RUNNING = {"Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"}
+
+
+def refresh_instances(module, autoscaling, ec2):
+    """Start an instance refresh when the group's instances run another
+    version of the launch template than the group's (a new AMI, instance
+    type or user data makes a new default version; Auto Scaling launches
+    only new instances from it).  (changed, refresh id or None)."""
+    params = module.params
+    name = params["auto_scaling_group"]
+    if not params["instance_refresh"]:
+        return False, None
+    latest = autoscaling.describe_instance_refreshes(AutoScalingGroupName=name, MaxRecords=1)["InstanceRefreshes"]
+    if latest and latest[0]["Status"] in REFRESH_RUNNING:
+        return False, latest[0]["InstanceRefreshId"]
+    group = describe_group(autoscaling, name)
+    [template] = ec2.describe_launch_templates(LaunchTemplateNames=[params["launch_template"]])["LaunchTemplates"]
+    version = params["launch_template_version"]
+    wanted = str({"$Default": template["DefaultVersionNumber"],
+                  "$Latest": template["LatestVersionNumber"]}.get(version, version))
+    stale = [i["InstanceId"] for i in (group or {}).get("Instances", [])
+             if i.get("LifecycleState") in ("Pending", "InService")
+             and str(i.get("LaunchTemplate", {}).get("Version")) != wanted]
+    if not stale:
+        return False, None
+    if module.check_mode:
+        return True, None
+    # New instances first, old ones out once the new are in service and
+    # warmed up: never fewer than the running instances (minimum healthy
+    # 100 %, up to twice as many meanwhile).  Instances ECS protects from
+    # scale-in because they run tasks are replaced too; ECS drains their
+    # tasks first (the capacity provider's managed draining).
+    refresh = autoscaling.start_instance_refresh(
+        AutoScalingGroupName=name, Strategy="Rolling",
+        Preferences={"MinHealthyPercentage": params["instance_refresh_min_healthy"],
+                     "MaxHealthyPercentage": params["instance_refresh_max_healthy"],
+                     "InstanceWarmup": params["instance_warmup_period"], "SkipMatching": True,
+                     "ScaleInProtectedInstances": "Refresh", "StandbyInstances": "Terminate"})
+    return True, refresh["InstanceRefreshId"]
 
 
 def wanted_provider_settings(params):
@@ -271,7 +364,9 @@ def present(module, ecs):
         return {"changed": True, "auto_scaling_group": {}}
     provider_changed, provider = ensure_provider(module, ecs, group["AutoScalingGroupARN"])
     changed |= provider_changed
-    return {"changed": changed, "capacity_provider": provider, "auto_scaling_group": {
+    refresh_changed, refresh = refresh_instances(module, autoscaling, module.client("ec2"))
+    changed |= refresh_changed
+    return {"changed": changed, "capacity_provider": provider, "instance_refresh": refresh, "auto_scaling_group": {
         "arn": group["AutoScalingGroupARN"],
         "instances": [i["InstanceId"] for i in group.get("Instances", [])],
         "availability_zones": sorted(group.get("AvailabilityZones", [])),
@@ -341,6 +436,10 @@ def main():
             state=dict(type="str", default="present", choices=["present", "absent"]),
             retries=dict(type="int", default=12),
             delay=dict(type="int", default=10),
+            iam_timeout=dict(type="int", default=180),
+            instance_refresh=dict(type="bool", default=True),
+            instance_refresh_min_healthy=dict(type="int", default=100),
+            instance_refresh_max_healthy=dict(type="int", default=200),
         ),
         required_if=[("state", "present", ["launch_template", "subnet_ids", "min_size", "max_size"])],
         supports_check_mode=True,

@@ -219,9 +219,26 @@ def left_scaling(module, resource_ids):
             yield policy["PolicyARN"], "present"
 
 
+def validation_names_in_use(module):
+    """The validation CNAMEs live ACM certificates still name: ACM names the
+    same one for every certificate of a domain in the account, so one the
+    project made may now serve another certificate (it stays)."""
+    acm = module.client("acm")
+    names = set()
+    for page in acm.get_paginator("list_certificates").paginate(
+            CertificateStatuses=["PENDING_VALIDATION", "ISSUED"]):
+        for summary in page["CertificateSummaryList"]:
+            certificate = acm.describe_certificate(CertificateArn=summary["CertificateArn"])["Certificate"]
+            names |= {o["ResourceRecord"]["Name"].lower() for o in certificate.get("DomainValidationOptions", [])
+                      if "ResourceRecord" in o}
+    return names
+
+
 def left_dns_records(module, dns_names):
-    """A/AAAA aliases of each name to a load balancer, and its ACM validation CNAMEs."""
+    """A/AAAA aliases of each name to a load balancer, and its ACM validation
+    CNAMEs (but those another live certificate still uses)."""
     route53 = module.client("route53")
+    in_use = validation_names_in_use(module) if dns_names else set()
     for entry in dns_names:
         zone, name = entry["zone"].rstrip(".").lower() + ".", entry["name"].rstrip(".").lower() + "."
         zones = [z for z in route53.list_hosted_zones_by_name(DNSName=zone)["HostedZones"] if z["Name"].lower() == zone]
@@ -234,7 +251,8 @@ def left_dns_records(module, dns_names):
                                    and re.search(r"\.elb\.amazonaws\.com\.?$", record.get("AliasTarget", {}).get("DNSName", "")))
                     validation = (record["Type"] == "CNAME" and record_name.startswith("_") and record_name.endswith("." + name)
                                   and any(r["Value"].rstrip(".").endswith("acm-validations.aws")
-                                          for r in record.get("ResourceRecords", [])))
+                                          for r in record.get("ResourceRecords", []))
+                                  and record_name not in in_use)
                     if alias_to_lb or validation:
                         yield f"arn:aws:route53:::hostedzone/{zone_id}/{record['Type']}/{record['Name']}", "present"
 

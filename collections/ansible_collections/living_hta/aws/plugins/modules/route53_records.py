@@ -12,6 +12,9 @@ short_description: Records in a Route 53 public hosted zone, found by the zone's
 description:
   - I(state=present) creates each record, or replaces it when its values or
     alias target differ (UPSERT); a record already as wanted is left alone.
+    A record that exists with other values is overwritten only when it
+    gives no I(value_regex) or its values (or alias target) match it: one
+    this project did not make stops the run, left as it is.
   - I(state=absent) deletes each record named (by name and type) when it
     exists and, if the record gives I(value_regex), only when its values (or
     its alias target's DNS name) match it, so a record someone else changed
@@ -51,7 +54,10 @@ options:
         description: Alias target (I(dns_name), I(hosted_zone_id), I(evaluate_target_health)).
         type: dict
       value_regex:
-        description: With I(state=absent), delete only when the values or alias target match this.
+        description:
+          - What the project's record points at (its values, or its alias target's DNS name).
+          - With I(state=absent), delete only when they match it; with I(state=present), overwrite an
+            existing record with other values only when they match it (otherwise fail).
         type: str
   state:
     description: Present or absent.
@@ -182,6 +188,11 @@ def main():
             if present:
                 want = wanted_set(record)
                 if have is None or not same(have, want):
+                    regex = record.get("value_regex")
+                    if have is not None and regex and not any(re.search(regex, t) for t in targets(have)):
+                        module.fail_json(msg=f"{have['Name']} {have['Type']} already exists in {module.params['zone']} "
+                                         f"and points at {', '.join(targets(have))}, which this project did not "
+                                         "make: nothing was changed; delete or change that record yourself first")
                     changes.append({"Action": "UPSERT", "ResourceRecordSet": want})
             elif have is not None:
                 regex = record.get("value_regex")
