@@ -590,7 +590,7 @@ def test_the_stable_timeout_leaves_room_for_new_instances_behind_the_load_balanc
 
 # --- item 12: what the READMEs tell the ops team to grant --------------------------------
 # (The sections are generated from the actions recorded through the proxy:
-# tests/support/iam_policy.py, tests/test_iam_policy.py.)
+# tests/support/iam_policy.py, tests/unit/test_iam_policy.py.)
 
 @pytest.mark.parametrize(("role", "actions"), [
     ("ecs_cluster", ["ec2:DescribeSecurityGroups", "iam:CreateServiceLinkedRole", "iam:ListRoles",

@@ -2,7 +2,7 @@
 from the AWS actions the roles made through the tests' AWS proxy
 (docs/iam-actions.json, tests/support/iam_policy.py).  That every call of a
 full deploy, re-deploy and teardown is granted is checked where those run:
-tests/test_deploy.py (single) and tests/test_load_balanced.py."""
+tests/e2e/test_deploy.py (single) and tests/deploy/test_load_balanced.py."""
 
 from __future__ import annotations
 
