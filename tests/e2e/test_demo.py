@@ -38,9 +38,9 @@ PORTS = (5000, 5001, 8080, 8443)  # moto, registry, HTTP redirect, HTTPS: fixed,
 
 
 def readme_commands() -> dict[str, str]:
-    """The `make demo*` commands of the README (code blocks, comments
-    removed, and inline code), with any VARIABLE=value before them."""
-    readme = (ROOT / "README.md").read_text()
+    """The `make demo*` commands of the README and docs/demo.md (code blocks,
+    comments removed, and inline code), with any VARIABLE=value before them."""
+    readme = (ROOT / "README.md").read_text() + (ROOT / "docs" / "demo.md").read_text()
     commands = {}
     for block in re.findall(r"```sh\n(.*?)```", readme, re.S):
         for line in block.splitlines():

@@ -48,12 +48,12 @@ def post(server, path="/runDARTHmodel", body=b"", headers=None):
 
 
 def readme_curl_examples() -> list[str]:
-    """The API section's curl examples: the model run, then the provenance one."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## The API", 1)[1].split("\n## ", 1)[0]
+    """The documented curl examples: the model run (docs/api.md), then the
+    provenance one (docs/operations.md)."""
+    section = (ROOT / "docs" / "api.md").read_text() + (ROOT / "docs" / "operations.md").read_text()
     blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
     examples = [block for block in blocks if block.lstrip().startswith("curl")]
-    assert len(examples) == 2, "expected two curl examples in README's API section"
+    assert len(examples) == 2, "expected a curl example in docs/api.md and one in docs/operations.md"
     return examples
 
 
