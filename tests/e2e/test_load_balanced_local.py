@@ -507,7 +507,8 @@ def test_site_yml_again_under_load_three_times_loses_no_request(demo):
     then a third task, then a new revision on all three (stop timeout 31 s).
     On a running load-balanced service the role leaves desiredCount to
     Application Auto Scaling (kept within its minimum and maximum), so the
-    third task comes with the minimum raised to 3."""
+    third task comes with the range raised to 3-5, which the scalable target
+    then holds (a re-deploy applies a new range)."""
     start = check_targets_are_the_tasks(demo, 2)
     revision = start[0]["task_definition"]
 
@@ -521,14 +522,19 @@ def test_site_yml_again_under_load_three_times_loses_no_request(demo):
 
     with SteadyLoad(demo, "lbtest-deploy-three") as load:
         three = demo.run("deploy", "-e", "task_desired_count=3", "-e", "task_autoscaling_min_capacity=3",
-                         check=False)
+                         "-e", "task_autoscaling_max_capacity=5", check=False)
     assert three.returncode == 0 and load.failures == [], (load.failures[:10], three.stdout[-4000:] + three.stderr[-3000:])
     after = check_targets_are_the_tasks(demo, 3)
     assert {t["task_definition"] for t in after} == {revision}
+    # A re-deploy applies a new range (issue 23 item 6): Application Auto
+    # Scaling's target is 3-5 in the emulator, not the first deploy's 2-4.
+    [scalable] = aws_client("application-autoscaling", demo.endpoint).describe_scalable_targets(
+        ServiceNamespace="ecs")["ScalableTargets"]
+    assert (scalable["MinCapacity"], scalable["MaxCapacity"]) == (3, 5), scalable
 
     with SteadyLoad(demo, "lbtest-deploy-revision") as load:
         revised = demo.run("deploy", "-e", "task_desired_count=3", "-e", "task_autoscaling_min_capacity=3",
-                           "-e", "task_stop_timeout=31", check=False)
+                           "-e", "task_autoscaling_max_capacity=5", "-e", "task_stop_timeout=31", check=False)
     assert revised.returncode == 0 and load.failures == [], (
         load.failures[:10], revised.stdout[-4000:] + revised.stderr[-3000:])
     after = check_targets_are_the_tasks(demo, 3)
