@@ -186,21 +186,25 @@ class RunLedger:
         run = Run(str(uuid.uuid4()), seed, dataset, self._version, self._image_digest)
         started, wall = self._clock(), datetime.now(timezone.utc)
         key = req.context.get("api_key")
-        self._write({
-            "log": "audit",
-            "event": "start",
-            "run_id": run.run_id,
-            "time": wall.isoformat(timespec="milliseconds"),
-            "key_name": key.name if key is not None else None,
-            "endpoint": logged_path(req),
-            "dataset": dataset.name,
-            "dataset_sha256": dataset.sha256,
-            "updates": updates,
-            "seed": seed,
-            "pid": os.getpid(),
-            "service_version": self._version,
-            "image_digest": self._image_digest,
-        })
+
+        def record(event: str, **fields) -> dict:
+            """The fields every record of this run has, then the event's own."""
+            return {
+                "log": "audit",
+                "event": event,
+                "run_id": run.run_id,
+                "time": wall.isoformat(timespec="milliseconds"),
+                "key_name": key.name if key is not None else None,
+                "endpoint": logged_path(req),
+                "dataset": dataset.name,
+                "dataset_sha256": dataset.sha256,
+                "updates": updates,
+                **fields,
+                "service_version": self._version,
+                "image_digest": self._image_digest,
+            }
+
+        self._write(record("start", seed=seed, pid=os.getpid()))
         self._in_flight.begin(run.run_id)
         outcome = "ok"
         try:
@@ -213,24 +217,8 @@ class RunLedger:
             raise
         finally:
             self._in_flight.end()
-            record = {
-                "log": "audit",
-                "event": "end",
-                "run_id": run.run_id,
-                "time": wall.isoformat(timespec="milliseconds"),
-                "key_name": key.name if key is not None else None,
-                "endpoint": logged_path(req),
-                "dataset": dataset.name,
-                "dataset_sha256": dataset.sha256,
-                "updates": updates,
-                "seed": run.seed,
-                "n_samples": run.n_samples,
-                "outcome": outcome,
-                "duration_ms": round((self._clock() - started) * 1000, 2),
-                "service_version": self._version,
-                "image_digest": self._image_digest,
-            }
-            self._write(record)
+            self._write(record("end", seed=run.seed, n_samples=run.n_samples, outcome=outcome,
+                               duration_ms=round((self._clock() - started) * 1000, 2)))
 
     def _write(self, record: dict) -> None:
         keys = list(self._redact())
