@@ -15,6 +15,7 @@ the user agent the test gave it), never from the load balancer's say-so.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -543,3 +544,42 @@ def test_site_yml_again_under_load_three_times_loses_no_request(demo):
     definition = aws_client("ecs", demo.endpoint).describe_task_definition(taskDefinition=new_revision)
     assert {c.get("stopTimeout") for c in definition["taskDefinition"]["containerDefinitions"]} == {31}
     assert load.model_runs > 0 and sum(demo.served("lbtest-deploy-revision").values()) == load.model_runs
+
+
+def test_instances_that_boot_before_their_cluster_never_join_and_the_demo_says_why(demo):
+    """The ECS agent on an instance whose cluster does not exist yet gets
+    "Cluster not found", which it takes as final: it exits and the instance
+    never joins, even once the cluster exists (issue 22; why roles/ecs_cluster
+    creates the cluster first).  Ordered so on purpose here, on the running
+    demo's emulator: an Auto Scaling group naming a cluster, then the
+    cluster.  The stand-ins' agent refuses its instances for good, and
+    `demo.py status` (which a failed `up` or `deploy` quotes) gives the
+    agent's reason."""
+    ec2 = aws_client("ec2", demo.endpoint)
+    autoscaling = aws_client("autoscaling", demo.endpoint)
+    ecs = aws_client("ecs", demo.endpoint)
+    cluster, name = "lbtest-late-cluster", "lbtest-early-asg"
+    user_data = base64.b64encode(f"#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n".encode())
+    ec2.create_launch_template(LaunchTemplateName=f"{name}-lt", LaunchTemplateData={
+        "ImageId": ec2.describe_images()["Images"][0]["ImageId"], "InstanceType": "t3.small",
+        "UserData": user_data.decode()})
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    try:
+        autoscaling.create_auto_scaling_group(AutoScalingGroupName=name, MinSize=1, MaxSize=1,
+                                              LaunchTemplate={"LaunchTemplateName": f"{name}-lt"},
+                                              VPCZoneIdentifier=subnet)
+        [early] = [i["InstanceId"] for i in autoscaling.describe_auto_scaling_groups(
+            AutoScalingGroupNames=[name])["AutoScalingGroups"][0]["Instances"]]
+        time.sleep(1.1)  # LaunchTime has whole seconds
+        ecs.create_cluster(clusterName=cluster)
+        deadline = time.monotonic() + 30
+        while early not in demo.status()["refused_instances"] and time.monotonic() < deadline:
+            time.sleep(1)
+        assert demo.status()["refused_instances"].get(early) == f"Cluster not found: {cluster}"
+        assert f"{early}: Cluster not found: {cluster}" in demo.run("status").stdout
+        time.sleep(3)  # a few more passes of the agent: still not joined
+        assert ecs.list_container_instances(cluster=cluster)["containerInstanceArns"] == []
+    finally:
+        autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+        ec2.delete_launch_template(LaunchTemplateName=f"{name}-lt")
+        ecs.delete_cluster(cluster=cluster)
