@@ -81,6 +81,9 @@ UNRECORDED = {
         "ec2:ModifyInstanceMetadataOptions": "an instance whose metadata options differ (single)",
         "ecs:PutClusterCapacityProviders": "FARGATE, or the Auto Scaling group's provider",
         "autoscaling:StartInstanceRefresh": "instances on an older launch template version than the group's",
+        "autoscaling:DescribeInstanceRefreshes": "instances on an older launch template version than the group's",
+        "ec2:CreateLaunchTemplateVersion": "a new AMI, instance type or user data",
+        "ec2:ModifyLaunchTemplate": "a new AMI, instance type or user data (the new version made the default)",
     },
     "load_balancer": {
         "elasticloadbalancing:ModifyListener": "a changed certificate, TLS policy or port",
@@ -91,6 +94,9 @@ UNRECORDED = {
     },
     "security_group": {
         "ec2:RevokeSecurityGroupIngress": "a port or range no longer wanted",
+    },
+    "front": {
+        "secretsmanager:UpdateSecret": "a new self-signed certificate (the old one near its end, or a new name)",
     },
     # The final check reads back each ARN the tagging API still lists
     # (project_resources_info's READERS); which ones depends on what is left.

@@ -284,9 +284,6 @@ def refresh_instances(module, autoscaling, ec2):
     name = params["auto_scaling_group"]
     if not params["instance_refresh"]:
         return False, None
-    latest = autoscaling.describe_instance_refreshes(AutoScalingGroupName=name, MaxRecords=1)["InstanceRefreshes"]
-    if latest and latest[0]["Status"] in REFRESH_RUNNING:
-        return False, latest[0]["InstanceRefreshId"]
     group = describe_group(autoscaling, name)
     [template] = ec2.describe_launch_templates(LaunchTemplateNames=[params["launch_template"]])["LaunchTemplates"]
     version = params["launch_template_version"]
@@ -297,6 +294,11 @@ def refresh_instances(module, autoscaling, ec2):
              and str(i.get("LaunchTemplate", {}).get("Version")) != wanted]
     if not stale:
         return False, None
+    # Asked only when there is something to refresh (a first deploy or a
+    # re-run with nothing new makes no refresh call at all).
+    latest = autoscaling.describe_instance_refreshes(AutoScalingGroupName=name, MaxRecords=1)["InstanceRefreshes"]
+    if latest and latest[0]["Status"] in REFRESH_RUNNING:
+        return False, latest[0]["InstanceRefreshId"]
     if module.check_mode:
         return True, None
     # New instances first, old ones out once the new are in service and
