@@ -284,21 +284,27 @@ def refresh_instances(module, autoscaling, ec2):
     name = params["auto_scaling_group"]
     if not params["instance_refresh"]:
         return False, None
-    group = describe_group(autoscaling, name)
     [template] = ec2.describe_launch_templates(LaunchTemplateNames=[params["launch_template"]])["LaunchTemplates"]
     version = params["launch_template_version"]
     wanted = str({"$Default": template["DefaultVersionNumber"],
                   "$Latest": template["LatestVersionNumber"]}.get(version, version))
-    stale = [i["InstanceId"] for i in (group or {}).get("Instances", [])
-             if i.get("LifecycleState") in ("Pending", "InService")
-             and str(i.get("LaunchTemplate", {}).get("Version")) != wanted]
-    if not stale:
+
+    def stale_instances():
+        group = describe_group(autoscaling, name)
+        return [i["InstanceId"] for i in (group or {}).get("Instances", [])
+                if i.get("LifecycleState") in ("Pending", "InService")
+                and str(i.get("LaunchTemplate", {}).get("Version")) != wanted]
+
+    if not stale_instances():
         return False, None
     # Asked only when there is something to refresh (a first deploy or a
     # re-run with nothing new makes no refresh call at all).
     latest = autoscaling.describe_instance_refreshes(AutoScalingGroupName=name, MaxRecords=1)["InstanceRefreshes"]
     if latest and latest[0]["Status"] in REFRESH_RUNNING:
         return False, latest[0]["InstanceRefreshId"]
+    # A refresh that ended since the group was read may have replaced them.
+    if latest and not stale_instances():
+        return False, None
     if module.check_mode:
         return True, None
     # New instances first, old ones out once the new are in service and
