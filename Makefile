@@ -83,7 +83,7 @@ check: setup system
 	$(PY) -m pytest -n $(TEST_WORKERS) -m "unit or service" -q
 
 test: setup system base-image
-	$(PY) -m pytest -n $(TEST_WORKERS) -v
+	$(PY) -m pytest -n $(TEST_WORKERS) -v --durations=40
 
 bench: setup bench-service bench-hardening bench-front bench-image bench-deploy bench-demo bench-analysis
 	$(PY) bench/bench_model.py
