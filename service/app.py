@@ -14,6 +14,7 @@ from typing import TextIO
 import falcon
 
 from .auth import KeyAuth
+from .contract import Contract
 from .datasets import DatasetStore
 from .errors import handle_unexpected, serialize_error
 from .keys import KeyStore
@@ -25,7 +26,8 @@ from .resources.info import Health, Paper
 from .resources.key_check import PATH as KEY_CHECK_PATH
 from .resources.key_check import KeyCheck, KeyCheckAnswer
 from .resources.page import AnalystPage, EditableParameters
-from .resources.run_model import RunModel, Runner, run_builtin_model
+from .pipeline import Admission, ModelRun, Runner, admit_every_request, run_builtin_model
+from .resources.run_model import RunModel
 from .runs import RunLedger
 from .settings import Settings
 from .throttle import FailedKeyThrottle
@@ -54,41 +56,35 @@ def create_app(
     audit_stream: TextIO | None = None,
     clock: Callable[[], float] = time.perf_counter,
     throttle_clock: Callable[[], float] = time.monotonic,
+    contract: Contract | None = None,
+    admission: Admission = admit_every_request,
 ) -> falcon.App:
     """The WSGI app.  `runner(table, updates, seed, n_samples)` runs the model (default:
     the built-in one); `log_stream` receives the request log (default:
     stdout at the time of each write); `audit_stream` the audit records
     (default: AUDIT_LOG, service/runs.py); `clock` times requests;
-    `throttle_clock` ages the failed-key counts (service/throttle.py)."""
+    `throttle_clock` ages the failed-key counts (service/throttle.py);
+    `contract` declares the requests' arguments (default: the service's, for
+    its MAX_SAMPLES); `admission` admits each model run (service/pipeline.py)."""
     datasets = datasets or DatasetStore(settings.data_dir)
     keys = KeyStore(settings.api_keys, key_file=settings.api_key_file)
     ledger = RunLedger(audit_stream or settings.open_audit_log(), settings.image_digest,
                        redact=keys.secrets)
-    run_model = RunModel(
-        datasets,
-        default_dataset=settings.default_dataset,
-        max_body_bytes=settings.max_body_bytes,
-        max_samples=settings.max_samples,
-        ledger=ledger,
-        runner=runner,
-    )
-    # The same datasets and runner: the same results for the same seed.
-    analysis = Analysis(
-        datasets,
-        default_dataset=settings.default_dataset,
-        max_body_bytes=settings.max_body_bytes,
-        max_samples=settings.max_samples,
-        evppi_parameters=settings.evppi_parameters,
-        ledger=ledger,
-        runner=runner,
-    )
-    parameters = EditableParameters(datasets, default_dataset=settings.default_dataset)
+    contract = contract or Contract.for_service(settings.max_samples)
+    # One pipeline for every model request: the same datasets and runner, the
+    # same results for the same seed.
+    model_run = ModelRun(datasets, settings.default_dataset, ledger, runner, admission)
+    run_model = RunModel(model_run, contract.run_model, settings.max_body_bytes)
+    analysis = Analysis(model_run, contract.analysis, settings.max_body_bytes,
+                        evppi_parameters=settings.evppi_parameters)
+    parameters = EditableParameters(model_run, contract.parameters)
     health, paper, page = Health(), Paper(), AnalystPage()
     openapi = OpenApiDocument(build_document(
         auth_failure_limit=settings.auth_failure_limit,
         auth_failure_window=settings.auth_failure_window,
         request_timeout=settings.request_timeout,
         max_samples=settings.max_samples,
+        contract=contract,
     ))
     docs = SwaggerUi()
     # The open resources, declared once: everything else needs a key.

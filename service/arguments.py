@@ -1,26 +1,20 @@
-"""The arguments of POST /runDARTHmodel (and /analysis, which takes the same
-plus its own, read by service/resources/analysis.py), wherever the client
-put them.
+"""Where a request's arguments come from, and how their text is read: the
+transport under the contract (service/contract.py declares the arguments
+themselves, and reads each value).
 
 The original (plumber) took its arguments from the query string and the
 body alike; clients send them as a query string, an urlencoded form, a
 multipart form (R's httr does: see the reference httr_request.txt) or a
-JSON object.  `read_arguments` accepts all four and returns one
-`RunArguments`, or raises an `ApiError` that says what to fix:
+JSON object.  `collect` accepts all four and returns the values by name,
+or raises an `ApiError` that says what to fix:
 
 * 400 — the request cannot be read: malformed JSON, an unknown or repeated
-  argument, a bad seed, an `n_samples` that is not a whole number from 1 to
-  the configured maximum, a refused `model_functions` / `path_to_psa_inputs`;
+  argument, a null where the argument takes none;
 * 413 — the body is over the configured limit;
-* 415 — the body is in a media type not listed above;
-* 422 — `param_updates` is well-formed JSON but has more than MAX_UPDATES
-  records, or is not a list of {parameter, distribution, v1, v2} records
-  with the right types (the model's rule: `model.parameters.check_updates`).
+* 415 — the body is in a media type not listed above.
 
-In a form or the query string every value is text, so `param_updates` is
-JSON text there (jsonlite's records); in a JSON body it may be real JSON
-or JSON text.  ``null`` or no `param_updates` means the original's default
-updates; ``[]`` means none.
+In a form or the query string every value is text (a `Text`); in a JSON
+body it is JSON's own value.
 """
 
 from __future__ import annotations
@@ -28,7 +22,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from dataclasses import dataclass, field
+from collections.abc import Collection
 from typing import Any
 
 import falcon
@@ -36,26 +30,8 @@ from falcon.media.multipart import MultipartFormHandler, MultipartParseError
 from falcon.util.mediatypes import parse_header
 from falcon.util.uri import parse_query_string
 
-from model import DEFAULT_SAMPLES
-from model.errors import UpdateFormatError
-from model.parameters import check_updates
+from .errors import ApiError, bad_request
 
-from .errors import ApiError, bad_request, model_error
-from .settings import DEFAULT_MAX_SAMPLES
-
-# The original's default updates (API.md), applied when none are sent.
-DEFAULT_UPDATES = (
-    {"parameter": "p_HS1", "distribution": "beta", "v1": 25, "v2": 150},
-    {"parameter": "p_S1H", "distribution": "beta", "v1": 50, "v2": 70},
-)
-# The original's default model_functions, and the fork's (its test suite and
-# Shiny app send it): accepted as names of the built-in model, never fetched.
-ORIGINAL_MODEL_URL = "https://raw.githubusercontent.com/BresMed/plumberHE/main/R/darth_funcs.R"
-FORK_MODEL_URL = "https://raw.githubusercontent.com/RobertASmith/plumberHE/main/R/darth_funcs.R"
-MODEL_NAMES = (ORIGINAL_MODEL_URL, FORK_MODEL_URL)
-ARGUMENTS = ("param_updates", "model_functions", "path_to_psa_inputs", "seed", "n_samples")
-MAX_UPDATES = 200
-MAX_SEED = 2**63 - 1
 BODY_MEDIA_TYPES = (
     "application/json",
     "application/x-www-form-urlencoded",
@@ -65,30 +41,24 @@ _DIGITS = re.compile(r"[0-9]{1,19}")
 _MULTIPART = MultipartFormHandler()
 
 
-@dataclass(frozen=True)
-class RunArguments:
-    updates: list[dict[str, Any]]
-    dataset: str | None  # None: the configured default
-    seed: int | None
-    n_samples: int
-    # An endpoint's own arguments (`extra` names), as sent: text (`_Text`)
-    # from a query string or form, any JSON value from a JSON body.
-    extra: dict[str, Any] = field(default_factory=dict)
+class Text(str):
+    """A value that arrived as text (query string, form): numbers and JSON
+    are read from its text; in a JSON body they must be JSON's own."""
 
 
-class _Text(str):
-    """A value that arrived as text (query string, form): seeds may be digits."""
-
-
-def read_arguments(
-    req: falcon.Request, max_body_bytes: int, extra: tuple[str, ...] = (),
-    max_samples: int = DEFAULT_MAX_SAMPLES,
-) -> RunArguments:
-    """/runDARTHmodel's arguments, and those named in `extra` (another
-    endpoint's own, left to it to read); `n_samples` at most `max_samples`."""
-    accepted = ARGUMENTS + extra
+def collect(req: falcon.Request, accepted: tuple[str, ...], max_body_bytes: int | None,
+            nullable: Collection[str] = ()) -> dict[str, Any]:
+    """The values of the `accepted` arguments, by name, from the query
+    string and (unless `max_body_bytes` is None: no body read) the body;
+    400 for an unknown argument, one given twice, or a null where
+    `nullable` does not name the argument."""
+    sources = [_query_arguments(req)]
+    together = ""
+    if max_body_bytes is not None:
+        sources.append(_body_arguments(req, max_body_bytes))
+        together = " (query string and body count together)"
     values: dict[str, Any] = {}
-    for source in (_query_arguments(req), _body_arguments(req, max_body_bytes)):
+    for source in sources:
         for name, value in source:
             if name not in accepted:
                 raise bad_request(
@@ -97,30 +67,19 @@ def read_arguments(
                 )
             if name in values:
                 raise bad_request(
-                    f"argument {name!r} is given more than once (query string and body "
-                    "count together): give it once",
+                    f"argument {name!r} is given more than once{together}: give it once",
                     argument=name,
                 )
-            if value is None and name != "param_updates":
+            if value is None and name not in nullable:
                 raise bad_request(f"{name} must not be null: leave it out for the default")
             values[name] = value
-    _check_model_functions(values.get("model_functions"))
-    dataset = values.get("path_to_psa_inputs")
-    if dataset is not None and not isinstance(dataset, str):
-        raise bad_request("path_to_psa_inputs must be a string (a dataset name)")
-    return RunArguments(
-        updates=_updates(values.get("param_updates")),
-        dataset=dataset,
-        seed=_seed(values.get("seed")),
-        n_samples=_n_samples(values.get("n_samples"), max_samples),
-        extra={name: values[name] for name in extra if name in values},
-    )
+    return values
 
 
 def _query_arguments(req: falcon.Request):
     for name, value in parse_query_string(req.query_string, keep_blank=True).items():
         for item in value if isinstance(value, list) else [value]:
-            yield name, _Text(item)  # a repeated name is reported as given twice
+            yield name, Text(item)  # a repeated name is reported as given twice
 
 
 # A body over the limit is still read (and dropped) up to this many times
@@ -199,7 +158,7 @@ def _body_arguments(req: falcon.Request, limit: int):
     media_type, options = parse_header(req.content_type or "")
     media_type = media_type.lower()
     if media_type == "application/json":
-        document = _json(body, "the request body")
+        document = parse_json(body, "the request body")
         if not isinstance(document, dict):
             raise bad_request(
                 "the JSON body must be an object, e.g. "
@@ -223,7 +182,7 @@ def _body_arguments(req: falcon.Request, limit: int):
 def _pairs(parsed: dict[str, Any]):
     for name, value in parsed.items():
         for item in value if isinstance(value, list) else [value]:
-            yield name, _Text(item)
+            yield name, Text(item)
 
 
 def _multipart(body: bytes, content_type: str) -> list[tuple[str, str]]:
@@ -234,7 +193,7 @@ def _multipart(body: bytes, content_type: str) -> list[tuple[str, str]]:
             if not part.name:
                 raise bad_request("a multipart part has no name: name it as the argument")
             text = _text(part.get_data(), f"multipart part {part.name[:100]!r}")
-            pairs.append((part.name, _Text(text)))
+            pairs.append((part.name, Text(text)))
     except (MultipartParseError, falcon.HTTPInvalidHeader) as exc:
         raise bad_request(f"malformed multipart body: {exc.description}") from None
     except UnicodeDecodeError:  # a part's headers (its name) are not UTF-8
@@ -291,7 +250,9 @@ def _lone_surrogate(value: Any) -> str | None:
     return None
 
 
-def _json(data: bytes | str, what: str) -> Any:
+def parse_json(data: bytes | str, what: str) -> Any:
+    """JSON text, strictly: no NaN/Infinity, no name twice in an object, no
+    lone surrogate; 400 (422 for a repeated name) that says where."""
     try:
         text = data if isinstance(data, str) else data.decode("utf-8")
         document = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object)
@@ -318,67 +279,12 @@ def _json(data: bytes | str, what: str) -> Any:
 def json_argument(name: str, value: Any) -> Any:
     """An argument that may hold JSON: parsed when it came as text (query
     string, form, or a string in a JSON body), as it is otherwise."""
-    return _json(value, name) if isinstance(value, str) else value
+    return parse_json(value, name) if isinstance(value, str) else value
 
 
 def whole_number_argument(value: Any) -> Any:
     """Digits sent as text (query string, form) as an int; anything else as
     it is, for the caller to check."""
-    if isinstance(value, _Text) and _DIGITS.fullmatch(value):
+    if isinstance(value, Text) and _DIGITS.fullmatch(value):
         return int(value)
     return value
-
-
-def _check_model_functions(value: Any) -> None:
-    if value is None or value == "" or value in MODEL_NAMES:
-        return
-    shown = value if isinstance(value, str) else json.dumps(value)
-    raise bad_request(
-        f"model_functions {shown[:200]!r} refused: remote model code is not executed. "
-        "This service runs its built-in model only; omit model_functions (or send the "
-        "original's or the fork's URL, accepted as its names)",
-        accepted=list(MODEL_NAMES),
-    )
-
-
-def _whole_number(name: str, value: Any, low: int, high: int) -> int:
-    """`value` as a whole number from low to high (digits, where it came as text)."""
-    value = whole_number_argument(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise bad_request(
-            f"{name} must be a whole number from {low} to {high}, got {json.dumps(value)[:50]}",
-            argument=name,
-        )
-    return value
-
-
-def _seed(value: Any) -> int | None:
-    return None if value is None else _whole_number("seed", value, 0, MAX_SEED)
-
-
-def _n_samples(value: Any, maximum: int) -> int:
-    # The maximum is the service's (MAX_SAMPLES): a run's time and memory
-    # grow with it.
-    return DEFAULT_SAMPLES if value is None else _whole_number("n_samples", value, 1, maximum)
-
-
-def _updates(value: Any) -> list[dict[str, Any]]:
-    if value is None:
-        return [dict(record) for record in DEFAULT_UPDATES]
-    if isinstance(value, str):
-        if not value.strip():
-            raise bad_request(
-                "param_updates is empty: send [] for no updates, or leave it out for the "
-                "default updates"
-            )
-        value = _json(value, "param_updates")
-        if value is None:
-            return [dict(record) for record in DEFAULT_UPDATES]
-    if isinstance(value, list) and len(value) > MAX_UPDATES:
-        raise ApiError(falcon.HTTP_422,
-                       f"param_updates has {len(value)} records; at most {MAX_UPDATES}")
-    # The model owns the rules of a record (JSON numbers: text is not a number).
-    try:
-        return check_updates(value, what="param_updates", numbers=True)
-    except UpdateFormatError as exc:
-        raise model_error(exc) from None

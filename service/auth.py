@@ -13,7 +13,8 @@ taken says nothing about which key, or how much of one, matched.
 A key may be limited to some endpoints (service/keys.py): a call outside
 them is a 403 that says which endpoints the key may call.  The key that
 matched is kept as ``req.context.api_key`` for the resources (its name
-goes to the audit log, its parameter scope is checked by `check_scope`).
+goes to the audit log; its parameter scope is checked where the model runs:
+service/pipeline.py).
 
 Which resources are open (no key needed) is declared once, where the routes
 are added (`service.app`): this middleware gets that set of resource objects
@@ -28,9 +29,6 @@ from collections.abc import Iterable
 
 import falcon
 
-from model.errors import MAX_QUOTED
-
-from .arguments import DEFAULT_UPDATES
 from .errors import KEY_INVALID, KEY_MISSING, ApiError, bad_request
 from .keys import ApiKey, KeyStore
 
@@ -91,24 +89,3 @@ def given_key(req: falcon.Request) -> str | None:
             "the key header and the Authorization header carry different keys: send one "
             "(Authorization: Key <key>, or Bearer <key>), or the same key in both")
     return header or from_authorization
-
-
-def check_scope(req: falcon.Request, updates: Iterable[dict]) -> None:
-    """403 if the request's key may not edit a parameter that `updates` edit."""
-    key: ApiKey | None = req.context.get("api_key")
-    if key is None:
-        return
-    # The original's default updates (sent when the client sends none) are
-    # the service's, not the client's edits: every key may have them.
-    edited = (r["parameter"] for r in updates if r not in DEFAULT_UPDATES)
-    refused = [name[:MAX_QUOTED] for name in key.refused_parameters(edited)]
-    if refused:
-        allowed = sorted(key.parameters or ())
-        req.context.error = f"key {key.name!r} out of scope: {len(refused)} parameter(s)"
-        raise ApiError(
-            falcon.HTTP_403,
-            f"this API key ({key.name}) may not edit {', '.join(refused[:20])}; it may edit: "
-            + (", ".join(allowed) or "no parameter (send param_updates=[])"),
-            refused_parameters=refused[:20],
-            allowed_parameters=allowed,
-        )

@@ -5,35 +5,18 @@ rely on it.  Served at /openapi.json; tests check it against the app."""
 from __future__ import annotations
 
 import model
-from model.distributions import DISTRIBUTIONS
-
 from model.analysis import METHODS
-from model.analysis.population import MAX_DISCOUNT, MAX_HORIZON, MAX_POPULATION
-from model.analysis.sensitivity import OUTCOMES
+from model.distributions import DISTRIBUTIONS
 from model.results import STREAM_ROWS
 
-from .arguments import ARGUMENTS, MAX_SEED, MAX_UPDATES, MODEL_NAMES
-from .resources.analysis import (
-    ANALYSIS_ARGUMENTS,
-    DEFAULT_WTP,
-    DEFAULT_SENSITIVITY_POINTS,
-    EVERY_PARAMETER,
-    MAX_EVPPI_GROUPS,
-    MAX_GROUP_SIZE,
-    MAX_OWSA_PARAMETERS,
-    MAX_SENSITIVITY_POINTS,
-    MAX_POLY_ORDER,
-    MAX_WTP,
-    REQUEST_WTP_POINTS,
-)
+from .contract import DEFAULT_WTP, Arguments, Contract
 from .errors import KEY_INVALID, KEY_MISSING
 from .resources.info import PAPER
 from .settings import (
     DEFAULT_AUTH_FAILURE_LIMIT,
     DEFAULT_AUTH_FAILURE_WINDOW,
-    DEFAULT_DATASET,
-    DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_MAX_SAMPLES,
+    DEFAULT_REQUEST_TIMEOUT,
     LIMIT_REQUEST_LINE,
 )
 
@@ -65,108 +48,6 @@ _RETRY_AFTER = {
     "schema": {"type": "integer", "minimum": 1},
 }
 
-_ARGUMENTS = {
-    "param_updates": {
-        "description": (
-            "Replacement distributions for editable parameters. Leave out (or null) for the "
-            "original's default updates (p_HS1 beta(25,150), p_S1H beta(50,70)); [] for none. "
-            "In a JSON body: the records, or JSON text of them; in the query string or a form: "
-            "JSON text (jsonlite::toJSON of a data frame writes it)."
-        ),
-    },
-    "model_functions": {
-        "description": (
-            "Kept for the original's clients. Only the built-in model runs: leave out, or send "
-            "the original's default URL or its fork's (accepted as its names). Anything else "
-            "is refused (400): remote model code is not executed."
-        ),
-    },
-    "path_to_psa_inputs": {
-        "description": (
-            "Name of a parameter table in the service's data folder (no URL, absolute path "
-            "or '..': refused, 400). The pattern describes a file name; `sub/name.csv` names "
-            "a table in a subfolder. A name of that form that the folder does not hold: 404."
-        ),
-    },
-    "seed": {"description": "Makes the run reproducible; without it every run draws fresh samples."},
-    "n_samples": {
-        "description": (
-            f"Number of PSA samples: {model.DEFAULT_SAMPLES} (the original's) if left out, at "
-            "most the service's configured maximum (MAX_SAMPLES). Time and memory grow with "
-            f"it; more than {STREAM_ROWS} results are streamed (chunked transfer encoding)."
-        ),
-    },
-    # /analysis only
-    "wtp": {
-        "description": (
-            f"Willingness-to-pay values per QALY for the CEAC, expected loss, EVPI and EVPPI: "
-            f"numbers (a JSON array), or text: a list `a,b,c`. At most {REQUEST_WTP_POINTS} "
-            f"values, each from 0 to {MAX_WTP:g}; default {DEFAULT_WTP}. Text may also be a "
-            f"range `start:stop:step` (stop included; start <= stop, step > 0, at most "
-            f"{REQUEST_WTP_POINTS} values: 400 otherwise), described here, not in the pattern, "
-            f"which cannot compare numbers or count a range's values."
-        ),
-    },
-    "evppi": {
-        "description": (
-            f"Parameter groups whose EVPPI to compute, at every wtp: a parameter name or a "
-            f"list of names each (at most {MAX_EVPPI_GROUPS} groups of {MAX_GROUP_SIZE}), e.g. "
-            '[["p_HS1", "p_S1H"], "p_S1S2"]. Offered for the editable parameters and those '
-            "the data owner lists in the service's settings (409 otherwise). In a form or "
-            "the query string: JSON text."
-        ),
-    },
-    "evppi_wtp": {
-        "description": (
-            "The willingness-to-pay values at which to compute the EVPPI, as wtp (default: "
-            "wtp's). EVPPI is the costly analysis: a few decision-relevant thresholds are "
-            "usually enough."
-        ),
-    },
-    "evppi_method": {
-        "description": (
-            "poly (default): least squares on each parameter's powers, as dampack's "
-            "calc_evppi(type = 'poly'); gam: penalised regression splines with smoothness "
-            "chosen by GCV, as dampack's type = 'gam' (mgcv), for up to 4 parameters a group."
-        ),
-    },
-    "poly_order": {"description": f"Order of the polynomial (poly; default 2, at most {MAX_POLY_ORDER})."},
-    "population": {
-        "description": (
-            "People affected by the decision each year (a number), or an object {size: people "
-            f"a year, horizon: years the decision holds (default 1, at most {MAX_HORIZON}), "
-            "discount: yearly discount rate of later years' people (default 0; 0.035 for "
-            "3.5 %)}: adds Population_EVPI and Population_EVPPI beside the per-person figures, "
-            "each the per-person figure times the effective population size × Σ_{t=0}^{T−1} "
-            "(1+discount)^−t (T the horizon; horizon 1, discount 0 is dampack's "
-            "calc_evpi(pop = size)). In a form or the query string: JSON text."
-        ),
-    },
-    "sensitivity": {
-        "description": (
-            "One- and two-way sensitivity from the PSA, as dampack's owsa, owsa_tornado, "
-            "owsa_opt_strat and twsa (its regression metamodel on the samples: nothing re-run): "
-            "an object {wtp: the willingness to pay per QALY of the net monetary benefit, "
-            f'owsa: "{EVERY_PARAMETER}" (default: every offered parameter whose samples vary) '
-            f"or up to {MAX_OWSA_PARAMETERS} parameter names ([] for none), twsa: a pair of "
-            "parameter names (optional), points: grid values per parameter, evenly spaced "
-            f"from its samples' 2.5 % to 97.5 % quantile (dampack's nsamp; default "
-            f"{DEFAULT_SENSITIVITY_POINTS}, at most {MAX_SENSITIVITY_POINTS}), outcomes: owsa's "
-            "outcomes among nmb (net monetary benefit), eff (QALYs) and cost (default "
-            '["nmb"])}. owsa gives each strategy\'s outcomes over each parameter\'s grid, the '
-            "tornado and the optimal-strategy data (of the NMB); twsa each strategy's NMB over "
-            "both grids. Offered for "
-            "the parameters whose EVPPI is offered (409 otherwise). In a form or the query "
-            "string: JSON text."
-        ),
-    },
-}
-
-_NUMBER = r"[0-9]{1,9}(\.[0-9]{1,6})?"  # below MAX_WTP by construction
-# The list form only: a range's rules (start <= stop, a count of values) are
-# not a pattern's to state, so ranges are described, not listed.
-_WTP_TEXT = rf"^{_NUMBER}(,{_NUMBER}){{0,{REQUEST_WTP_POINTS - 1}}}$"
-
 _RECEIPT_HEADERS = {
     "X-Run-Id": {"description": "Names this run's audit record", "required": True,
                  "schema": {"type": "string", "format": "uuid"}},
@@ -181,114 +62,26 @@ _RECEIPT_HEADERS = {
 }
 
 
-# A file name: no NUL, no separator, no scheme or drive colon, no '~', not
-# blank and not only dots ('.', '..').  The service also takes sub/name.csv.
-_DATASET_NAME = r"^[^\x00/\\:~]*[^\x00/\\:~\s.][^\x00/\\:~]*$"
-
-_STRING_SCHEMAS = {
-    "model_functions": {"type": "string", "enum": ["", *MODEL_NAMES]},
-    # At most 255 characters (a file name's limit), so that a GET's query string
-    # stays within the request-line limit whatever the characters (414).
-    "path_to_psa_inputs": {"type": "string", "default": DEFAULT_DATASET, "pattern": _DATASET_NAME,
-                           "maxLength": 255},
-    "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
-    # The maximum is the running service's: build_document sets it.
-    "n_samples": {"type": "integer", "minimum": 1, "maximum": DEFAULT_MAX_SAMPLES},
-    # No `default` below (the descriptions give them): Swagger UI fills a
-    # query parameter's default in, and the same argument in the example
-    # body would then be refused as given twice.
-    "wtp": {"type": "string", "pattern": _WTP_TEXT},
-    "evppi_wtp": {"type": "string", "pattern": _WTP_TEXT},
-    "evppi_method": {"type": "string", "enum": list(METHODS)},
-    "poly_order": {"type": "integer", "minimum": 1, "maximum": MAX_POLY_ORDER},
-}
-
-
-# param_updates and evppi hold JSON.  In a JSON body they are listed with the
-# JSON's own schema; in a form they are JSON text, which OpenAPI 3.0 cannot
-# describe so that tools send it as one field (they send an array as repeated
-# fields, even with an Encoding Object's contentType), so in forms they are
-# described in the operation, not listed.
-_JSON_PROPERTIES = {
-    "param_updates": {"nullable": True, "oneOf": [{"$ref": "#/components/schemas/ParamUpdates"}]},
-    "evppi": {"$ref": "#/components/schemas/EvppiGroups"},
-    "population": {"oneOf": [
-        {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": MAX_POPULATION},
-        {"type": "object", "required": ["size"], "additionalProperties": False,
-         "properties": {
-             "size": {"type": "number", "minimum": 0, "exclusiveMinimum": True,
-                      "maximum": MAX_POPULATION},
-             "horizon": {"type": "integer", "minimum": 1, "maximum": MAX_HORIZON},
-             "discount": {"type": "number", "minimum": 0, "maximum": MAX_DISCOUNT}},
-         "example": {"size": 10000, "horizon": 10, "discount": 0.035}},
-    ]},
-    "sensitivity": {
-        "type": "object", "required": ["wtp"], "additionalProperties": False,
-        "properties": {
-            "wtp": {"type": "number", "minimum": 0, "maximum": MAX_WTP},
-            "owsa": {"oneOf": [
-                {"type": "string", "enum": [EVERY_PARAMETER]},
-                {"type": "array", "maxItems": MAX_OWSA_PARAMETERS, "uniqueItems": True,
-                 "items": {"type": "string", "minLength": 1}},
-            ]},
-            "twsa": {"type": "array", "minItems": 2, "maxItems": 2, "uniqueItems": True,
-                     "items": {"type": "string", "minLength": 1}},
-            "points": {"type": "integer", "minimum": 2, "maximum": MAX_SENSITIVITY_POINTS},
-            "outcomes": {"type": "array", "minItems": 1, "maxItems": len(OUTCOMES),
-                         "uniqueItems": True,
-                         "items": {"type": "string", "enum": list(OUTCOMES)}},
-        },
-        "example": {"wtp": 100000, "owsa": EVERY_PARAMETER, "twsa": ["p_HS1", "p_S1H"]},
-    },
-}
-
-
-def _form_schema(names: tuple[str, ...], json_body: bool = False) -> dict:
-    properties = {}
-    for name in names:
-        if name in _JSON_PROPERTIES:
-            if json_body:
-                properties[name] = dict(_JSON_PROPERTIES[name],
-                                        description=_ARGUMENTS[name]["description"])
-        else:
-            properties[name] = dict(_STRING_SCHEMAS[name],
-                                    description=_ARGUMENTS[name]["description"])
-    return {"type": "object", "additionalProperties": False, "properties": properties}
-
-
-def _forms(names: tuple[str, ...]) -> dict:
-    return {media: {"schema": _form_schema(names)}
+def _forms(arguments: Arguments) -> dict:
+    return {media: {"schema": arguments.form_schema()}
             for media in ("application/x-www-form-urlencoded", "multipart/form-data")}
-
-
-def _json_schema(names: tuple[str, ...]) -> dict:
-    """A JSON body: real JSON where an argument takes it, text as in a form.
-    (param_updates and evppi are read from JSON text in a string too, for
-    clients that send them so; the document gives the JSON's own schema.)"""
-    schema = _form_schema(names, json_body=True)
-    grid = {"type": "array", "minItems": 1, "maxItems": REQUEST_WTP_POINTS,
-            "items": {"type": "number", "minimum": 0, "maximum": MAX_WTP}}
-    for name in ("wtp", "evppi_wtp"):
-        if name in names:
-            text = dict(_STRING_SCHEMAS[name], description="as text")
-            schema["properties"][name] = {"description": _ARGUMENTS[name]["description"],
-                                          "oneOf": [grid, text]}
-    return schema
 
 
 # The query string holds the same arguments for the original's clients, but
 # a document cannot say "in the query string or in the body, not both" (400),
 # nor bound the URL's length (414): described in each operation, not listed.
-_QUERY = (
-    "Arguments come in the body: a JSON object, or an urlencoded or multipart form "
-    "(param_updates, evppi, population and sensitivity then as fields holding JSON text, "
-    "not listed in the form "
-    "schemas: OpenAPI 3.0 cannot describe JSON text so that tools send it as one field). "
-    "For the original's clients the same arguments are also read from the query "
-    "string, each argument once in the query string and body together (400 otherwise), "
-    "and the URL within the request-line limit (414); they are not listed as query "
-    "parameters because a document cannot say 'in the query or in the body, not both'. "
-)
+def _query(arguments: Arguments) -> str:
+    as_text = [a.name for a in arguments.arguments if a.type.form_schema() is None]
+    return (
+        "Arguments come in the body: a JSON object, or an urlencoded or multipart form "
+        f"({', '.join(as_text[:-1])}{' and ' if len(as_text) > 1 else ''}{as_text[-1]} then "
+        "as fields holding JSON text, not listed in the form "
+        "schemas: OpenAPI 3.0 cannot describe JSON text so that tools send it as one field). "
+        "For the original's clients the same arguments are also read from the query "
+        "string, each argument once in the query string and body together (400 otherwise), "
+        "and the URL within the request-line limit (414); they are not listed as query "
+        "parameters because a document cannot say 'in the query or in the body, not both'. "
+    )
 
 
 def _table(columns: dict[str, dict]) -> dict:
@@ -400,12 +193,11 @@ _ANALYSIS_SCHEMA = {
 }
 
 
-def _analysis_operation(shared: dict) -> dict:
-    names = ARGUMENTS + ANALYSIS_ARGUMENTS
+def _analysis_operation(shared: dict, arguments: Arguments) -> dict:
     return {
         "operationId": "analysis",
         "summary": "Run the PSA and analyse it as dampack does",
-        "description": _QUERY + (
+        "description": _query(arguments) + (
             "Runs the PSA once (the arguments and defaults of /runDARTHmodel: the same "
             "results for the same seed) and returns its decision analyses, as the R package "
             "dampack computes them: summary, ICER table with dominance, extended dominance "
@@ -428,7 +220,7 @@ def _analysis_operation(shared: dict) -> dict:
             "required": False,
             "content": {
                 "application/json": {
-                    "schema": _json_schema(names),
+                    "schema": arguments.json_schema(),
                     "example": {
                         "param_updates": [
                             {"parameter": "p_HS1", "distribution": "beta", "v1": 25, "v2": 150},
@@ -441,7 +233,7 @@ def _analysis_operation(shared: dict) -> dict:
                         "evppi_method": "gam",
                     },
                 },
-                **_forms(names),
+                **_forms(arguments),
             },
         },
         "responses": {
@@ -478,7 +270,7 @@ def _analysis_operation(shared: dict) -> dict:
     }
 
 
-def _parameters_operation(shared: dict) -> dict:
+def _parameters_operation(shared: dict, arguments: Arguments) -> dict:
     row = {"type": "object", "required": ["parameter", "distribution", "v1", "v2"],
            "additionalProperties": False,
            "properties": {"parameter": _TEXT,
@@ -494,7 +286,7 @@ def _parameters_operation(shared: dict) -> dict:
             "listed; nor, for a key scoped to some parameters, are the editable ones it may "
             "not edit. The analyst's page (/) fills its table from this."
         ),
-        "parameters": [_query_parameter("path_to_psa_inputs")],
+        "parameters": arguments.query_parameters(),
         "responses": {
             "200": {
                 "description": "The editable parameters",
@@ -523,44 +315,6 @@ def _parameters_operation(shared: dict) -> dict:
     }
 
 
-# What v1 and v2 may be, per distribution, as JSON Schema bounds (the model's
-# rules, model/distributions.py; a test checks every distribution has one).
-# "random uniform" also needs min <= max, a rule across two fields.
-_POSITIVE = {"type": "number", "minimum": 0, "exclusiveMinimum": True}
-_NOT_NEGATIVE = {"type": "number", "minimum": 0}
-_VALUE_BOUNDS = {
-    "beta": (_POSITIVE, _POSITIVE),
-    "gamma": (_POSITIVE, _POSITIVE),
-    "normal": (_NUM, _NOT_NEGATIVE),
-    "rlnorm": (_NUM, _NOT_NEGATIVE),
-    "random uniform": (_NUM, _NUM),
-    "fixed": (_NUM, None),
-}
-
-
-def _update_schema(distribution: str) -> dict:
-    v1, v2 = _VALUE_BOUNDS[distribution]
-    rule = DISTRIBUTIONS[distribution]
-    properties = {
-        "parameter": {"type": "string", "example": "p_HS1"},
-        "distribution": {"type": "string", "enum": [distribution]},
-        "v1": dict(v1, description=rule.v1),
-    }
-    required = ["parameter", "distribution", "v1"]
-    if v2 is None:  # unused: null or left out
-        properties["v2"] = {"type": "number", "nullable": True, "description": "unused"}
-    else:
-        properties["v2"] = dict(v2, description=rule.v2)
-        required.append("v2")
-    return {"type": "object", "required": required, "properties": properties}
-
-
-def _query_parameter(name: str) -> dict:
-    """A query parameter of a GET (no body: the query string is the only place)."""
-    return {"name": name, "in": "query", "required": False,
-            "description": _ARGUMENTS[name]["description"], "schema": _STRING_SCHEMAS[name]}
-
-
 def _throttle_description(limit: int, window: float) -> str:
     if limit <= 0:
         return "Not sent: the failed-key limit is switched off (AUTH_FAILURE_LIMIT=0)"
@@ -580,30 +334,17 @@ def build_document(
     auth_failure_window: float = DEFAULT_AUTH_FAILURE_WINDOW,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     max_samples: int = DEFAULT_MAX_SAMPLES,
+    contract: Contract | None = None,
 ) -> dict:
-    """The document; the limits are the running service's (they are quoted)."""
-    return _with_max_samples(_document(version, auth_failure_limit, auth_failure_window,
-                                       request_timeout, max_samples), max_samples)
-
-
-def _with_max_samples(node, maximum: int):
-    """`node` with the `n_samples` schema's maximum set to `maximum` (every
-    operation and body type states it; copies, never the shared schema)."""
-    if isinstance(node, list):
-        return [_with_max_samples(item, maximum) for item in node]
-    if not isinstance(node, dict):
-        return node
-    node = {key: _with_max_samples(value, maximum) for key, value in node.items()}
-    if node.get("name") == "n_samples" and "schema" in node:
-        node["schema"] = dict(node["schema"], maximum=maximum)
-    if "n_samples" in node.get("properties", {}) and "maximum" in node["properties"]["n_samples"]:
-        node["properties"] = dict(node["properties"],
-                                  n_samples=dict(node["properties"]["n_samples"], maximum=maximum))
-    return node
+    """The document; the limits are the running service's (they are quoted),
+    the arguments' schemas its contract's (default: for `max_samples`)."""
+    contract = contract or Contract.for_service(max_samples)
+    return _document(version, auth_failure_limit, auth_failure_window, request_timeout,
+                     max_samples, contract)
 
 
 def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
-              request_timeout: float, max_samples: int) -> dict:
+              request_timeout: float, max_samples: int, contract: Contract) -> dict:
     # What every keyed operation may answer, besides its own 200/400/404/406/409/422.
     shared = {
         "401": _error("No API key (the `key` header, or Authorization: Key or Bearer)",
@@ -656,7 +397,6 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
             headers={"Retry-After": _RETRY_AFTER},
         ),
     }
-    json_body = _json_schema(ARGUMENTS)
     return {
         "openapi": "3.0.3",
         "info": {
@@ -683,7 +423,7 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                     "operationId": "runDARTHmodel",
                     "summary": "Run the DARTH model",
                     "description": (
-                        _QUERY + "Returns the "
+                        _query(contract.run_model) + "Returns the "
                         "n_samples x 6 results (1000 x 6 by default) as CSV, or as JSON "
                         "records when the Accept header ranks application/json above "
                         f"text/csv; more than {STREAM_ROWS} rows are streamed (chunked). "
@@ -700,7 +440,7 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                         "required": False,
                         "content": {
                             "application/json": {
-                                "schema": json_body,
+                                "schema": contract.run_model.json_schema(),
                                 "example": {
                                     "param_updates": [
                                         {"parameter": "p_HS1", "distribution": "beta", "v1": 25, "v2": 150},
@@ -709,7 +449,7 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                                     "seed": 1,
                                 },
                             },
-                            **_forms(ARGUMENTS),
+                            **_forms(contract.run_model),
                         },
                     },
                     "responses": {
@@ -761,8 +501,8 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                     },
                 }
             },
-            "/analysis": {"post": _analysis_operation(shared)},
-            "/parameters": {"get": _parameters_operation(shared)},
+            "/analysis": {"post": _analysis_operation(shared, contract.analysis)},
+            "/parameters": {"get": _parameters_operation(shared, contract.parameters)},
             "/paper": {
                 "get": {
                     "operationId": "paper",
@@ -831,20 +571,7 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                     "properties": {"error": {"type": "string", "description": "What to fix"}},
                     "additionalProperties": True,
                 },
-                "ParamUpdate": {
-                    "description": "One record; v1 and v2 mean what the distribution says",
-                    "oneOf": [_update_schema(name) for name in DISTRIBUTIONS],
-                },
-                "EvppiGroups": {
-                    "type": "array",
-                    "maxItems": MAX_EVPPI_GROUPS,
-                    "items": {"oneOf": [
-                        {"type": "string", "minLength": 1, "example": "p_S1S2"},
-                        {"type": "array", "minItems": 1, "maxItems": MAX_GROUP_SIZE,
-                         "uniqueItems": True, "items": {"type": "string", "minLength": 1},
-                         "example": ["p_HS1", "p_S1H"]},
-                    ]},
-                },
+                **contract.components(),
                 "Analysis": _ANALYSIS_SCHEMA,
                 "Provenance": {
                     "type": "object",
@@ -859,11 +586,6 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                         "dataset_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                         "seed": {"type": "integer", "nullable": True},
                     },
-                },
-                "ParamUpdates": {
-                    "type": "array",
-                    "maxItems": MAX_UPDATES,
-                    "items": {"$ref": "#/components/schemas/ParamUpdate"},
                 },
                 "Result": {
                     "type": "object",

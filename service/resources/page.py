@@ -24,14 +24,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import falcon
-from falcon.util.uri import parse_query_string
 
 from model.distributions import DISTRIBUTIONS
 
-from ..arguments import DEFAULT_UPDATES
-from ..datasets import DatasetStore
-from ..errors import bad_request
-from .run_model import load_dataset
+from ..contract import DEFAULT_UPDATES, Arguments
+from ..pipeline import ModelRun
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 _JS = "application/javascript; charset=utf-8"
@@ -124,29 +121,20 @@ def _takes_gzip(req: falcon.Request) -> bool:
 class EditableParameters:
     """GET /parameters[?path_to_psa_inputs=NAME]."""
 
-    def __init__(self, datasets: DatasetStore, default_dataset: str):
-        self._datasets = datasets
-        self._default_dataset = default_dataset
+    def __init__(self, model_run: ModelRun, arguments: Arguments):
+        self._model_run = model_run
+        self._arguments = arguments
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        query = parse_query_string(req.query_string, keep_blank=True)
-        unknown = [name for name in query if name != "path_to_psa_inputs"]
-        if unknown:
-            raise bad_request(
-                f"unknown argument {unknown[0][:100]!r}; accepted: path_to_psa_inputs",
-                argument=unknown[0][:100])
-        name = query.get("path_to_psa_inputs", self._default_dataset)
-        if not isinstance(name, str):
-            raise bad_request("argument 'path_to_psa_inputs' is given more than once: give it once",
-                              argument="path_to_psa_inputs")
-        table = load_dataset(req, self._datasets, name).table
+        dataset = self._model_run.dataset(req, self._arguments.read_query(req).dataset)
+        table = dataset.table
         editable = set(table.editable_parameters)
         # A key scoped to some parameters sees those only: the data owner's
         # values of what it may not edit are none of its business.
         key = req.context.get("api_key")
         shown = editable if key is None or key.parameters is None else editable & key.parameters
         resp.media = {
-            "dataset": name,
+            "dataset": dataset.name,
             "parameters": [
                 {"parameter": p, "distribution": d, "v1": _number(a), "v2": _number(b)}
                 for p, d, a, b, flag in table.rows() if flag and p in shown

@@ -16,7 +16,7 @@ import pytest
 
 import model
 from model.parameters import default_table_path
-from service.arguments import FORK_MODEL_URL
+from service.contract import FORK_MODEL_URL
 from service.keys import KeyFormatError, KeyStore, parse_keys
 from service.settings import Settings, SettingsError
 from tests.support.client import app_client

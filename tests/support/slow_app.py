@@ -14,7 +14,7 @@ import os
 import time
 
 from service.app import create_app
-from service.resources.run_model import run_builtin_model
+from service.pipeline import run_builtin_model
 from service.settings import Settings
 
 DELAY = float(os.environ.get("SLOW_RUNNER_SECONDS", "5"))

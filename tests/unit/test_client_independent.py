@@ -35,7 +35,7 @@ def test_importing_the_client_loads_neither_the_service_nor_numpy():
 
 def test_the_wtp_limit_is_the_one_the_services_document_states():
     from service.openapi import build_document  # the service's own document, as it serves it
-    from service.resources.analysis import REQUEST_WTP_POINTS
+    from service.contract import REQUEST_WTP_POINTS
 
     document = build_document()
     assert max_items(document, "/analysis", "wtp") == REQUEST_WTP_POINTS

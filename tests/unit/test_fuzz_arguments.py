@@ -1,5 +1,5 @@
 """Property tests for the parsing of `param_updates` (service/arguments.py):
-whatever a client sends, `read_arguments` returns well-formed records or
+whatever a client sends, the contract (service/contract.py) returns well-formed records or
 raises an ApiError (400/422) with a message; JSON text and real JSON agree.
 (The model's own validation of the records: tests/unit/test_model_properties.py.)"""
 
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.arguments import DEFAULT_UPDATES, MAX_UPDATES, read_arguments
+from service.contract import DEFAULT_UPDATES, MAX_UPDATES, run_arguments
 from service.errors import ApiError
 
 LIMIT = 1 << 20
@@ -51,7 +51,7 @@ def query_request(text: str) -> falcon.Request:
 def parse(req: falcon.Request):
     """The updates, or the status of the ApiError; anything else fails the test."""
     try:
-        return read_arguments(req, LIMIT).updates
+        return run_arguments().read(req, LIMIT).updates
     except ApiError as error:
         assert error.status in (falcon.HTTP_400, falcon.HTTP_422), error.status
         assert error.description and len(error.description) < 1000
@@ -104,7 +104,7 @@ def test_a_broken_field_is_a_422_naming_the_record(case):
     records[position][field] = bad
     req = json_request({"param_updates": records})
     with pytest.raises(ApiError) as caught:
-        read_arguments(req, LIMIT)
+        run_arguments().read(req, LIMIT)
     assert caught.value.status == falcon.HTTP_422
     assert caught.value.detail["update"] == position + 1
     assert f"record {position + 1}" in caught.value.description

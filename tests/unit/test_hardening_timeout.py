@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from service.resources.run_model import run_builtin_model
+from service.pipeline import run_builtin_model
 from service.settings import Settings, SettingsError
 from tests.support.client import app_client
 from tests.support.secret_audit import TEST_KEY

@@ -10,7 +10,7 @@ import pytest
 
 import model
 from service import Settings
-from service.arguments import DEFAULT_UPDATES
+from service.contract import DEFAULT_UPDATES
 from service.errors import KEY_INVALID, KEY_MISSING
 from service.resources.page import ASSETS, plotly_js
 from tests.support.client import app_client

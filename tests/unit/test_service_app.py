@@ -16,7 +16,7 @@ import pytest
 import model
 from model.errors import UpdateFormatError
 from model.parameters import check_updates, default_table_path
-from service.arguments import DEFAULT_UPDATES, ORIGINAL_MODEL_URL
+from service.contract import DEFAULT_UPDATES, ORIGINAL_MODEL_URL
 from service.errors import KEY_INVALID, KEY_MISSING
 from service.openapi import build_document
 from service.settings import Settings

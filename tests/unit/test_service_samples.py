@@ -13,7 +13,7 @@ import pytest
 
 import model
 from model.results import STREAM_ROWS
-from service.arguments import DEFAULT_UPDATES
+from service.contract import DEFAULT_UPDATES
 from service.openapi import build_document
 from service.settings import DEFAULT_MAX_SAMPLES, Settings, SettingsError
 from tests.support.client import app_client

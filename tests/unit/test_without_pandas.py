@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 import model
-from service.arguments import DEFAULT_UPDATES
+from service.contract import DEFAULT_UPDATES
 from tests.support.paths import ROOT
 
 # Runs first in each child: any `import pandas` now fails, as in the image.
