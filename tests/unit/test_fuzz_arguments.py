@@ -1,4 +1,4 @@
-"""Property tests for the parsing of `param_updates` (service/arguments.py):
+"""Property tests for the parsing of `param_updates` (service/contract.py):
 whatever a client sends, the contract (service/contract.py) returns well-formed records or
 raises an ApiError (400/422) with a message; JSON text and real JSON agree.
 (The model's own validation of the records: tests/unit/test_model_properties.py.)"""
