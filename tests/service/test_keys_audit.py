@@ -239,8 +239,16 @@ def test_one_audit_record_per_run_none_for_refused_requests_and_no_key(tmp_path)
 def test_a_key_pasted_into_an_update_is_redacted_from_the_audit_record():
     audit = io.StringIO()
     client = app_client(Settings(api_keys=(TEST_KEY,)), key=TEST_KEY, audit=audit)
-    client.simulate_post(RUN, json={"seed": 1, "param_updates": [
+    # In a field of its own: refused before the run (a record has only its
+    # four fields), so no record at all.
+    noted = client.simulate_post(RUN, json={"seed": 1, "param_updates": [
         {"parameter": "p_HS1", "distribution": "beta", "v1": 1, "v2": 2, "note": TEST_KEY}]})
+    assert noted.status_code == 422 and audit.getvalue() == ""
+    # As the parameter's name: the run starts (the table refuses the name), its
+    # records quote the updates, with the key redacted.
+    named = client.simulate_post(RUN, json={"seed": 1, "param_updates": [
+        {"parameter": TEST_KEY, "distribution": "beta", "v1": 1, "v2": 2}]})
+    assert named.status_code == 409 and audit.getvalue()
     assert TEST_KEY not in audit.getvalue() and "[key redacted]" in audit.getvalue()
 
 
