@@ -463,7 +463,7 @@ class Argument:
     description: str
 
 
-class RunArguments(dict):
+class Values(dict):
     """The values read, by argument name (defaults filled in); the run's
     own under the names the pipeline uses."""
 
@@ -497,18 +497,18 @@ class Arguments:
     def __add__(self, more: tuple[Argument, ...]) -> Arguments:
         return replace(self, arguments=self.arguments + tuple(more))
 
-    def read(self, req: falcon.Request, max_body_bytes: int) -> RunArguments:
+    def read(self, req: falcon.Request, max_body_bytes: int) -> Values:
         """The values from the query string and the body (a POST's)."""
         return self._read(req, max_body_bytes)
 
-    def read_query(self, req: falcon.Request) -> RunArguments:
+    def read_query(self, req: falcon.Request) -> Values:
         """The values from the query string (a GET's: a body is not read)."""
         return self._read(req, None)
 
-    def _read(self, req: falcon.Request, max_body_bytes: int | None) -> RunArguments:
+    def _read(self, req: falcon.Request, max_body_bytes: int | None) -> Values:
         values = collect(req, self.names, max_body_bytes,
                          nullable={a.name for a in self.arguments if a.type.nullable})
-        return RunArguments({
+        return Values({
             a.name: a.type.missing() if values.get(a.name) is None
             else a.type.read(a.name, values[a.name])
             for a in self.arguments})
@@ -568,6 +568,8 @@ def run_arguments(max_samples: int = DEFAULT_MAX_SAMPLES) -> Arguments:
     ))
 
 
+# Objects, not loose arguments: "horizon without population" is then a shape
+# the OpenAPI document states (a schema-valid request is never a 400).
 _POPULATION = Record(
     fields={"size": Number(0, MAX_POPULATION, exclusive_low=True),
             "horizon": WholeNumber(1, MAX_HORIZON, default=1, integral_floats=True),

@@ -34,7 +34,7 @@ from falcon.util.mediatypes import quality
 import model
 from model.errors import MAX_QUOTED, quoted
 
-from .contract import DEFAULT_UPDATES, RunArguments
+from .contract import DEFAULT_UPDATES, Values
 from .datasets import BadDatasetError, Dataset, DatasetError, DatasetNotFoundError, DatasetStore
 from .errors import ApiError, bad_request, conflict, model_error
 from .keys import ApiKey
@@ -44,7 +44,7 @@ from .runs import Receipt, Run, RunLedger
 # (n_samples × 6), as model.PSAResults (or a pandas DataFrame) has them.
 Runner = Callable[[model.ParameterTable, list, "int | None", int], Any]
 # (req, arguments) -> a context held while the request runs, or an ApiError.
-Admission = Callable[[falcon.Request, RunArguments], AbstractContextManager]
+Admission = Callable[[falcon.Request, Values], AbstractContextManager]
 
 
 def run_builtin_model(
@@ -53,7 +53,7 @@ def run_builtin_model(
     return model.run_psa(table, updates, seed=seed, n_samples=n_samples)
 
 
-def admit_every_request(req: falcon.Request, arguments: RunArguments) -> AbstractContextManager:
+def admit_every_request(req: falcon.Request, arguments: Values) -> AbstractContextManager:
     return contextlib.nullcontext()
 
 
@@ -104,13 +104,13 @@ class ModelRun:
                 f"dataset {quoted(name)} is not a valid parameter table; contact the data owner",
             ) from None
 
-    def results(self, req: falcon.Request, arguments: RunArguments) -> Result:
+    def results(self, req: falcon.Request, arguments: Values) -> Result:
         """`run` with nothing more to do in the audited block."""
         with self.run(req, arguments) as result:
             return result
 
     @contextlib.contextmanager
-    def run(self, req: falcon.Request, arguments: RunArguments,
+    def run(self, req: falcon.Request, arguments: Values,
             check: Callable[[model.ParameterTable], Any] = lambda table: None,
             ) -> Iterator[Result]:
         check_scope(req, arguments.updates)
@@ -126,7 +126,7 @@ class ModelRun:
             audit.finish(seed=getattr(results, "seed", None), n_samples=len(values))
             yield Result(dataset, results, values, audit, checked)
 
-    def _run(self, table: model.ParameterTable, arguments: RunArguments) -> Any:
+    def _run(self, table: model.ParameterTable, arguments: Values) -> Any:
         """The PSA of these arguments; the model's errors as 409 or 422 (model_error)."""
         try:
             return self._runner(table, arguments.updates, arguments.seed, arguments.n_samples)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from typing import Any
 
 import falcon
 import numpy as np
@@ -38,7 +37,7 @@ import numpy as np
 import model
 from model.analysis import PSA, analyse
 
-from ..contract import EVERY_PARAMETER, Arguments, RunArguments
+from ..contract import EVERY_PARAMETER, Arguments, Values
 from ..errors import INTERNAL, ApiError, conflict, model_error
 from ..pipeline import ModelRun, Result, negotiate, withheld
 
@@ -106,7 +105,7 @@ class Analysis:
         negotiate(req.accept, ("application/json",), "analyses")
         arguments = self._arguments.read(req, self._max_body_bytes)
 
-        def offered(table: model.ParameterTable) -> list[str]:
+        def offered(table: model.ParameterTable) -> tuple[list[str], list[str]]:
             """The parameters this table's client may analyse, and those the
             sensitivity analyses need; 409 for any other asked for."""
             allowed = evppi_allowed(table, self._evppi_parameters)
@@ -120,7 +119,7 @@ class Analysis:
         resp.text = text
 
 
-def _analyse(req: falcon.Request, result: Result, arguments: RunArguments) -> str:
+def _analyse(req: falcon.Request, result: Result, arguments: Values) -> str:
     """The run's analyses, as JSON text with the provenance receipt."""
     (allowed, extra_columns), groups = result.checked, arguments["evppi"]
     # In the table's order (every name is offered by now): owsa's "*" lists the
