@@ -377,18 +377,15 @@ def _bound(minimum: Minimum | None) -> dict:
 def _record_schema(distribution: str) -> dict:
     """One distribution's record, its v1/v2 bounds from the model's table."""
     rule = DISTRIBUTIONS[distribution]
-    properties = {
-        "parameter": {"type": "string", "example": "p_HS1"},
-        "distribution": {"type": "string", "enum": [distribution]},
-        "v1": dict(_bound(rule.v1_minimum), description=rule.v1),
-    }
-    required = ["parameter", "distribution", "v1"]
-    if rule.v2 is None:  # unused: null or left out
-        properties["v2"] = {"type": "number", "nullable": True, "description": "unused"}
-    else:
-        properties["v2"] = dict(_bound(rule.v2_minimum), description=rule.v2)
-        required.append("v2")
-    assert tuple(properties) == RECORD_FIELDS
+    v2 = ({"type": "number", "nullable": True, "description": "unused"} if rule.v2 is None
+          else dict(_bound(rule.v2_minimum), description=rule.v2))  # unused: null or left out
+    properties = dict(zip(RECORD_FIELDS, (
+        {"type": "string", "example": "p_HS1"},
+        {"type": "string", "enum": [distribution]},
+        dict(_bound(rule.v1_minimum), description=rule.v1),
+        v2,
+    )))
+    required = [*RECORD_FIELDS[:3], *(["v2"] if rule.v2 is not None else [])]
     schema = {"type": "object", "required": required, "additionalProperties": False,
               "properties": properties}
     if rule.across is not None:

@@ -1,6 +1,8 @@
 """The OpenAPI 3 document of the service: the real contract, every status
 each operation can return, so that clients and fuzzers (schemathesis) can
-rely on it.  Served at /openapi.json; tests check it against the app."""
+rely on it.  Served at /openapi.json; tests check it against the app.  The
+requests' arguments are not written here: their schemas come from their
+declarations (service/contract.py), which the parser reads too."""
 
 from __future__ import annotations
 
