@@ -10,6 +10,7 @@ from model.distributions import DISTRIBUTIONS
 from model.analysis import METHODS
 from model.analysis.population import MAX_DISCOUNT, MAX_HORIZON, MAX_POPULATION
 from model.analysis.sensitivity import OUTCOMES
+from model.metadata import RECORD_SCHEMA as UNITS_SCHEMA
 from model.results import STREAM_ROWS
 
 from .arguments import ARGUMENTS, MAX_SEED, MAX_UPDATES, MODEL_NAMES
@@ -381,6 +382,7 @@ _ANALYSIS_SCHEMA = {
                 "poly_order": {"type": "integer"},
                 "evppi_capped_at_evpi": _FLAG,
                 "dataset": _TEXT,
+                "units": UNITS_SCHEMA,
                 "population": {
                     "type": "object", "additionalProperties": False,
                     "required": ["population", "horizon", "discount", "effective_population"],

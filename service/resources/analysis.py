@@ -301,7 +301,7 @@ class Analysis:
         check_groups(groups, allowed)
         extra_columns = sensitivity_parameters(sensitivity, allowed)
         options = {"population": population, "sensitivity": sensitivity,
-                   "extra_columns": extra_columns}
+                   "extra_columns": extra_columns, "units": dataset.metadata}
 
         with self._ledger.run(req, dataset, arguments.updates, arguments.seed) as audit:
             text = self._analyse(req, table, arguments, allowed, groups, wtp, evppi_wtp,
@@ -311,7 +311,8 @@ class Analysis:
         resp.text = text
 
     def _analyse(self, req, table, arguments, allowed, groups, wtp, evppi_wtp, method,
-                 order, audit, population=None, sensitivity=None, extra_columns=()) -> str:
+                 order, audit, population=None, sensitivity=None, extra_columns=(),
+                 units=None) -> str:
         """The run and its analyses, as JSON text with the provenance receipt."""
         results = run(self._runner, table, arguments)
         values = guard_results(req, results, table)
@@ -333,7 +334,7 @@ class Analysis:
             )
             # owsa "*": every column of the PSA (the offered ones) that varies.
             answer = analyse(psa, wtp, groups, method, order, evppi_wtp,
-                             population=population, sensitivity=sensitivity)
+                             population=population, sensitivity=sensitivity, units=units)
         except model.ModelError as exc:
             raise model_error(exc, visible=allowed) from None
         audit.finish(seed=getattr(results, "seed", None), n_samples=len(values))
