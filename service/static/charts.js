@@ -393,7 +393,9 @@
   }
 
   /* dampack's plot.twsa: the strategy with the highest expected NMB over
-   * the pair's grid. */
+   * the pair's grid, as tiles (SVG rectangles: no image, so the report
+   * stays one file that fetches nothing, not even a data: URL); each
+   * strategy's trace holds the grid points where it is optimal. */
   function twoWay(analysis) {
     var U = units(analysis), sens = analysis.sensitivity, names = strategies(analysis);
     var pair = sens.twsa.parameters, best = {}, xs = [], ys = [];
@@ -404,24 +406,31 @@
       if (!best[at] || r.outcome_val > best[at].outcome_val) { best[at] = r; }
     });
     xs.sort(function (a, b) { return a - b; }); ys.sort(function (a, b) { return a - b; });
-    var z = ys.map(function (y) {
-      return xs.map(function (x) { return names.indexOf(best[x + "," + y].strategy); });
+    function edges(values) {  // each value's tile: halfway to its neighbours
+      return values.map(function (v, i) {
+        var lo = i > 0 ? (values[i - 1] + v) / 2 : v - (values[1] - v) / 2;
+        var hi = i + 1 < values.length ? (v + values[i + 1]) / 2 : v + (v - values[i - 1]) / 2;
+        return [lo, hi];
+      });
+    }
+    var xe = edges(xs), ye = edges(ys), shapes = [];
+    var data = names.map(function (name, i) {
+      return {type: "scatter", mode: "markers", name: name, x: [], y: [],
+              marker: {color: colour(i), size: 10, symbol: "square"},
+              hovertemplate: pair[0] + " %{x:.4g}, " + pair[1] + " %{y:.4g}: " + name +
+                             "<extra></extra>"};
     });
-    var k = names.length, scale = [];
-    names.forEach(function (name, i) {
-      scale.push([i / k, colour(i)], [(i + 1) / k, colour(i)]);
-    });
-    var data = [{type: "heatmap", x: xs, y: ys, z: z, zmin: -0.5, zmax: k - 0.5,
-                 colorscale: scale, showscale: false,
-                 text: z.map(function (row) { return row.map(function (i) { return names[i]; }); }),
-                 hovertemplate: pair[0] + " %{x:.4g}, " + pair[1] + " %{y:.4g}: %{text}" +
-                                "<extra></extra>"}];
-    names.forEach(function (name, i) {  // the legend of the regions
-      data.push({type: "scatter", mode: "markers", name: name, x: [null], y: [null],
-                 marker: {color: colour(i), size: 12, symbol: "square"}});
+    ys.forEach(function (y, j) {
+      xs.forEach(function (x, i) {
+        var k = names.indexOf(best[x + "," + y].strategy);
+        data[k].x.push(x); data[k].y.push(y);
+        shapes.push({type: "rect", layer: "below", x0: xe[i][0], x1: xe[i][1], y0: ye[j][0],
+                     y1: ye[j][1], fillcolor: colour(k), opacity: 0.6, line: {width: 0}});
+      });
     });
     return {data: data, layout: layout("Two-way sensitivity: optimal strategy at " +
-      U.amount(analysis.method.sensitivity.wtp) + " per " + U.effect, pair[0], pair[1])};
+      U.amount(analysis.method.sensitivity.wtp) + " per " + U.effect, pair[0], pair[1],
+      {shapes: shapes})};
   }
 
   /* At `wtp`, per strategy: expected NMB with its 95 % interval over the

@@ -181,7 +181,7 @@ def test_every_chart_is_drawn(ran):
     for name in NEW_FIGURES:
         drawn = ran.execute_script(
             "return document.querySelectorAll(arguments[0]).length",
-            f"#{name} .scatterlayer path, #{name} .barlayer path, #{name} .hm image")
+            f"#{name} .scatterlayer path, #{name} .barlayer path, #{name} .shapelayer path")
         assert drawn > 0, f"{name}: nothing drawn"
     def points():
         return ran.execute_script(
@@ -351,17 +351,16 @@ def test_sensitivity_charts_show_the_analysis(ran, expected):
     spans = {(t["name"], y): tuple(c) for t in optimal for y, c in zip(t["y"], t["customdata"])}
     assert spans == {(r["strategy"], r["parameter"]): (r["pmin"], r["pmax"])
                      for r in sensitivity["opt_strat"]}
-    heatmap = drawn_figure(ran, "twsa")["data"][0]
     best = {}
     for r in sensitivity["twsa"]["values"]:
         at = (r["p_HS1"], r["p_S1H"])
         if at not in best or r["outcome_val"] > best[at][1]:
             best[at] = (r["strategy"], r["outcome_val"])
-    strategies = expected["method"]["strategies"]
-    for j, y in enumerate(heatmap["y"]):
-        for i, x in enumerate(heatmap["x"]):
-            assert strategies[heatmap["z"][j][i]] == best[(x, y)][0]
-    assert len(heatmap["x"]) * len(heatmap["y"]) == len(best)
+    regions = drawn_figure(ran, "twsa")["data"]
+    assert [t["name"] for t in regions] == expected["method"]["strategies"]
+    shown = {(x, y): t["name"] for t in regions for x, y in zip(t["x"], t["y"])}
+    assert shown == {at: strategy for at, (strategy, _) in best.items()}
+    assert len(best) == 11 * 11
 
 
 def test_csv_and_image_downloads(ran, downloads):
