@@ -373,6 +373,17 @@ def test_csv_and_image_downloads(ran, downloads):
     assert [line.split(",")[0] for line in lines[1:]] == [
         "No_Treatment", "Treatment_A", "Treatment_B"]
     assert (downloads / "ceac.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The CSVs keep dampack's columns; their units come in a JSON sidecar.
+    ran.find_element(By.CSS_SELECTOR, 'button[data-csv="tornado"]').click()
+    ran.find_element(By.CSS_SELECTOR, 'button[data-json="units"]').click()
+    wait_for(ran, lambda d: (downloads / "tornado.csv").exists()
+             and (downloads / "units.json").exists(), timeout=30)
+    assert (downloads / "tornado.csv").read_text().splitlines()[0] == (
+        "parameter,param_val.low,outcome_val.low,param_val.high,outcome_val.high,"
+        "abs_diff,rel_diff,avg")
+    sidecar = json.loads((downloads / "units.json").read_text())
+    assert sidecar["units"]["currency"] == "GBP" and sidecar["units"]["effect"] == "QALY"
+    assert sidecar["decision_wtp"] == WTP and sidecar["method"]["seed"] == 7
 
 
 def test_the_key_stays_in_page_memory(server, ran):
