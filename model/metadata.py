@@ -107,6 +107,13 @@ class Metadata:
             raise MetadataError(f"metadata has unknown key(s) {unknown}; known: {', '.join(KEYS)}")
         return cls(**data, source=source)
 
+    def _population_record(self) -> dict[str, float] | None:
+        population = self.default_population()  # checked and normalised (horizon a whole int)
+        if population is None:
+            return None
+        return {"size": population.population, "horizon": population.horizon,
+                "discount": population.discount}
+
     def to_record(self) -> dict[str, Any]:
         """The dataset's units with the model's settings: JSON-ready."""
         return {
@@ -120,7 +127,7 @@ class Metadata:
             "cycle_length": "year",
             "discount_costs": DISCOUNT_RATE,
             "discount_effects": DISCOUNT_RATE,
-            "population": None if self.population is None else dict(self.population),
+            "population": self._population_record(),
             "source": self.source,
         }
 

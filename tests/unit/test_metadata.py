@@ -40,6 +40,7 @@ def test_the_sidecar_is_read(tmp_path):
     assert (metadata.currency, metadata.currency_symbol, metadata.price_year) == ("EUR", "€", 2024)
     assert metadata.source == "dataset" and metadata.effect == "QALY"
     assert metadata.default_population().horizon == 5
+    assert metadata.to_record()["population"] == {"size": 5000.0, "horizon": 5, "discount": 0.035}
 
 
 @pytest.mark.parametrize("content, message", [
