@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from living_hta_client import changes, report
+from living_hta_client.cli import main
 from model.analysis import PSA, Population, analyse
 from model.metadata import read_metadata
 from model.parameters import default_table_path
@@ -127,3 +128,19 @@ def test_quirks_name_only_the_parameters_the_key_may_see():
     assert "(ic_D among those shown)" in html
     for hidden in ("ic_HS1", "hr_S1,", "du_HS1"):
         assert hidden not in html
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--horizon", "5"], "--horizon and --discount need --population"),
+    (["--discount", "0.035"], "--horizon and --discount need --population"),
+    (["--twsa", "p_HS1"], "--twsa 'p_HS1': give two different parameters, A,B"),
+    (["--twsa", "p_HS1,p_HS1"], "give two different parameters"),
+])
+def test_report_usage_errors_before_anything_is_asked(tmp_path, monkeypatch, capsys,
+                                                      arguments, message):
+    monkeypatch.setenv("LIVING_HTA_KEY", "some-key")
+    # An address nothing listens on: the usage error comes first, nothing is sent.
+    assert main(["report", "--url", "http://127.0.0.1:9", "--out", str(tmp_path / "o"),
+                 *arguments]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
