@@ -67,10 +67,12 @@ demo-down: setup
 REPORT_URL ?= https://127.0.0.1:8443
 REPORT_CA ?= .cache/demo/ca.pem
 REPORT_OUT ?= reports/demo
+# The population value of information: people a year, years, yearly discount.
+REPORT_POPULATION ?= --population 10000 --horizon 10 --discount 0.035
 report: setup
 	@LIVING_HTA_KEY="$${LIVING_HTA_KEY:-$${DEMO_API_KEY:-}}" $(PY) -m living_hta_client report \
 	    --url $(REPORT_URL) --ca-file $(REPORT_CA) --updates reports/updates.json --seed 1 \
-	    --evppi p_HS1 --evppi p_S1H,p_S1S2 \
+	    --evppi p_HS1 --evppi p_S1H,p_S1S2 $(REPORT_POPULATION) \
 	    --out $(REPORT_OUT) --previous $(REPORT_OUT)/summary.json; \
 	status=$$?; [ $$status -eq 0 ] || [ $$status -eq 3 ] || [ $$status -eq 4 ]
 

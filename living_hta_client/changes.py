@@ -95,3 +95,52 @@ def _change(what: str, strategy: str | None, before: Any, after: Any, message: s
 
 def _money(value: float | None) -> str:
     return "none" if value is None else f"{value:,.0f}"
+
+
+def value_of_information(analysis: dict, wtp: float, ranking: list[dict]) -> dict[str, Any]:
+    """At `wtp`: the EVPI and each requested EVPPI group, per person and (when
+    the analysis had a population) for the population, and every parameter's
+    EVPPI alone, largest first."""
+    def at(rows):
+        return next((row for row in rows if row["WTP"] == wtp), None)
+
+    evpi = at(analysis["evpi"]) or {}
+    groups = []
+    for group in analysis.get("evppi", []):
+        value = at(group["values"])
+        if value is not None:
+            groups.append({"parameters": group["parameters"], "per_person": value["EVPPI"],
+                           "population": value.get("Population_EVPPI")})
+    return {
+        "wtp": wtp,
+        "method": analysis["method"].get("evppi_method"),
+        "population": analysis["method"].get("population"),
+        "evpi": {"per_person": evpi.get("EVPI"), "population": evpi.get("Population_EVPI")},
+        "evppi": groups,
+        "ranking": sorted(({"parameter": r["parameter"], "per_person": r["EVPPI"]}
+                           for r in ranking), key=lambda r: -r["per_person"]),
+    }
+
+
+def describe_input(row: dict | None) -> str:
+    if row is None:
+        return "absent"
+    values = ", ".join(f"{v:g}" for v in (row["v1"], row.get("v2")) if v is not None)
+    return f"{row['distribution']}({values})"
+
+
+def compare_inputs(before: list[dict] | None, after: list[dict]) -> list[dict]:
+    """Which editable parameters' distributions differ from the previous
+    run's (a previous summary without inputs: none can be said)."""
+    if before is None:
+        return []
+    old = {row["parameter"]: row for row in before}
+    new = {row["parameter"]: row for row in after}
+    found = []
+    for name in [*new, *(n for n in old if n not in new)]:
+        a, b = old.get(name), new.get(name)
+        key = lambda r: None if r is None else (r["distribution"], r["v1"], r.get("v2"))  # noqa: E731
+        if key(a) != key(b):
+            found.append({"parameter": name, "before": a, "after": b,
+                          "message": f"{name}: {describe_input(a)} → {describe_input(b)}"})
+    return found

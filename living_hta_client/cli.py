@@ -24,6 +24,7 @@ import json
 import math
 import os
 import sys
+import urllib.parse
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -120,6 +121,16 @@ def parser() -> argparse.ArgumentParser:
                         help="the curves' WTP grid, start:stop:step (default 0:200000:5000)")
     report.add_argument("--evppi", action="append", default=[], metavar="NAME[,NAME...]",
                         help="a parameter group whose EVPPI to compute (repeatable)")
+    report.add_argument("--population", type=float, metavar="N",
+                        help="people a year the decision affects: population EVPI and EVPPI "
+                        "(default: the dataset's, when it states one)")
+    report.add_argument("--horizon", type=int, default=1, metavar="YEARS",
+                        help="years the decision applies for (default 1; with --population)")
+    report.add_argument("--discount", type=float, default=0.0, metavar="RATE",
+                        help="yearly discount rate of later years' people (default 0; "
+                        "0.035 for 3.5 %%; with --population)")
+    report.add_argument("--twsa", metavar="A,B", help="the two-way sensitivity's pair "
+                        "(default: the two parameters with the largest EVPPI alone)")
     report.add_argument("--out", required=True, help="folder for report.html and summary.json")
     report.add_argument("--previous", help="the previous run's summary.json to compare with "
                         "(a missing file: first run)")
@@ -149,6 +160,18 @@ def run_report(args: argparse.Namespace) -> int:
             raise UsageError(f"--previous {args.previous} is not a summary.json of this command")
     if args.icer_threshold < 0 or args.probability_threshold < 0:
         raise UsageError("thresholds must be ≥ 0")
+    if args.population is not None:
+        request["population"] = {"size": args.population, "horizon": args.horizon,
+                                 "discount": args.discount}
+    elif args.horizon != 1 or args.discount != 0:
+        raise UsageError("--horizon and --discount need --population")
+    pair = None
+    if args.twsa is not None:
+        pair = [name.strip() for name in args.twsa.split(",")]
+        if len(pair) != 2 or pair[0] == pair[1] or not all(pair):
+            raise UsageError(f"--twsa {args.twsa!r}: give two different parameters, A,B")
+    # One-way sensitivity of every offered parameter, at the decision's WTP.
+    request["sensitivity"] = {"wtp": args.wtp, "owsa": "*"}
 
     if args.ca_file and not Path(args.ca_file).is_file():
         raise UsageError(f"--ca-file {args.ca_file}: no such file")
@@ -160,12 +183,28 @@ def run_report(args: argparse.Namespace) -> int:
     # The plane's samples: the same arguments with the seed the analysis used.
     again = {k: request[k] for k in ("param_updates", "path_to_psa_inputs") if k in request}
     samples = client.samples({**again, "seed": seed})
+    parameters = client.call("GET", "/parameters" + (
+        "?" + urllib.parse.urlencode({"path_to_psa_inputs": args.dataset})
+        if args.dataset else "")).body
+    inputs = effective_inputs(parameters, request.get("param_updates"))
+    # Every varying parameter's EVPPI alone at the WTP (BCEA's info.rank), same PSA.
+    ranking = evppi_ranking(client, {**again, "seed": seed}, inputs, args.wtp)
+    if pair is None:
+        pair = [row["parameter"] for row in sorted(ranking, key=lambda r: -r["EVPPI"])[:2]]
+    if len(pair) == 2:
+        two_way = client.analysis({**again, "seed": seed, "wtp": [args.wtp],
+                                   "sensitivity": {"wtp": args.wtp, "owsa": [],
+                                                   "twsa": pair}}).body
+        analysis["sensitivity"]["twsa"] = two_way["sensitivity"]["twsa"]
 
     decision = changes.decision_of(analysis, args.wtp)
     summary = {
-        "format": 1,
+        "format": 2,
         "provenance": provenance(args, client, analysis, answer.headers, request, seed),
         "decision": decision,
+        "value_of_information": changes.value_of_information(analysis, args.wtp, ranking),
+        "units": analysis["method"].get("units"),
+        "inputs": inputs,
         "comparison": None,
     }
     if previous is not None:
@@ -173,6 +212,7 @@ def run_report(args: argparse.Namespace) -> int:
             "previous_generated_at": previous.get("provenance", {}).get("generated_at"),
             **changes.compare(previous["decision"], decision, changes.Thresholds(
                 args.icer_threshold, args.probability_threshold)),
+            "input_changes": changes.compare_inputs(previous.get("inputs"), inputs),
         }
     status = summary["comparison"]["status"] if previous is not None else changes.FIRST_RUN
     summary["status"] = status
@@ -180,13 +220,45 @@ def run_report(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     scripts = [client.fetch(path).decode("utf-8", "replace") for path in REPORT_SCRIPTS]
-    (out / "report.html").write_text(render(analysis, samples, summary, scripts), encoding="utf-8")
+    (out / "report.html").write_text(render(analysis, samples, summary, scripts, ranking),
+                                     encoding="utf-8")
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     print(f"{status}: optimal at {args.wtp:,.0f} per QALY is {decision['optimal']}; "
           f"report {out / 'report.html'}")
     for change in (summary["comparison"] or {}).get("changes", []):
         print(f"  - {change['message']}")
+    for change in (summary["comparison"] or {}).get("input_changes", []):
+        print(f"  - input {change['message']}")
     return EXIT_STATUS[status]
+
+
+MAX_EVPPI_GROUPS = 10  # the service's limit of EVPPI groups a request
+
+
+def effective_inputs(parameters: dict, updates: list | None) -> list[dict]:
+    """The editable parameters as the run used them: the dataset's values with
+    the updates (the request's, or the service's defaults) applied.  Only
+    what GET /parameters lists: the data owner's other rows never appear."""
+    applied = {u["parameter"]: u for u in (
+        parameters.get("default_updates", []) if updates is None else updates)}
+    rows = []
+    for row in parameters["parameters"]:
+        update = applied.get(row["parameter"])
+        used = update or row
+        rows.append({"parameter": row["parameter"], "distribution": used["distribution"],
+                     "v1": used["v1"], "v2": used.get("v2"), "updated": update is not None})
+    return rows
+
+
+def evppi_ranking(client: Client, base: dict, inputs: list[dict], wtp: float) -> list[dict]:
+    names = [row["parameter"] for row in inputs if row["distribution"] != "fixed"]
+    ranking = []
+    for start in range(0, len(names), MAX_EVPPI_GROUPS):
+        answer = client.analysis({**base, "wtp": [wtp],
+                                  "evppi": names[start:start + MAX_EVPPI_GROUPS]}).body
+        ranking += [{"parameter": group["parameters"][0], "WTP": wtp,
+                     "EVPPI": group["values"][0]["EVPPI"]} for group in answer["evppi"]]
+    return ranking
 
 
 def provenance(args, client: Client, analysis: dict, headers: dict, request: dict,

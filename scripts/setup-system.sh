@@ -2,14 +2,15 @@
 # Debian packages the tests and the demo need: R with httr/jsonlite/readr
 # (the original's R client), docker-registry (a real registry to push to on
 # 127.0.0.1), debootstrap (the stand-in base image), wrk (load generator),
-# chromium and chromium-driver (the analyst's page's browser test, headless).
+# chromium and chromium-driver (the analyst's page's browser test, headless),
+# poppler-utils (pdftoppm, pdftotext: the report's PDF print test).
 # Installs only what is missing, so a second run costs a few dpkg queries.
 #   scripts/setup-system.sh          everything the tests need
 #   scripts/setup-system.sh demo     only what `make demo` needs
 set -euo pipefail
 PACKAGES=(debootstrap docker-registry)
 if [ "${1:-all}" != demo ]; then
-    PACKAGES+=(wrk r-base-core r-cran-httr r-cran-jsonlite r-cran-readr chromium chromium-driver)
+    PACKAGES+=(wrk r-base-core r-cran-httr r-cran-jsonlite r-cran-readr chromium chromium-driver poppler-utils)
 fi
 missing=()
 for pkg in "${PACKAGES[@]}"; do

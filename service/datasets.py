@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import model
+from model import metadata as units
 from model.errors import quoted
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # http:, file:, s3:, C:…
@@ -32,6 +33,8 @@ class Dataset:
     name: str  # as the client gave it (or the default)
     table: model.ParameterTable
     sha256: str  # of the file's bytes: which data a result came from
+    # Its units (NAME.meta.json beside the table; the documented defaults without one).
+    metadata: units.Metadata = units.DEFAULTS
 
 
 class DatasetError(Exception):
@@ -51,7 +54,7 @@ class BadDatasetError(Exception):
 class DatasetStore:
     def __init__(self, data_dir: str | os.PathLike):
         self._root = os.path.realpath(data_dir)
-        self._cache: dict[str, tuple[tuple[int, int], model.ParameterTable, str]] = {}
+        self._cache: dict[str, tuple[tuple, model.ParameterTable, str, units.Metadata]] = {}
         self._lock = threading.Lock()
 
     def resolve(self, name: str) -> str:
@@ -93,7 +96,8 @@ class DatasetStore:
             stat = os.stat(path)
         except OSError:
             raise DatasetNotFoundError(f"no dataset named {quoted(name)} in the data folder") from None
-        version = (stat.st_mtime_ns, stat.st_size)
+        # The sidecar's version too: a data owner who edits only the units is heard.
+        version = (stat.st_mtime_ns, stat.st_size, units.version(path))
         cached = self._cache.get(path)
         if cached is not None and cached[0] == version:
             return Dataset(name, *cached[1:])
@@ -102,11 +106,12 @@ class DatasetStore:
             with open(path, "rb") as handle:
                 data = handle.read()
             table = model.read_table(io.BytesIO(data))
+            metadata = units.read_metadata(path, root=self._root)
         except (ValueError, OSError) as exc:  # ModelError is a ValueError
             raise BadDatasetError(f"dataset {quoted(name)}: {exc}") from None
         sha256 = hashlib.sha256(data).hexdigest()
         with self._lock:
             if len(self._cache) >= CACHE_SIZE:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[path] = (version, table, sha256)
-        return Dataset(name, table, sha256)
+            self._cache[path] = (version, table, sha256, metadata)
+        return Dataset(name, table, sha256, metadata)

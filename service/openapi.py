@@ -9,6 +9,7 @@ from __future__ import annotations
 import model
 from model.analysis import METHODS
 from model.distributions import DISTRIBUTIONS
+from model.metadata import RECORD_SCHEMA as UNITS_SCHEMA
 from model.results import STREAM_ROWS
 
 from .contract import DEFAULT_WTP, Arguments, Contract
@@ -176,6 +177,7 @@ _ANALYSIS_SCHEMA = {
                 "poly_order": {"type": "integer"},
                 "evppi_capped_at_evpi": _FLAG,
                 "dataset": _TEXT,
+                "units": UNITS_SCHEMA,
                 "population": {
                     "type": "object", "additionalProperties": False,
                     "required": ["population", "horizon", "discount", "effective_population"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..metadata import DEFAULTS, Metadata
 from .decision import ceac, evpi, expected_loss, summary
 from .evppi import evppi_values
 from .icers import calculate_icers_psa
@@ -34,6 +35,7 @@ def analyse(
     evppi_wtp=None,
     population: Population | None = None,
     sensitivity: dict[str, Any] | None = None,
+    units: Metadata | None = None,
 ) -> dict[str, Any]:
     """Summary, ICER table with 95 % intervals, CEAC, expected loss, EVPI
     over `wtp`, and the EVPPI of each group in `evppi_groups` (lists of
@@ -45,8 +47,16 @@ def analyse(
     figure (Population_EVPI, Population_EVPPI) beside the per-person one.
     With `sensitivity` (the arguments of `sensitivity_analyses`: wtp, owsa,
     twsa_pair, points), its answer under "sensitivity" and what was done in
-    method.sensitivity."""
+    method.sensitivity.
+
+    `units` (the dataset's metadata, model/metadata.py; default: its
+    documented defaults) goes into
+    method.units, for whoever shows the figures; without `population`, the
+    dataset's population defaults, when it has some, are used."""
     wtp = psa.wtp(wtp)
+    units = DEFAULTS if units is None else units
+    if population is None:
+        population = units.default_population()
     evppi_wtp = wtp if evppi_wtp is None else psa.wtp(evppi_wtp)
     groups = [list(group) for group in evppi_groups]
     scale = None if population is None else population.effective
@@ -85,6 +95,7 @@ def analyse(
         "evppi_method": method,
         **({"poly_order": order} if method == "poly" else {}),
         "evppi_capped_at_evpi": True,
+        "units": units.to_record(),
         **({"population": population.to_record()} if population is not None else {}),
         **({"sensitivity": answer["sensitivity"].pop("method")}
            if sensitivity is not None else {}),

@@ -142,7 +142,7 @@ def _analyse(req: falcon.Request, result: Result, arguments: Values) -> str:
         answer = analyse(psa, arguments["wtp"], groups, arguments["evppi_method"],
                          arguments["poly_order"], arguments["evppi_wtp"],
                          population=arguments["population"],
-                         sensitivity=arguments["sensitivity"])
+                         sensitivity=arguments["sensitivity"], units=result.dataset.metadata)
     except model.ModelError as exc:
         raise model_error(exc, visible=allowed) from None
     answer["method"].update(seed=result.audit.seed, dataset=result.audit.dataset)

@@ -92,7 +92,21 @@
       var tick = document.createElement("input");
       tick.type = "checkbox"; tick.className = "evppi";
       cell(row, tick);
+      var group = input("", "group");
+      group.size = 4; group.title = "ticked parameters with the same label are one group";
+      cell(row, group);
       body.appendChild(row);
+    });
+    // The two-way pair: any two editable parameters (default: the first two).
+    ["twsa-1", "twsa-2"].forEach(function (id, i) {
+      var select = $(id);
+      select.textContent = "";
+      [""].concat(answer.parameters.map(function (p) { return p.parameter; })).forEach(function (n) {
+        var option = document.createElement("option");
+        option.value = n; option.textContent = n || "none";
+        select.appendChild(option);
+      });
+      if (answer.parameters.length > i) { select.value = answer.parameters[i].parameter; }
     });
   }
 
@@ -100,8 +114,26 @@
 
   /* Every row that differs from the dataset's own values is an update, so
    * an untouched table runs exactly what the service runs by default. */
+  /* The curves' grid with the decision's WTP in it (so that its EVPI and
+   * EVPPI are read off the same analysis); anything else is sent as typed,
+   * for the service to judge. */
+  function grid(text, wtp) {
+    var parts = text.split(":"), values;
+    if (parts.length === 3) {
+      var start = Number(parts[0]), stop = Number(parts[1]), step = Number(parts[2]);
+      if (!(step > 0 && stop >= start && (stop - start) / step < 1000)) { return text; }
+      values = [];
+      for (var i = 0; start + i * step <= stop * (1 + 1e-12); i++) { values.push(start + i * step); }
+    } else {
+      values = text.split(",").map(Number);
+    }
+    if (!values.every(isFinite)) { return text; }
+    if (values.indexOf(wtp) < 0) { values.push(wtp); }
+    return values.sort(function (a, b) { return a - b; });
+  }
+
   function readInputs() {
-    var updates = [], evppi = [], original = {};
+    var updates = [], evppi = [], original = {}, groups = {}, varying = [];
     table.parameters.forEach(function (p) { original[p.parameter] = p; });
     $("parameters").querySelectorAll("tbody tr").forEach(function (row) {
       var name = row.dataset.parameter, p = original[name];
@@ -111,28 +143,74 @@
       if (update.distribution !== p.distribution || update.v1 !== p.v1 || update.v2 !== p.v2) {
         updates.push(update);
       }
-      if (row.querySelector(".evppi").checked) { evppi.push(name); }
+      if (update.distribution !== "fixed") { varying.push(name); }
+      if (row.querySelector(".evppi").checked) {
+        var label = row.querySelector(".group").value.trim();
+        if (!label) { evppi.push([name]); return; }
+        if (!groups[label]) { groups[label] = []; evppi.push(groups[label]); }
+        groups[label].push(name);
+      }
     });
-    var request = {param_updates: updates, wtp: $("wtp-range").value.trim(), evppi: evppi};
+    var wtp = Number($("wtp").value);
+    var request = {param_updates: updates, wtp: grid($("wtp-range").value.trim(), wtp),
+                   evppi: evppi.map(function (g) { return g.length === 1 ? g[0] : g; }),
+                   evppi_method: $("evppi-method").value};
+    var size = $("population").value.trim();
+    if (size !== "") {
+      request.population = {size: Number(size), horizon: Number($("horizon").value || 1),
+                            discount: Number($("discount").value || 0)};
+    }
+    var pair = [$("twsa-1").value, $("twsa-2").value];
+    if ($("sensitivity").checked) {
+      request.sensitivity = {wtp: wtp, owsa: "*", outcomes: ["nmb", "eff", "cost"]};
+      if (pair[0] && pair[1] && pair[0] !== pair[1]) { request.sensitivity.twsa = pair; }
+    }
     if (table.dataset) { request.path_to_psa_inputs = table.dataset; }
     var seed = $("seed").value.trim();
     if (seed !== "") { request.seed = Number(seed); }
-    return request;
+    return {request: request, varying: varying};
+  }
+
+  var MAX_GROUPS = 10;  // the service's limit of EVPPI groups a request
+
+  /* BCEA's info.rank: every varying editable parameter's EVPPI alone, at
+   * the decision's WTP, on the same PSA (the seed the analysis used). */
+  function rankEvppi(request, seed, names, wtp) {
+    var chunks = [];
+    for (var i = 0; i < names.length; i += MAX_GROUPS) { chunks.push(names.slice(i, i + MAX_GROUPS)); }
+    return Promise.all(chunks.map(function (chunk) {
+      var body = {param_updates: request.param_updates, seed: seed, wtp: [wtp], evppi: chunk,
+                  evppi_method: request.evppi_method};
+      if (request.path_to_psa_inputs) { body.path_to_psa_inputs = request.path_to_psa_inputs; }
+      return call("POST", "analysis", body).then(function (answer) {
+        return answer.evppi.map(function (g) {
+          return {parameter: g.parameters[0], WTP: wtp, EVPPI: g.values[0].EVPPI};
+        });
+      });
+    })).then(function (parts) { return [].concat.apply([], parts); });
   }
 
   function run() {
     showError("");
-    var request = readInputs();
+    // A failed run shows no results: none of the previous run's stay on screen.
+    last = null;
+    $("results").hidden = true;
     var wtp = Number($("wtp").value);
-    if (!isFinite(wtp) || wtp < 0) { showError("WTP for the decision: give a number ≥ 0"); return; }
+    if ($("wtp").value.trim() === "" || !isFinite(wtp) || wtp < 0) {
+      showError("WTP for the decision: give a number ≥ 0"); return;
+    }
+    var inputs = readInputs(), request = inputs.request;
     showStatus("Running the PSA and its analyses…");
     $("run").disabled = true;
     return call("POST", "analysis", request).then(function (analysis) {
       // The same arguments and the seed used: the samples behind the analysis.
       var again = {param_updates: request.param_updates, seed: analysis.method.seed};
       if (request.path_to_psa_inputs) { again.path_to_psa_inputs = request.path_to_psa_inputs; }
-      return call("POST", "runDARTHmodel", again).then(function (samples) {
-        last = {analysis: analysis, samples: samples, wtp: wtp};
+      var ranked = $("rank").checked
+        ? rankEvppi(request, analysis.method.seed, inputs.varying, wtp) : Promise.resolve([]);
+      return Promise.all([call("POST", "runDARTHmodel", again), ranked]).then(function (got) {
+        last = {analysis: analysis, samples: got[0], wtp: wtp, ranking: got[1],
+                nmb: LivingHtaCharts.nmbTable(analysis, got[0], wtp)};
         return show(last);
       });
     }).then(function () {
@@ -147,27 +225,43 @@
     }).finally(function () { $("run").disabled = false; });
   }
 
-  var ICER_COLUMNS = ["Strategy", "Cost", "Effect", "Inc_Cost", "Inc_Effect", "ICER", "Status"];
+  var ICER_COLUMNS = ["Strategy", "Cost", "Lower_95_Cost", "Upper_95_Cost", "Effect",
+                      "Lower_95_Effect", "Upper_95_Effect", "Inc_Cost", "Inc_Effect", "ICER",
+                      "Status"];
+  var NMB_COLUMNS = ["Strategy", "NMB", "Lower_95_NMB", "Upper_95_NMB", "Probability_CE",
+                     "Expected_Loss"];
 
   function format(column, value) {
-    if (value === null) { return ""; }
+    if (value === null || value === undefined) { return ""; }
     if (typeof value !== "number") { return String(value); }
-    var digits = /Effect/.test(column) ? 3 : 0;
+    var digits = /Effect$|^Probability/.test(column) ? 3 : 0;
     return value.toLocaleString("en", {minimumFractionDigits: digits, maximumFractionDigits: digits});
   }
 
-  function fillIcers(analysis) {
-    var head = $("icers").querySelector("thead"), body = $("icers").querySelector("tbody");
+  /* Column headings with their units. */
+  function heading(column, U) {
+    var money = " (" + U.symbol + ")", effect = " (" + U.effects + ")";
+    return {Cost: "Cost" + money, Lower_95_Cost: "2.5 %", Upper_95_Cost: "97.5 %",
+            Effect: "Effect" + effect, Lower_95_Effect: "2.5 %", Upper_95_Effect: "97.5 %",
+            Inc_Cost: "Inc. cost" + money, Inc_Effect: "Inc. effect" + effect,
+            ICER: "ICER (" + U.perEffect + ")", NMB: "Expected NMB" + money,
+            Lower_95_NMB: "2.5 %", Upper_95_NMB: "97.5 %",
+            Probability_CE: "Probability cost-effective",
+            Expected_Loss: "Expected loss" + money}[column] || column.replace(/_/g, " ");
+  }
+
+  function fillTable(id, columns, rows, U, dim) {
+    var head = $(id).querySelector("thead"), body = $(id).querySelector("tbody");
     head.textContent = ""; body.textContent = "";
     var hr = document.createElement("tr");
-    ICER_COLUMNS.forEach(function (c) {
-      var th = document.createElement("th"); th.textContent = c.replace("_", " "); hr.appendChild(th);
+    columns.forEach(function (c) {
+      var th = document.createElement("th"); th.textContent = heading(c, U); hr.appendChild(th);
     });
     head.appendChild(hr);
-    analysis.icers.forEach(function (row) {
+    rows.forEach(function (row) {
       var tr = document.createElement("tr");
-      if (row.Status !== "ND") { tr.className = "dominated"; }
-      ICER_COLUMNS.forEach(function (c) {
+      if (dim && dim(row)) { tr.className = "dominated"; }
+      columns.forEach(function (c) {
         var td = cell(tr, format(c, row[c]));
         td.dataset.column = c;
         if (typeof row[c] === "number") { td.dataset.value = String(row[c]); }
@@ -176,15 +270,83 @@
     });
   }
 
+  /* EVPI and each EVPPI group at the decision's WTP, per person and for
+   * the population (when one was given). */
+  function voiRows(result) {
+    var wtp = result.wtp, analysis = result.analysis, rows = [];
+    var at = function (values) { return values.filter(function (r) { return r.WTP === wtp; })[0]; };
+    var evpi = at(analysis.evpi);
+    if (evpi) {
+      rows.push({What: "EVPI (all parameters)", Per_Person: evpi.EVPI,
+                 Population: evpi.Population_EVPI});
+    }
+    (analysis.evppi || []).forEach(function (g) {
+      var v = at(g.values);
+      if (v) {
+        rows.push({What: "EVPPI " + g.parameters.join(" + "), Per_Person: v.EVPPI,
+                   Population: v.Population_EVPPI});
+      }
+    });
+    return rows;
+  }
+
+  function fillVoi(result, U) {
+    var population = result.analysis.method.population;
+    var columns = ["What", "Per_Person"].concat(population ? ["Population"] : []);
+    fillTable("voi", columns, voiRows(result), {});
+    var th = $("voi").querySelectorAll("thead th");
+    th[1].textContent = "Per " + U.per + " (" + U.symbol + ")";
+    if (population) {
+      th[2].textContent = "Population (" + U.symbol + ", " +
+        population.population.toLocaleString("en") + " a year for " + population.horizon +
+        " years, discounted at " +
+        (population.discount * 100).toLocaleString("en", {maximumFractionDigits: 3}) + " %: " +
+        population.effective_population.toLocaleString("en", {maximumFractionDigits: 0}) +
+        " people)";
+    }
+    $("voi-method").textContent = "EVPPI method: " + LivingHtaCharts.evppiMethod(result.analysis) +
+      "; estimates capped at the EVPI." + (population ? "" :
+      " Give a population to see the population figures.");
+  }
+
+  var FIGURES = ["plane", "ceac", "loss", "evpi", "evppi", "ranking", "tornado", "owsa",
+                 "optimal", "twsa"];
+
   function show(result) {
+    var analysis = result.analysis, U = LivingHtaCharts.units(analysis), u = analysis.method.units;
     $("results").hidden = false;
-    fillIcers(result.analysis);
-    $("decision").textContent = "Optimal at " + result.wtp.toLocaleString("en") +
-      " per QALY (highest expected net benefit): " +
-      LivingHtaCharts.optimalAt(result.analysis, result.wtp) +
+    fillTable("icers", ICER_COLUMNS, analysis.icers, U, function (r) { return r.Status !== "ND"; });
+    fillTable("nmb", NMB_COLUMNS, result.nmb, U);
+    fillVoi(result, U);
+    $("decision").textContent = "Optimal at " + U.amount(result.wtp) + " per " + U.effect +
+      " (highest expected net benefit): " + LivingHtaCharts.optimalAt(analysis, result.wtp) +
       ". ND: not dominated; D: dominated; ED: extendedly dominated.";
-    return LivingHtaCharts.drawAll(Plotly, {plane: "plane", ceac: "ceac", evpi: "evpi", evppi: "evppi"},
-                                   result.analysis, result.samples, result.wtp);
+    $("units").textContent = u ? "Costs in " + u.currency + " (" + u.currency_symbol + ")" +
+      (u.price_year ? ", " + u.price_year + " prices" : "") + ", effects in " + u.effect +
+      "s, " + U.context + "; " + u.cycles + " " + u.cycle_length + "ly cycles" +
+      (u.perspective ? "; perspective: " + u.perspective : "") + "." : "";
+    var sens = analysis.method.sensitivity;
+    $("sensitivity-method").textContent = sens ? "Dampack's metamodel on the PSA (nothing " +
+      "re-run): " + sens.metamodel + "; " + sens.points + " values per parameter, " + sens.grid +
+      "." : "Tick one-way sensitivity to see it.";
+    var comparator = $("comparator"), chosen = comparator.value;
+    comparator.textContent = "";
+    analysis.method.strategies.forEach(function (name) {
+      var option = document.createElement("option");
+      option.value = option.textContent = name;
+      comparator.appendChild(option);
+    });
+    var names = analysis.method.strategies;
+    comparator.value = names.indexOf(chosen) >= 0 ? chosen : analysis.icers[0].Strategy;
+    return draw(FIGURES);
+  }
+
+  function draw(which) {
+    var ids = {};
+    which.forEach(function (name) { ids[name] = name; });
+    return LivingHtaCharts.drawAll(Plotly, ids, last.analysis, last.samples, last.wtp, {
+      comparator: $("comparator").value, absolute: $("absolute").checked,
+      outcome: $("outcome").value, ranking: last.ranking});
   }
 
   function csv(rows) {
@@ -202,6 +364,12 @@
 
   function rowsOf(name) {
     if (name === "samples") { return last.samples; }
+    if (name === "nmb") { return last.nmb; }
+    if (name === "ranking") { return last.ranking; }
+    var sens = last.analysis.sensitivity || {};
+    if (name === "owsa") { return sens.owsa ? sens.owsa.nmb : []; }
+    if (name === "tornado" || name === "opt_strat") { return sens[name] || []; }
+    if (name === "twsa") { return sens.twsa ? sens.twsa.values : []; }
     if (name === "evppi") {  // one row per group and WTP
       return [].concat.apply([], (last.analysis.evppi || []).map(function (g) {
         return g.values.map(function (v) {
@@ -222,7 +390,11 @@
   document.addEventListener("click", function (event) {
     var target = event.target;
     if (!last || target.tagName !== "BUTTON") { return; }
-    if (target.dataset.csv) {
+    if (target.dataset.json) {  // the CSVs' units: a sidecar, so the CSVs keep dampack's columns
+      download("units.json", new Blob([JSON.stringify({
+        units: last.analysis.method.units, decision_wtp: last.wtp,
+        method: last.analysis.method}, null, 1)], {type: "application/json"}));
+    } else if (target.dataset.csv) {
       download(target.dataset.csv + ".csv",
                new Blob([csv(rowsOf(target.dataset.csv))], {type: "text/csv"}));
     } else if (target.dataset.png) {
@@ -233,4 +405,7 @@
   $("load").addEventListener("click", loadParameters);
   $("key").addEventListener("keydown", function (e) { if (e.key === "Enter") { loadParameters(); } });
   $("run").addEventListener("click", run);
+  $("comparator").addEventListener("change", function () { if (last) { draw(["plane"]); } });
+  $("absolute").addEventListener("change", function () { if (last) { draw(["plane"]); } });
+  $("outcome").addEventListener("change", function () { if (last) { draw(["owsa"]); } });
 })();

@@ -6,8 +6,10 @@ seeded runs; the key never comes from the command line."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -15,9 +17,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from selenium.webdriver.common.print_page_options import PrintOptions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from living_hta_client import changes
+from living_hta_client import report as report_module
 from living_hta_client.cli import main
 from tests.support.browser import chromium, full_page_screenshot, missing, requested_urls, screenshot_path
 from tests.support.paths import ROOT
@@ -97,6 +101,96 @@ def test_the_report_command_writes_the_icer_numbers_and_figures(server, tmp_path
             for f in FIGURES))
         assert requested_urls(browser) == [(out / "report.html").as_uri()]
         full_page_screenshot(browser, screenshot_path("report.png"))
+
+
+def drawn_report(browser, path):
+    """`path` opened offline in `browser`, every figure drawn."""
+    browser.get(path.as_uri())
+    WebDriverWait(browser, 60).until(lambda d: all(d.execute_script(
+        "return document.querySelectorAll(arguments[0]).length",
+        f"#{f} .scatterlayer path, #{f} .barlayer path") for f in report_module.FIGURES))
+
+
+def page_images(pdf: Path, folder: Path) -> list[tuple[int, int, bytes]]:
+    """Each page of `pdf` as pdftoppm renders it: (width, height, RGB bytes)."""
+    subprocess.run(["pdftoppm", "-r", "40", str(pdf), str(folder / "page")], check=True,
+                   timeout=120)
+    pages = []
+    for image in sorted(folder.glob("page-*.ppm"), key=lambda p: int(p.stem.split("-")[1])):
+        data = image.read_bytes()
+        # Binary PPM: "P6" width height maxval, each after one whitespace.
+        magic, width, height, maxval, pixels = data.split(maxsplit=4)
+        assert magic == b"P6" and maxval == b"255"
+        pages.append((int(width), int(height), pixels))
+    return pages
+
+
+def coloured_pixels(pixels: bytes) -> int:
+    """Pixels a chart draws: clearly coloured, not the text's black and greys."""
+    return sum(1 for i in range(0, len(pixels) - 2, 3)
+               if max(pixels[i:i + 3]) - min(pixels[i:i + 3]) > 60)
+
+
+def test_the_report_prints_to_pdf_with_every_section_its_text_and_charts(server, tmp_path, key_env):
+    """A committee's copy: the report as chromium prints it (A4), checked page by
+    page with poppler: every section heading and the narrative's figures in the
+    text, no blank page, the charts drawn (coloured) across the pages."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert report(server, first, "--seed", "1") == 0
+    updates = tmp_path / "updates.json"
+    updates.write_text(json.dumps(FLIP))
+    assert report(server, second, "--seed", "1", "--updates", str(updates),
+                  "--previous", str(first / "summary.json"), "--population", "10000",
+                  "--horizon", "10", "--discount", "0.035",
+                  "--evppi", "p_HS1", "--evppi", "p_S1H,p_S1S2") == 3
+    summary = summary_of(second)
+    voi = summary["value_of_information"]
+    assert voi["population"]["effective_population"] == pytest.approx(
+        10000 * sum(1.035 ** -t for t in range(10)))
+    assert voi["evpi"]["population"] == pytest.approx(
+        voi["evpi"]["per_person"] * voi["population"]["effective_population"])
+    # The inputs that changed: p_S1S2 updated, and the service's default updates of
+    # p_HS1 and p_S1H no longer applied (the run gave its own).
+    assert [c["message"] for c in summary["comparison"]["input_changes"]] == [
+        "p_HS1: beta(25, 150) → beta(30, 170)", "p_S1H: beta(50, 70) → beta(60, 60)",
+        "p_S1S2: beta(84, 716) → beta(200, 716)"]
+    assert summary["units"]["currency"] == "GBP"
+
+    if missing():
+        pytest.fail(missing())
+    for tool in ("pdftoppm", "pdftotext"):
+        assert shutil.which(tool), f"{tool} not found: run scripts/setup-system.sh (poppler-utils)"
+    pdf = tmp_path / "report.pdf"
+    with chromium() as browser:
+        requested_urls(browser)
+        drawn_report(browser, second / "report.html")
+        assert requested_urls(browser) == [(second / "report.html").as_uri()]
+        options = PrintOptions()
+        options.page_width, options.page_height = 21.0, 29.7  # A4, cm
+        pdf.write_bytes(base64.b64decode(browser.print_page(options)))
+    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, timeout=60,
+                          capture_output=True, text=True).stdout
+    flat = " ".join(text.split())
+    for heading in report_module.SECTIONS:
+        assert heading in flat, heading
+    optimal = summary["decision"]["optimal"]
+    assert f"At a willingness to pay of £100,000 per QALY, {optimal} has the highest" in flat
+    assert "The decision changed since" in flat
+    assert "p_S1S2: beta(84, 716) → beta(200, 716)" in flat
+    assert f"£{voi['evpi']['population']:,.0f}" in flat  # the population EVPI, with its unit
+    assert "Cost (£)" in flat and "ICER (£ per QALY)" in flat
+    assert "86,077" in flat  # the effective population
+    for hidden in ("c_trtA", "c_trtB", "u_trtA", "hr_S1S2_trtB", "ic_HS1"):
+        assert hidden not in text  # never a parameter the key may not see
+    pages = page_images(pdf, tmp_path)
+    assert len(pages) >= 4
+    for number, (width, height, pixels) in enumerate(pages, start=1):
+        ink = sum(1 for b in pixels[::3] if b < 200)
+        assert ink > 0.002 * width * height, f"page {number} is blank"
+    charted = [coloured_pixels(pixels) for _, _, pixels in pages]
+    # The figures: coloured on at least three pages, and plenty of them.
+    assert sum(1 for c in charted if c > 500) >= 3, charted
+    assert sum(charted) > 20000, charted
 
 
 def test_updates_that_flip_the_optimal_strategy_change_the_decision(server, tmp_path, key_env):

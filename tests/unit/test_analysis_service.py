@@ -16,6 +16,8 @@ from openapi_schema_validator import OAS30Validator
 
 import model
 from model.analysis import PSA, analyse, parse_wtp
+from model.metadata import read_metadata
+from model.parameters import default_table_path
 from service.errors import KEY_MISSING, ApiError
 from service.openapi import build_document
 from service.resources.analysis import guard_analysis
@@ -68,7 +70,9 @@ def test_equal_to_run_darth_model_for_the_same_seed(client):
     psa = PSA.from_columns(results.to_numpy(), list(results.columns),
                            np.column_stack([samples.columns[p] for p in PAIR + ["p_S1S2"]]),
                            PAIR + ["p_S1S2"])
-    expected = analyse(psa, parse_wtp(wtp), [PAIR, ["p_S1S2"]])
+    # The built-in dataset's units (its parameter_distributions.meta.json).
+    units = read_metadata(default_table_path())
+    expected = analyse(psa, parse_wtp(wtp), [PAIR, ["p_S1S2"]], units=units)
     expected["method"].update(seed=7, dataset="parameter_distributions.csv")
     body = answer.json
     provenance = body.pop("provenance")  # the receipt (service/runs.py)
