@@ -7,6 +7,7 @@ the leak guard, a StringIO for the log — without monkeypatching.
 
 from __future__ import annotations
 
+import atexit
 import time
 from collections.abc import Callable
 from typing import TextIO
@@ -14,6 +15,7 @@ from typing import TextIO
 import falcon
 
 from .auth import KeyAuth
+from .budget import Budget, FairShare
 from .datasets import DatasetStore
 from .errors import handle_unexpected, serialize_error
 from .keys import KeyStore
@@ -64,6 +66,7 @@ def create_app(
     keys = KeyStore(settings.api_keys, key_file=settings.api_key_file)
     ledger = RunLedger(audit_stream or settings.open_audit_log(), settings.image_digest,
                        redact=keys.secrets)
+    budget = _budget(settings)
     run_model = RunModel(
         datasets,
         default_dataset=settings.default_dataset,
@@ -71,6 +74,7 @@ def create_app(
         max_samples=settings.max_samples,
         ledger=ledger,
         runner=runner,
+        budget=budget,
     )
     # The same datasets and runner: the same results for the same seed.
     analysis = Analysis(
@@ -81,6 +85,7 @@ def create_app(
         evppi_parameters=settings.evppi_parameters,
         ledger=ledger,
         runner=runner,
+        budget=budget,
     )
     parameters = EditableParameters(datasets, default_dataset=settings.default_dataset)
     health, paper, page = Health(), Paper(), AnalystPage()
@@ -132,3 +137,13 @@ def create_app(
     app.add_route("/page/{asset}", page, suffix="asset")
     app.add_sink(NotFound(auth, throttle), prefix="/")
     return app
+
+
+def _budget(settings: Settings) -> Budget:
+    """Each run's cost budget and its key's fair share (service/budget.py)."""
+    fair_share = None
+    if settings.heavy_per_key > 0:
+        fair_share = FairShare(settings.heavy_per_key)
+        atexit.register(fair_share.remove)
+    return Budget(settings.worker_memory_mib * 1024 * 1024, settings.request_timeout,
+                  settings.heavy_seconds, fair_share)

@@ -46,6 +46,7 @@ from ..arguments import _Text, json_argument, read_arguments, whole_number_argum
 from ..datasets import DatasetStore
 from ..errors import INTERNAL, ApiError, bad_request, conflict, model_error
 from ..auth import check_scope
+from ..budget import Budget
 from ..runs import RunLedger
 from .run_model import Runner, guard_results, load_dataset, run, run_builtin_model, withheld
 
@@ -268,7 +269,9 @@ class Analysis:
         evppi_parameters: Collection[str] = (),
         ledger: RunLedger | None = None,
         runner: Runner = run_builtin_model,
+        budget: Budget | None = None,
     ):
+        self._budget = budget or Budget()
         self._datasets = datasets
         self._default_dataset = default_dataset
         self._max_body_bytes = max_body_bytes
@@ -303,7 +306,10 @@ class Analysis:
         options = {"population": population, "sensitivity": sensitivity,
                    "extra_columns": extra_columns}
 
-        with self._ledger.run(req, dataset, arguments.updates, arguments.seed) as audit:
+        with self._budget.admit(req, arguments.n_samples, wtp=wtp, evppi_wtp=evppi_wtp,
+                                groups=groups, method=method, order=order,
+                                sensitivity=sensitivity, offered=allowed), \
+                self._ledger.run(req, dataset, arguments.updates, arguments.seed) as audit:
             text = self._analyse(req, table, arguments, allowed, groups, wtp, evppi_wtp,
                                  method, order, audit, **options)
         audit.receipt.set_headers(resp)

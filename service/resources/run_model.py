@@ -26,6 +26,7 @@ from model.errors import quoted
 
 from ..arguments import RunArguments, read_arguments
 from ..auth import check_scope
+from ..budget import Budget
 from ..datasets import BadDatasetError, Dataset, DatasetError, DatasetNotFoundError, DatasetStore
 from ..errors import ApiError, bad_request, conflict, model_error
 from ..runs import RunLedger
@@ -51,7 +52,9 @@ class RunModel:
         max_samples: int,
         ledger: RunLedger,
         runner: Runner = run_builtin_model,
+        budget: Budget | None = None,
     ):
+        self._budget = budget or Budget()
         self._datasets = datasets
         self._default_dataset = default_dataset
         self._max_body_bytes = max_body_bytes
@@ -66,7 +69,8 @@ class RunModel:
         name = arguments.dataset if arguments.dataset is not None else self._default_dataset
         dataset = load_dataset(req, self._datasets, name)
         table = dataset.table
-        with self._ledger.run(req, dataset, arguments.updates, arguments.seed) as audit:
+        with self._budget.admit(req, arguments.n_samples), \
+                self._ledger.run(req, dataset, arguments.updates, arguments.seed) as audit:
             results = run(self._runner, table, arguments)
             values = guard_results(req, results, table)
             audit.finish(seed=getattr(results, "seed", None), n_samples=len(values))

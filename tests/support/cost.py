@@ -2,14 +2,16 @@
 request in a fresh process (bench/bench_cost.py, tests/unit/test_cost.py).
 
     measure("/analysis", {"n_samples": 20000, "evppi": ["p_HS1"]})
-    # {"status": 200, "peak_bytes": …, "idle_bytes": …, "seconds": …}
+    # {"status": 200, "peak_bytes": …, "idle_bytes": …, "seconds": …,
+    #  "estimate_mib": …, "estimate_seconds": …}
 
 The child process starts as a gunicorn worker does (PROCESS_ENV: one BLAS
 thread, the malloc tuning), builds the app, answers one small request (the
 worker's first-request imports and caches), then the measured one through
 falcon.testing, in its main thread; the peak is the kernel's high-water mark
 of its resident set (VmHWM in /proc/self/status), the idle figure VmRSS
-just before the measured request.  The service's own budget is lifted in
+just before the measured request; the estimate is the service's own, from
+its request log (service/budget.py).  The service's own budget is lifted in
 the child (a huge memory limit, a long time budget): what is measured is
 what the request needs, not what the service would allow.
 """
@@ -32,7 +34,7 @@ LIMITS = {"MEMORY_LIMIT_MIB": str(1 << 20), "GUNICORN_TIMEOUT": "100000",
 def measure(endpoint: str, body: dict, timeout: float = 900, **settings: str) -> dict:
     """Run `body` against `endpoint` in a fresh process (with the service's
     `settings`, e.g. EVPPI_PARAMETERS="*"): status, peak and idle resident
-    bytes, seconds."""
+    bytes, seconds, and the service's estimate (MiB, seconds)."""
     env = {**os.environ, **PROCESS_ENV, **LIMITS, **settings, "API_KEYS": KEY,
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     done = subprocess.run(
@@ -52,6 +54,7 @@ def _status_bytes(field: str) -> int:
 
 
 def _child(endpoint: str, body: str) -> None:
+    import io
     import time
 
     from falcon import testing
@@ -59,7 +62,8 @@ def _child(endpoint: str, body: str) -> None:
     from service.app import create_app
     from service.settings import Settings
 
-    client = testing.TestClient(create_app(Settings.from_env(), log_stream=open(os.devnull, "w"),
+    log = io.StringIO()
+    client = testing.TestClient(create_app(Settings.from_env(), log_stream=log,
                                            audit_stream=open(os.devnull, "w")))
     headers = {"key": KEY, "Content-Type": "application/json", "Accept": "application/json"}
     warm = client.simulate_post(endpoint, headers=headers, body=json.dumps({"n_samples": 10}))
@@ -68,8 +72,11 @@ def _child(endpoint: str, body: str) -> None:
     started = time.perf_counter()
     answer = client.simulate_post(endpoint, headers=headers, body=body)
     seconds = time.perf_counter() - started
+    logged = json.loads(log.getvalue().splitlines()[-1])
     print(json.dumps({"status": answer.status_code, "peak_bytes": _status_bytes("VmHWM"),
                       "idle_bytes": idle, "seconds": seconds,
+                      "estimate_mib": logged.get("estimate_mib"),
+                      "estimate_seconds": logged.get("estimate_seconds"),
                       **({"error": answer.json} if answer.status_code != 200 else {})}))
 
 
