@@ -2,13 +2,15 @@
 estimate (model/analysis/cost.py, checked by service/budget.py); and six
 expensive requests at once on one key against a real gunicorn.
 
-    .venv/bin/python bench/bench_cost.py [--quick] [--port P] [--no-write]
+    .venv/bin/python bench/bench_cost.py [--quick] [--timing] [--port P] [--no-write]
 
 Each shape runs in a fresh process (tests/support/cost.py): its peak RSS
 is the kernel's high-water mark (VmHWM), its estimate the one the service
 logged for it.  The estimate must never be more than 10 % under the
 measured peak (the script exits 1 if it is); time is a lower figure.
-`--quick`: the shapes up to 20,000 samples only.  The table goes to
+`--quick`: the shapes up to 20,000 samples only; `--timing`: also each
+analysis's time in this process, fastest of three (what the estimate's time
+constants are about 0.7 × of).  The tables go to
 bench/RESULTS.md ("Cost"), unless --no-write.
 """
 
@@ -109,6 +111,57 @@ def measure_grid(quick: bool) -> list[dict]:
     return rows
 
 
+def timing(n: int = 100000, repeats: int = 3) -> list[tuple[str, float, float]]:
+    """(what, fastest of `repeats` seconds in this process, the estimate's
+    seconds for it): what the time constants of model/analysis/cost.py are
+    about 0.7 × of.  The analyses' rows are beyond the run and the PSA."""
+    import numpy as np
+
+    import model
+    from model.analysis import PSA, analyse
+    from model.analysis.cost import estimate
+    from model.analysis.report import sensitivity_analyses
+
+    def fastest(call) -> float:
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    results = model.run_psa(n_samples=n, seed=1)
+    values = results.values
+    psa = PSA(values[:, :3], values[:, 3:], model.STRATEGIES,
+              np.column_stack([results.samples.columns[name] for name in NAMES]), NAMES)
+    grid = np.arange(0, 1000001, 5000.0)
+    base = fastest(lambda: analyse(psa, grid[:1]))
+    rows = [("run", fastest(lambda: model.run_psa(n_samples=n, seed=1)), estimate(n).seconds),
+            ("the analyses, 1 WTP", base, estimate(n, 1).seconds)]
+    one = estimate(n, 1).seconds
+
+    def beyond(what, call, cost):
+        rows.append((what, fastest(call) - base, cost.seconds - one))
+        print(f"{rows[-1][1]:7.3f} s, estimated {rows[-1][2]:7.3f}  {what}", flush=True)
+
+    beyond("201 WTP", lambda: analyse(psa, grid), estimate(n, 201))
+    for size, order in [(1, 2), (4, 2), (8, 2), (8, 4)]:
+        for points in (1, 201):
+            beyond(f"EVPPI poly, {size} parameters, order {order}, {points} WTP",
+                   lambda: analyse(psa, grid[:1], groups(size), "poly", order, grid[:points]),
+                   estimate(n, 1, points, [size], "poly", order))
+    for size in (1, 2, 3, 4):
+        for points in (1, 21):
+            beyond(f"EVPPI gam, {size} parameters, {points} WTP",
+                   lambda: analyse(psa, grid[:1], groups(size), "gam", 2, grid[:points]),
+                   estimate(n, 1, points, [size], "gam"))
+    beyond("one-way, 15 parameters", lambda: sensitivity_analyses(psa, 1e5, "*"),
+           estimate(n, 1, owsa_parameters=15))
+    beyond("two-way", lambda: sensitivity_analyses(psa, 1e5, None, ["p_HS1", "c_S1"]),
+           estimate(n, 1, twsa=True))
+    return rows
+
+
 def six_at_once(port: int | None) -> dict:
     """Six of issue 26's requests at once on one key, default settings (two
     workers, 900 MiB): their statuses, and the workers' peak RSS."""
@@ -145,9 +198,11 @@ def six_at_once(port: int | None) -> dict:
     return {"answers": sorted(answers), "worker_peaks_mib": peaks}
 
 
-def report(rows: list[dict], six: dict | None, quick: bool, load: tuple[float, float]) -> str:
+def report(rows: list[dict], six: dict | None, quick: bool, load: tuple[float, float],
+           times: list | None) -> str:
     idle = sorted(row["idle_bytes"] / 2**20 for row in rows)
-    command = "`.venv/bin/python bench/bench_cost.py" + (" --quick" if quick else "") + "`"
+    command = ("`.venv/bin/python bench/bench_cost.py" + (" --quick" if quick else "")
+               + (" --timing" if times is not None else "") + "`")
     lines = [
         "## Cost: each request shape's peak memory and time, against the service's estimate "
         "(issue 26)", "",
@@ -183,6 +238,11 @@ def report(rows: list[dict], six: dict | None, quick: bool, load: tuple[float, f
                   "default settings (two workers, HEAVY_REQUESTS_PER_KEY 1): " + statuses
                   + f"; the workers' peak RSS: {peaks} MiB (before: six 502s, each worker "
                   "OOM-killed)."]
+    if times is not None:
+        lines += ["", "Time at 100,000 samples, in this process (`--timing`): the fastest of three "
+                  "runs, the analyses' beyond the run and one WTP value, against the estimate's "
+                  "lower figure.", "", "| work | fastest s | estimate s |", "|---|---|---|"]
+        lines += [f"| {what} | {seconds:.3f} | {estimated:.3f} |" for what, seconds, estimated in times]
     return "\n".join(lines)
 
 
@@ -190,14 +250,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="shapes up to 20,000 samples")
     parser.add_argument("--port", type=int, help="gunicorn's port for six-at-once (default: free)")
+    parser.add_argument("--timing", action="store_true",
+                        help="also time each analysis in this process (the time constants)")
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
+    times = timing() if args.timing else None
     rows = measure_grid(args.quick)
     six = None if args.quick else six_at_once(args.port)
     if six is not None:
         print("six at once:", six, flush=True)
-    text = report(rows, six, args.quick, (load_before, os.getloadavg()[0]))
+    text = report(rows, six, args.quick, (load_before, os.getloadavg()[0]), times)
     if not args.no_write:
         update_section("cost", text)
     under = [row for row in rows if row["ratio"] < 0.9]

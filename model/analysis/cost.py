@@ -13,10 +13,11 @@ peak RSS of each request shape in a fresh process, bench/RESULTS.md,
 "Cost"): the estimate is an upper figure, never more than 10 % under the
 measured peak (tests/unit/test_cost.py measures a few shapes again).
 
-Time is a lower figure: what the work takes on one core of the reference
-machine when it has that core to itself (the fastest of repeated runs,
-bench/bench_cost.py).  A request estimated over a time budget will not
-finish within it; one estimated under it may still not, on a busy machine.
+Time is a lower figure: about 0.7 × the fastest of three in-process runs
+of each analysis at 100,000 samples on the reference machine (2 cores,
+`bench/bench_cost.py --timing`).  A request estimated over a time budget
+will not finish within it; one estimated under it may still not, on a busy
+machine.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from .smoothers import GROUP_BASIS_SIZE, SINGLE_BASIS_SIZE
 
 MIB = 1024 * 1024
 DOUBLE = 8
-STRATEGIES = 3  # the model's (model.STRATEGIES); k in the analyses' shapes
 # A worker with the app loaded, after its first requests (VmRSS).
 IDLE_BYTES = 64 * MIB
 
