@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .psa import CHUNK_BYTES
-from .smoothers import GROUP_BASIS_SIZE, SINGLE_BASIS_SIZE
+from .smoothers import GROUP_BASIS_SIZE, MAX_SPLINE_PARAMETERS, SINGLE_BASIS_SIZE
 
 MIB = 1024 * 1024
 DOUBLE = 8
@@ -89,11 +89,14 @@ class Cost:
 def spline_columns(group_size: int) -> int:
     """The spline EVPPI's basis columns for a group (smoothers.SplineSmoother):
     s(p) with 10 functions less its constraint; for more parameters the
-    margins (k − 1 each) and their tensor product."""
+    margins (k − 1 each) and their tensor product.  A larger group than the
+    spline takes is refused by the analysis itself, with its own reason:
+    it costs what the largest does until then."""
     if group_size == 1:
         return SINGLE_BASIS_SIZE - 1
+    size = min(group_size, MAX_SPLINE_PARAMETERS)
     margin = GROUP_BASIS_SIZE - 1
-    return group_size * margin + margin**group_size
+    return size * margin + margin**size
 
 
 def chunk_bytes(n_samples: int, wtp_points: int) -> int:

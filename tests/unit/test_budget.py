@@ -108,6 +108,17 @@ def test_the_estimate_counts_each_argument_of_the_analyses():
     assert gam.seconds > poly.seconds
 
 
+def test_what_the_analysis_refuses_itself_gets_its_own_reason_not_the_budgets():
+    """A spline of more than 4 parameters is the analysis's 409 (it says
+    why), not an estimate of a design it never builds."""
+    app = client(evppi_parameters=("*",))
+    group = ["p_HS1", "p_S1H", "p_S1S2", "c_H", "c_S1", "c_S2", "u_H", "u_S1"]
+    refused = app.simulate_post("/analysis", json={"n_samples": 100000, "evppi": [group],
+                                                   "evppi_method": "gam"})
+    assert refused.status_code == 409
+    assert refused.json["error"].startswith("the spline EVPPI takes groups of up to 4 parameters")
+
+
 def test_the_issue_example_fits_one_default_worker():
     """issue 26: 1.13 GB before the analyses were chunked; now within a
     default worker's share (measured: tests/unit/test_cost.py)."""
