@@ -10,7 +10,7 @@ logged for it.  The estimate must never be more than 10 % under the
 measured peak (the script exits 1 if it is); time is a lower figure.
 `--quick`: the shapes up to 20,000 samples only; `--timing`: also each
 analysis's time in this process, fastest of three (what the estimate's time
-constants are about 0.7 × of).  The tables go to
+constants are about half of).  The tables go to
 bench/RESULTS.md ("Cost"), unless --no-write.
 """
 
@@ -114,7 +114,7 @@ def measure_grid(quick: bool) -> list[dict]:
 def timing(n: int = 100000, repeats: int = 3) -> list[tuple[str, float, float]]:
     """(what, fastest of `repeats` seconds in this process, the estimate's
     seconds for it): what the time constants of model/analysis/cost.py are
-    about 0.7 × of.  The analyses' rows are beyond the run and the PSA."""
+    about half of.  The analyses' rows are beyond the run and the PSA."""
     import numpy as np
 
     import model
@@ -210,7 +210,7 @@ def report(rows: list[dict], six: dict | None, quick: bool, load: tuple[float, f
         f"its peak the kernel's VmHWM (the whole process: idle, {idle[0]:.0f} to {idle[-1]:.0f} "
         "MiB), its "
         "estimate the one the service logged (model/analysis/cost.py). The estimate must never "
-        "be more than 10 % under the peak; its time is a lower figure (about 0.7 × the fastest "
+        "be more than 10 % under the peak; its time is a lower figure (about half the fastest "
         "measured on a quiet core), so the measured times, taken on a shared machine, are "
         f"higher (load average {load[0]:.1f} at the start, {load[1]:.1f} at the end, on "
         f"{os.cpu_count()} cores). A worker may use 360 MiB by default (900 MiB × 0.8 ÷ 2 "
@@ -255,11 +255,11 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
-    times = timing() if args.timing else None
-    rows = measure_grid(args.quick)
     six = None if args.quick else six_at_once(args.port)
     if six is not None:
         print("six at once:", six, flush=True)
+    times = timing() if args.timing else None
+    rows = measure_grid(args.quick)
     text = report(rows, six, args.quick, (load_before, os.getloadavg()[0]), times)
     if not args.no_write:
         update_section("cost", text)

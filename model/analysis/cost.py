@@ -13,11 +13,12 @@ peak RSS of each request shape in a fresh process, bench/RESULTS.md,
 "Cost"): the estimate is an upper figure, never more than 10 % under the
 measured peak (tests/unit/test_cost.py measures a few shapes again).
 
-Time is a lower figure: about 0.7 × the fastest of three in-process runs
-of each analysis at 100,000 samples on the reference machine (2 cores,
-`bench/bench_cost.py --timing`).  A request estimated over a time budget
-will not finish within it; one estimated under it may still not, on a busy
-machine.
+Time is a lower figure: about half what each analysis took at 100,000
+samples on a quiet core of the reference machine (the fastest of three
+in-process runs, `bench/bench_cost.py --timing`), so that every request
+shape measured took longer (bench/RESULTS.md).  A request estimated over a
+time budget will not finish within it; one estimated under it may still
+not, on a busy machine.
 """
 
 from __future__ import annotations
@@ -62,16 +63,16 @@ OWSA = 4
 OWSA_PER_OUTCOME = 6
 TWSA = 12
 
-# --- Time: seconds per unit of work (about 0.7 × the fastest measured) -------------
-RUN_SECONDS = 1.3e-6  # per sample: draw and evaluate
-ANALYSIS_SECONDS = 1.5e-6  # per sample: the run, the PSA, summary and ICERs
-WTP_SECONDS = 2.8e-8  # per sample and WTP value: CEAC, expected loss, EVPI
-POLY_SECONDS = 1.8e-7  # per sample and design column: the polynomial's basis
-SPLINE_SECONDS = 8e-8  # per sample and basis column: the spline's design
-EVPPI_WTP_SECONDS = 2.8e-8  # per sample, WTP value and group: the targets' fits
-SPLINE_WTP_SECONDS = 3e-9  # per sample, WTP value and spline column: GCV's search
-OWSA_SECONDS = 1.2e-7  # per sample and parameter (all outcomes at once)
-TWSA_SECONDS = 4.5e-7  # per sample
+# --- Time: seconds per unit of work (about half the fastest measured) ---------------
+RUN_SECONDS = 6.5e-7  # per sample: draw and evaluate
+ANALYSIS_SECONDS = 7.5e-7  # per sample: the run, the PSA, summary and ICERs
+WTP_SECONDS = 1.4e-8  # per sample and WTP value: CEAC, expected loss, EVPI
+POLY_SECONDS = 9e-8  # per sample and design column: the polynomial's basis
+SPLINE_SECONDS = 4e-8  # per sample and basis column: the spline's design
+EVPPI_WTP_SECONDS = 1.4e-8  # per sample, WTP value and group: the targets' fits
+SPLINE_WTP_SECONDS = 1.5e-9  # per sample, WTP value and spline column: GCV's search
+OWSA_SECONDS = 6e-8  # per sample and parameter (all outcomes at once)
+TWSA_SECONDS = 2.25e-7  # per sample
 
 
 @dataclass(frozen=True)
