@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup system demo demo-down report check test iam-policy bench bench-analysis bench-service bench-hardening bench-front image base-image bench-image bench-deploy bench-demo bench-deploy-in-place clean
+.PHONY: help setup system demo demo-down report check test iam-policy bench bench-analysis bench-service bench-hardening bench-front bench-cost image base-image bench-image bench-deploy bench-demo bench-deploy-in-place clean
 
 help:
 	@echo "make demo       set up and run the main job"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench-analysis  the decision analyses against their Python peers, and POST /analysis"
 	@echo "make bench-hardening  fuzz/load/fault figures (the hardening tests) only"
 	@echo "make bench-front  200 slow clients for 60 s: the front vs bare gunicorn; issue 26's attacks without a key"
+	@echo "make bench-cost  each request shape's peak RSS against the service's estimate; six heavy requests on one key"
 	@echo "make image      build the Docker image and print its tag"
 	@echo "make bench-image  image size and docker run → healthy time"
 	@echo "make bench-deploy  site.yml deploy / re-deploy / teardown against moto"
@@ -87,7 +88,7 @@ check: setup system
 test: setup system base-image
 	$(PY) -m pytest -n $(TEST_WORKERS) -v --durations=40
 
-bench: setup bench-service bench-hardening bench-front bench-image bench-deploy bench-demo bench-analysis
+bench: setup bench-service bench-hardening bench-front bench-cost bench-image bench-deploy bench-demo bench-analysis
 	$(PY) bench/bench_model.py
 
 bench-deploy: setup system
@@ -116,6 +117,9 @@ bench-hardening: setup
 bench-front: setup system
 	$(PY) bench/bench_front.py
 	$(PY) bench/bench_front_attacks.py
+
+bench-cost: setup
+	$(PY) bench/bench_cost.py
 
 # The API's image (scripts/image.sh): prints its tag.  base-image: only the
 # base (python:3.11-slim if it can be pulled, else the cached Debian stand-in).

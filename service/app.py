@@ -7,6 +7,7 @@ the leak guard, a StringIO for the log — without monkeypatching.
 
 from __future__ import annotations
 
+import atexit
 import time
 from collections.abc import Callable
 from typing import TextIO
@@ -14,6 +15,7 @@ from typing import TextIO
 import falcon
 
 from .auth import KeyAuth
+from .budget import Budget, FairShare
 from .contract import Contract
 from .datasets import DatasetStore
 from .errors import handle_unexpected, serialize_error
@@ -26,7 +28,7 @@ from .resources.info import Health, Paper
 from .resources.key_check import PATH as KEY_CHECK_PATH
 from .resources.key_check import KeyCheck, KeyCheckAnswer
 from .resources.page import AnalystPage, EditableParameters
-from .pipeline import Admission, ModelRun, Runner, admit_every_request, run_builtin_model
+from .pipeline import Admission, ModelRun, Runner, run_builtin_model
 from .resources.run_model import RunModel
 from .runs import RunLedger
 from .settings import Settings
@@ -57,7 +59,7 @@ def create_app(
     clock: Callable[[], float] = time.perf_counter,
     throttle_clock: Callable[[], float] = time.monotonic,
     contract: Contract | None = None,
-    admission: Admission = admit_every_request,
+    admission: Admission | None = None,
 ) -> falcon.App:
     """The WSGI app.  `runner(table, updates, seed, n_samples)` runs the model (default:
     the built-in one); `log_stream` receives the request log (default:
@@ -65,7 +67,8 @@ def create_app(
     (default: AUDIT_LOG, service/runs.py); `clock` times requests;
     `throttle_clock` ages the failed-key counts (service/throttle.py);
     `contract` declares the requests' arguments (default: the service's, for
-    its MAX_SAMPLES); `admission` admits each model run (service/pipeline.py)."""
+    its MAX_SAMPLES); `admission` admits each model run (service/pipeline.py;
+    default: the settings' cost budget and fair share per key, service/budget.py)."""
     datasets = datasets or DatasetStore(settings.data_dir)
     keys = KeyStore(settings.api_keys, key_file=settings.api_key_file)
     ledger = RunLedger(audit_stream or settings.open_audit_log(), settings.image_digest,
@@ -73,6 +76,7 @@ def create_app(
     contract = contract or Contract.for_service(settings.max_samples)
     # One pipeline for every model request: the same datasets and runner, the
     # same results for the same seed.
+    admission = admission or _budget(settings).admission
     model_run = ModelRun(datasets, settings.default_dataset, ledger, runner, admission)
     run_model = RunModel(model_run, contract.run_model, settings.max_body_bytes)
     analysis = Analysis(model_run, contract.analysis, settings.max_body_bytes,
@@ -128,3 +132,13 @@ def create_app(
     app.add_route("/page/{asset}", page, suffix="asset")
     app.add_sink(NotFound(auth, throttle), prefix="/")
     return app
+
+
+def _budget(settings: Settings) -> Budget:
+    """Each run's cost budget and its key's fair share (service/budget.py)."""
+    fair_share = None
+    if settings.heavy_per_key > 0:
+        fair_share = FairShare(settings.heavy_per_key)
+        atexit.register(fair_share.remove)
+    return Budget(settings.worker_memory_mib * 1024 * 1024, settings.request_timeout,
+                  settings.heavy_seconds, fair_share)

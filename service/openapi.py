@@ -263,7 +263,7 @@ def _analysis_operation(shared: dict, arguments: Arguments) -> dict:
                 "or an EVPPI or sensitivity analysis not offered for a parameter, or one "
                 "that cannot be computed on these samples (e.g. a spline from too few "
                 "samples, or for more than 4 parameters; a sensitivity analysis of a "
-                "parameter that takes one value). Detail fields say which.",
+                "parameter that takes one value). Detail fields say which. " + _OVER_BUDGET,
                 "EVPPI of 'c_trtA' is not offered (evppi group 1): the data owner offers "
                 "the EVPPI of the editable parameters and of those listed in the service's "
                 "settings: p_HS1, p_S1H, ...",
@@ -319,16 +319,25 @@ def _parameters_operation(shared: dict, arguments: Arguments) -> dict:
     }
 
 
+# The cost budget's answers (service/budget.py), for the operations that run the model.
+_OVER_BUDGET = ("Or the settings refuse the request's size: its estimated peak memory is over "
+                "what one worker may use, or its estimated time over the time budget (detail: "
+                "limit, estimate_mib, estimate_seconds, limit_mib or limit_seconds).")
+_HEAVY = ("Also for a run (/runDARTHmodel, /analysis) estimated heavy while its key already "
+          "runs as many heavy requests at once as one key may on this server "
+          "(HEAVY_REQUESTS_PER_KEY; detail: limit, retry_after)")
+
+
 def _throttle_description(limit: int, window: float) -> str:
     if limit <= 0:
-        return "Not sent: the failed-key limit is switched off (AUTH_FAILURE_LIMIT=0)"
+        return "The failed-key limit is switched off (AUTH_FAILURE_LIMIT=0). " + _HEAVY
     return (
         f"Too many wrong keys from this client address: after {limit} requests answered "
         f"403 within {window:g} s, every request from that address that needs a key is "
         "answered 429, whatever its key, until the oldest failure leaves the window "
         "(`Retry-After` says when, in seconds). Requests without a key (401) are not "
         "counted, a valid key clears the count, open endpoints are never limited, other "
-        "addresses are not affected. Counted per worker process"
+        "addresses are not affected. Counted per worker process. " + _HEAVY
     )
 
 
@@ -496,7 +505,7 @@ def _document(version: str, auth_failure_limit: int, auth_failure_window: float,
                             "The dataset refuses the updates: unknown or non-editable "
                             "parameter, invalid transition matrix, sampled values or results "
                             "that are not finite, unusable dataset. Detail fields (parameter, "
-                            "editable, sample, ...) say where.",
+                            "editable, sample, ...) say where. " + _OVER_BUDGET,
                             "parameter 'hr_S1S2_trtB' is not editable: This value is not "
                             "editable, please contact the data owner",
                         ),

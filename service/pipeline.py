@@ -43,8 +43,9 @@ from .runs import Receipt, Run, RunLedger
 # (table, updates, seed, n_samples) -> results with `columns` and `values`
 # (n_samples × 6), as model.PSAResults (or a pandas DataFrame) has them.
 Runner = Callable[[model.ParameterTable, list, "int | None", int], Any]
-# (req, arguments) -> a context held while the request runs, or an ApiError.
-Admission = Callable[[falcon.Request, Values], AbstractContextManager]
+# (req, arguments, checked) -> a context held while the request runs, or an
+# ApiError; `checked` is what the endpoint's check found in the table.
+Admission = Callable[[falcon.Request, Values, Any], AbstractContextManager]
 
 
 def run_builtin_model(
@@ -53,7 +54,7 @@ def run_builtin_model(
     return model.run_psa(table, updates, seed=seed, n_samples=n_samples)
 
 
-def admit_every_request(req: falcon.Request, arguments: Values) -> AbstractContextManager:
+def admit_every_request(req: falcon.Request, arguments: Values, checked: Any = None) -> AbstractContextManager:
     return contextlib.nullcontext()
 
 
@@ -119,7 +120,7 @@ class ModelRun:
         # The one place a request is admitted before it runs: the per-request
         # cost check and the per-key concurrency limit belong in `admission`
         # (refused: no audit record; admitted: held until the run ends).
-        with self._admission(req, arguments), \
+        with self._admission(req, arguments, checked), \
                 self._ledger.run(req, dataset, arguments.updates, arguments.seed) as audit:
             results = self._run(dataset.table, arguments)
             values = guard_results(req, results, dataset.table)

@@ -6,7 +6,8 @@ HTTP method), path, status, duration_ms, user_agent,
 remote_addr, forwarded_for (when a proxy set it), auth (open / ok / missing /
 invalid / throttled: refused by service/throttle.py / none: the request
 never reached the key check), key_name (the name of the key that matched,
-service/keys.py) and, when the
+service/keys.py), for a run its estimated peak memory and time
+(estimate_mib, estimate_seconds: service/budget.py) and, when the
 service refused or failed a request, error (the server-side reason).
 
 Never logged: the key header, any other header, the request body, and the
@@ -101,6 +102,10 @@ class RequestLog:
         forwarded = req.get_header("X-Forwarded-For")
         if forwarded:
             entry["forwarded_for"] = self._clean(forwarded)
+        cost = context.get("cost")
+        if cost is not None:
+            entry["estimate_mib"] = round(cost.peak_mib, 1)
+            entry["estimate_seconds"] = round(cost.seconds, 3)
         if context.get("error"):
             entry["error"] = self._clean(str(context.error), limit=None)
         stream = self._stream or sys.stdout

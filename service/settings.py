@@ -71,6 +71,20 @@ DEFAULT_AUTH_FAILURE_WINDOW = 60.0
 DEFAULT_WORKERS = 2
 DEFAULT_PORT = 8000
 DEFAULT_GRACEFUL_TIMEOUT = 20
+# The container's hard memory limit, MiB: the task role's task_memory (the
+# original's t2.micro), which the role passes in.
+DEFAULT_MEMORY_LIMIT_MIB = 900
+# Each worker may use this share of the limit over the workers; the rest is
+# headroom for gunicorn's master, the front's buffers, the page cache, and
+# the estimates' own margin (service/budget.py).
+WORKER_MEMORY_SHARE = 0.8
+DEFAULT_HEAVY_PER_KEY = 1
+DEFAULT_HEAVY_SECONDS = 0.5
+
+
+def worker_memory_mib(memory_limit_mib: float, workers: int) -> float:
+    """What one worker may use: its share of the limit, with headroom."""
+    return WORKER_MEMORY_SHARE * memory_limit_mib / workers
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,15 @@ VARIABLES = (
     Variable("TRUSTED_PROXIES", "comma-separated addresses or networks (CIDR) of the proxies in "
              "front of the service: X-Forwarded-For is believed only from them "
              "(service/throttle.py)", "none"),
+    Variable("MEMORY_LIMIT_MIB", "the container's memory limit, MiB: a request whose estimated "
+             f"peak exceeds one worker's share ({WORKER_MEMORY_SHARE:g} × this ÷ `WEB_CONCURRENCY`) "
+             "is refused, 409 (service/budget.py)",
+             f"{DEFAULT_MEMORY_LIMIT_MIB} ({worker_memory_mib(DEFAULT_MEMORY_LIMIT_MIB, DEFAULT_WORKERS):g} "
+             "per worker)"),
+    Variable("HEAVY_REQUESTS_PER_KEY", "heavy requests one key may run at once on one replica, across "
+             "its workers; more get 429 with `Retry-After` (0: no limit)", f"{DEFAULT_HEAVY_PER_KEY}"),
+    Variable("HEAVY_REQUEST_SECONDS", "a request is heavy when its estimated time is at least this "
+             "many seconds (service/budget.py)", f"{DEFAULT_HEAVY_SECONDS:g}"),
     Variable("EVPPI_PARAMETERS", "comma-separated parameters, beyond the editable ones, whose "
              "EVPPI `/analysis` may report (`*`: every parameter)", "— (editable ones only)"),
 )
@@ -201,6 +224,16 @@ class Settings:
     audit_log: str = "-"
     # The image's digest, for the provenance receipt (the task definition passes it).
     image_digest: str | None = None
+    # The cost budget and fair share (service/budget.py): the container's
+    # memory, the workers sharing it, heavy requests per key and what is heavy.
+    memory_limit_mib: float = DEFAULT_MEMORY_LIMIT_MIB
+    workers: int = DEFAULT_WORKERS
+    heavy_per_key: int = DEFAULT_HEAVY_PER_KEY
+    heavy_seconds: float = DEFAULT_HEAVY_SECONDS
+
+    @property
+    def worker_memory_mib(self) -> float:
+        return worker_memory_mib(self.memory_limit_mib, self.workers)
 
     def __post_init__(self):
         try:
@@ -229,6 +262,14 @@ class Settings:
         if not 0 < self.auth_failure_window < math.inf:
             raise SettingsError(
                 f"AUTH_FAILURE_WINDOW must be > 0 seconds, got {self.auth_failure_window}")
+        if not 0 < self.memory_limit_mib < math.inf:
+            raise SettingsError(f"MEMORY_LIMIT_MIB must be > 0, got {self.memory_limit_mib}")
+        if self.workers < 1:
+            raise SettingsError(f"WEB_CONCURRENCY must be >= 1, got {self.workers}")
+        if self.heavy_per_key < 0:
+            raise SettingsError(f"HEAVY_REQUESTS_PER_KEY must be >= 0, got {self.heavy_per_key}")
+        if not 0 <= self.heavy_seconds < math.inf:
+            raise SettingsError(f"HEAVY_REQUEST_SECONDS must be >= 0, got {self.heavy_seconds}")
         if self.audit_log != "-":
             try:
                 with open(self.audit_log, "a", encoding="utf-8"):
@@ -276,7 +317,9 @@ class Settings:
                 options[option] = _number(name, text, kind, what)
         # The time budget stays below gunicorn's timeout, which kills the
         # worker and drops the connection: the budget answers first, cleanly.
-        worker_timeout = ServerSettings.from_env(env).timeout
+        server = ServerSettings.from_env(env)
+        worker_timeout = server.timeout
+        options["workers"] = server.workers
         options.setdefault("request_timeout", time_budget(worker_timeout))
         if options["request_timeout"] >= worker_timeout:
             raise SettingsError(
@@ -293,6 +336,9 @@ _NUMBERS = (  # environment variable, Settings field, type, what it must be
     ("REQUEST_TIMEOUT", "request_timeout", float, "a number of seconds"),
     ("AUTH_FAILURE_LIMIT", "auth_failure_limit", int, "a whole number"),
     ("AUTH_FAILURE_WINDOW", "auth_failure_window", float, "a number of seconds"),
+    ("MEMORY_LIMIT_MIB", "memory_limit_mib", float, "a number of MiB"),
+    ("HEAVY_REQUESTS_PER_KEY", "heavy_per_key", int, "a whole number"),
+    ("HEAVY_REQUEST_SECONDS", "heavy_seconds", float, "a number of seconds"),
 )
 
 

@@ -7,14 +7,15 @@ R's ``max.col`` breaks near-ties at random, hence the tolerances of the
 reference).  Each strategy's NMB is a W × n array for all WTPs at once; the
 only Python loop is over the (few) strategies, keeping a running maximum —
 an order of magnitude faster than a W × n × k array reduced over its short
-last axis.
+last axis.  The analyses take the grid a few rows at a time
+(`psa.wtp_chunks`): their memory does not grow with W.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .psa import PSA
+from .psa import PSA, wtp_chunks
 from .table import Table
 
 
@@ -51,17 +52,23 @@ def acceptability(psa: PSA, wtp) -> np.ndarray:
     """CEAC: the (W, k) share of samples in which each strategy has the
     highest NMB; each row sums to 1."""
     wtp = psa.wtp(wtp)
-    _, best = best_net_benefit(psa, wtp, with_index=True)  # (W, n)
     k = len(psa.strategies)
-    offsets = (np.arange(len(wtp)) * k)[:, None]
-    counts = np.bincount((best + offsets).ravel(), minlength=len(wtp) * k)
-    return counts.reshape(len(wtp), k) / psa.n_samples
+    counts = np.empty((len(wtp), k), dtype=np.intp)
+    for rows in wtp_chunks(len(wtp), psa.n_samples):
+        _, best = best_net_benefit(psa, wtp[rows], with_index=True)  # (rows, n)
+        offsets = (np.arange(len(best)) * k)[:, None]
+        counts[rows] = np.bincount((best + offsets).ravel(),
+                                   minlength=len(best) * k).reshape(len(best), k)
+    return counts / psa.n_samples
 
 
 def expected_loss_values(psa: PSA, wtp) -> np.ndarray:
     """(W, k) mean over samples of max_j NMB − NMB_k (the mean of NMB_k is
     linear in w: taken from the means)."""
-    return best_net_benefit(psa, wtp).mean(axis=1)[:, None] - mean_net_benefit(psa, wtp)
+    wtp = psa.wtp(wtp)
+    best = np.concatenate([best_net_benefit(psa, wtp[rows]).mean(axis=1)
+                           for rows in wtp_chunks(len(wtp), psa.n_samples)])
+    return best[:, None] - mean_net_benefit(psa, wtp)
 
 
 def evpi_values(psa: PSA, wtp) -> np.ndarray:
@@ -75,6 +82,11 @@ def evpi_values(psa: PSA, wtp) -> np.ndarray:
     agrees with dampack's exact-argmax figure to ~1e-15 relative, not 1e-10
     (tests/unit/test_analysis_sensitivity.py, against ``EVPI_exact_max``)."""
     wtp = psa.wtp(wtp)
+    return np.concatenate([_evpi_rows(psa, wtp[rows])
+                           for rows in wtp_chunks(len(wtp), psa.n_samples)])
+
+
+def _evpi_rows(psa: PSA, wtp: np.ndarray) -> np.ndarray:
     best = best_net_benefit(psa, wtp)
     chosen = optimal_strategy(psa, wtp)
     for k in np.unique(chosen):

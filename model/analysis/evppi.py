@@ -5,7 +5,9 @@ At each w, d* is the strategy with the highest mean NMB; for every
 strategy k the target is y_k = NMB_k − NMB_d*, regressed on the chosen
 parameters' samples; EVPPI = mean_i max_k ŷ_k[i] (ŷ_d* ≡ 0).  Every target
 is a combination of the strategies' cost and effect columns (y is linear in
-w), so the regressions share one design and work on cross-products.
+w), so the regressions share one design and work on cross-products; they
+are fitted a few WTP values at a time (`psa.wtp_chunks`), so memory does
+not grow with the grid.
 
 A regression estimate can exceed the EVPI (fitted values extrapolate,
 noise adds upward bias), although the quantity it estimates cannot: with
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .decision import evpi_values, optimal_strategy
-from .psa import PSA, AnalysisError
+from .psa import PSA, AnalysisError, wtp_chunks
 from .smoothers import PolynomialSmoother, SplineSmoother
 from .table import Table
 
@@ -58,18 +60,23 @@ def evppi_values(
     samples = psa.parameter_columns(list(parameters))
     smoother = PolynomialSmoother(samples, order) if method == "poly" else SplineSmoother(samples)
     k = len(psa.strategies)
-    best = optimal_strategy(psa, wtp)
-    coefficients, targets = _combinations(wtp, best, k)
+    fit = smoother.fitter(np.hstack([psa.effects, psa.costs]))
+    result = np.concatenate([_evppi_rows(psa, wtp[rows], fit)
+                             for rows in wtp_chunks(len(wtp), psa.n_samples)])
+    return np.minimum(result, evpi_values(psa, wtp)) if cap else result
+
+
+def _evppi_rows(psa: PSA, wtp: np.ndarray, fit) -> np.ndarray:
+    """The uncapped EVPPI at a few WTP values (`wtp_chunks`)."""
+    k = len(psa.strategies)
+    coefficients, targets = _combinations(wtp, optimal_strategy(psa, wtp), k)
     # (k, W, n): the maximum over strategies as k − 1 element-wise maxima of
     # contiguous rows (ŷ_d* ≡ 0), not a reduction over a short last axis.
     fitted = np.zeros((k, len(wtp), psa.n_samples))
     if targets:
-        columns = np.hstack([psa.effects, psa.costs])
-        values = smoother.fit(columns, coefficients)
         w_index, j_index = np.array(targets).T
-        fitted[j_index, w_index, :] = values.T
-    result = np.maximum(np.maximum.reduce(fitted, axis=0).mean(axis=1), 0.0)
-    return np.minimum(result, evpi_values(psa, wtp)) if cap else result
+        fitted[j_index, w_index, :] = fit(coefficients).T
+    return np.maximum(np.maximum.reduce(fitted, axis=0).mean(axis=1), 0.0)
 
 
 def evppi(psa: PSA, wtp, parameters: Sequence[str], **options) -> Table:

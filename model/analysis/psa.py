@@ -17,9 +17,14 @@ import numpy as np
 from ..errors import ModelError
 
 # The longest willingness-to-pay grid the analyses take (the command line;
-# one service request takes fewer: REQUEST_WTP_POINTS): the arrays are
-# W × n × k, so this bounds memory and time.
+# one service request takes fewer: REQUEST_WTP_POINTS): it bounds time.
 MAX_GRID_POINTS = 1001
+# Memory does not grow with the grid: the W × n arrays of the analyses are
+# worked through a few WTP rows at a time (`wtp_chunks`), each (rows, n)
+# array at most this size (one row, however large n, at the least).  Every
+# figure is a per-row computation (a row's NMB, its maximum, its mean over
+# the samples), so the numbers are the same, bit for bit, as in one piece.
+CHUNK_BYTES = 4 * 1024 * 1024
 
 
 class AnalysisError(ModelError):
@@ -168,6 +173,13 @@ class PSA:
         if len(set(names)) != len(names):
             raise AnalysisError(f"a parameter is named twice in {', '.join(names)}")
         return self.parameters[:, [index[name] for name in names]]
+
+
+def wtp_chunks(n_wtp: int, n_samples: int) -> list[slice]:
+    """Consecutive slices of a W-point grid whose (rows, n_samples) float
+    arrays each fit in CHUNK_BYTES (one slice when the whole grid does)."""
+    rows = max(1, CHUNK_BYTES // (8 * max(n_samples, 1)))
+    return [slice(start, min(start + rows, n_wtp)) for start in range(0, n_wtp, rows)]
 
 
 def as_wtp(wtp, max_points: int = MAX_GRID_POINTS) -> np.ndarray:

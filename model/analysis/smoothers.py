@@ -1,10 +1,12 @@
 """Regressions of net-benefit differences on parameter samples, for EVPPI.
 
-Both smoothers are linear in the data given the design: they take the
-(n, m) basis columns Z of which every regression target is a combination
-(the strategies' costs and effects), and a (m, T) matrix of combinations,
-and return the (n, T) fitted values.  Working on Z's cross-products rather
-than on T target vectors of length n keeps the cost per target tiny.
+Both smoothers are linear in the data given the design: `fitter` takes
+the (n, m) basis columns Z of which every regression target is a
+combination (the strategies' costs and effects) and returns the fit, which
+takes a (m, T) matrix of combinations and returns the (n, T) fitted values
+(called on a few targets at a time, so that memory does not grow with T).
+Working on Z's cross-products rather than on T target vectors of length n
+keeps the cost per target tiny.
 
 - `PolynomialSmoother`: least squares on an intercept and, per parameter,
   p, p², …, p^order (dampack's ``type = "poly"``, no interactions).  The
@@ -93,11 +95,15 @@ class PolynomialSmoother:
             design = np.zeros((len(samples), 0))
         self._basis = _orthonormal_basis(design)
 
-    def fit(self, columns: np.ndarray, combinations: np.ndarray) -> np.ndarray:
-        centred = columns - columns.mean(axis=0)
+    def fitter(self, columns: np.ndarray):
+        means = columns.mean(axis=0)
         # Project Z once, then combine: H(Zc) = (HZ)c.
-        projected = self._basis @ (self._basis.T @ centred)
-        return columns.mean(axis=0) @ combinations + projected @ combinations
+        projected = self._basis @ (self._basis.T @ (columns - means))
+
+        def fit(combinations: np.ndarray) -> np.ndarray:
+            return means @ combinations + projected @ combinations
+
+        return fit
 
 
 def place_knots(x: np.ndarray, k: int) -> np.ndarray:
@@ -260,14 +266,25 @@ class SplineSmoother:
         beta = np.einsum("tqa,ta->tq", p, coefficients[rows, pick])
         return candidates[rows, pick], beta
 
-    def fit(self, columns: np.ndarray, combinations: np.ndarray) -> np.ndarray:
-        means = columns.mean(axis=0) @ combinations
-        t = combinations.shape[1]
+    def fitter(self, columns: np.ndarray):
+        column_means = columns.mean(axis=0)
+        centred = columns - column_means
+        # The data's cross-products, once: each target's are combinations of them.
+        xtz = self._design.T @ centred
+        ztz = centred.T @ centred
+        del centred
+
+        def fit(combinations: np.ndarray) -> np.ndarray:
+            return self._fit(len(columns), column_means @ combinations, xtz @ combinations,
+                             np.einsum("mt,mn,nt->t", combinations, ztz, combinations))
+
+        return fit
+
+    def _fit(self, n: int, means: np.ndarray, xty: np.ndarray, yty: np.ndarray) -> np.ndarray:
+        """Fitted values (n, T) of the targets whose means, X'y and y'y are given."""
+        t = len(means)
         if self._design.shape[1] == 0:
-            return np.broadcast_to(means, (len(columns), t)).copy()
-        centred = columns - columns.mean(axis=0)
-        xty = (self._design.T @ centred) @ combinations
-        yty = np.einsum("mt,mn,nt->t", combinations, centred.T @ centred, combinations)
+            return np.broadcast_to(means, (n, t)).copy()
         r = len(self._penalties)
         if r == 0:  # nothing to smooth (straight lines): least squares
             beta = np.linalg.solve(self._gram + self._ridge, xty).T

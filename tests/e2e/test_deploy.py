@@ -137,9 +137,11 @@ def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_en
     # Only the front is reachable from outside; the API after SIGTERM gets
     # more than gunicorn's graceful timeout (20 s) before a SIGKILL.
     assert container["portMappings"] == [] and container["stopTimeout"] == 30
-    # The service believes X-Forwarded-For from the front's network only.
+    # The service believes X-Forwarded-For from the front's network only, and
+    # budgets each request on the container's memory.
     assert {e["name"]: e["value"] for e in container["environment"]} == {
-        "PORT": "8000", "TRUSTED_PROXIES": "172.17.0.0/16", "IMAGE_DIGEST": container["image"].split("@")[1]}
+        "PORT": "8000", "TRUSTED_PROXIES": "172.17.0.0/16", "MEMORY_LIMIT_MIB": "900",
+        "IMAGE_DIGEST": container["image"].split("@")[1]}
     assert re.fullmatch(rf"\d+\.dkr\.ecr\.{REGION}\.amazonaws\.com/{NAME}@sha256:[0-9a-f]{{64}}", container["image"])
     assert container["logConfiguration"]["logDriver"] == "awslogs"
     assert container["secrets"] == [{"name": "API_KEYS", "valueFrom": parameter["ARN"]}]

@@ -14,7 +14,8 @@ data rejected, auth enforced, ...), plus two of ours:
   folder does not hold: the public document must not list the folder) or a
   409 (a rule of the data owner's table or settings: which parameters are
   editable, which values give valid transition probabilities, which EVPPI is
-  offered and computable; issue 15, item 9).  So that these are not blanket
+  offered and computable; issue 15, item 9; and the cost budget: what one
+  worker may use, issue 26).  So that these are not blanket
   exclusions, `refusal_has_a_data_reason` fails any 4xx to a schema-valid
   request whose message is not one of exactly those rules.  (Arguments in
   the query string, which could collide with the body's, 400, or make the URL
@@ -58,6 +59,8 @@ CONFLICT_RULES = (  # 409: messages of rules that depend on the server's data
     r"sensitivity to .* is not offered",  # /analysis: the same offer, for owsa/twsa
     r"the model's costs or QALYs overflowed",
     r"dataset .* is not a valid parameter table",
+    # The settings' cost budget (service/budget.py): what one worker may use.
+    r"this request needs (at least )?an estimated .* (MiB of memory|s); ",
 )
 # Invalid data may be refused by gunicorn too: 414, its request-line limit.
 NEGATIVE_STATUSES = [*NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES, "414"]

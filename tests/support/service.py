@@ -78,8 +78,7 @@ def service_env(**overrides: str) -> dict[str, str]:
 def gunicorn_server(folder: Path, startup_timeout: float = 30, app: str = APP,
                     tls: dict[str, Path] | None = None, **env: str):
     """Run gunicorn with the given environment variables (API_KEYS=…, …)."""
-    port = free_port()
-    env.setdefault("GUNICORN_BIND", f"127.0.0.1:{port}")
+    bind = env.setdefault("GUNICORN_BIND", f"127.0.0.1:{free_port()}")  # one loopback address
     if tls is not None:
         env["GUNICORN_CMD_ARGS"] = f"--certfile={tls['certificate']} --keyfile={tls['key']}"
     stdout, stderr = _log_paths(Path(folder))
@@ -88,7 +87,7 @@ def gunicorn_server(folder: Path, startup_timeout: float = 30, app: str = APP,
     with open(stdout, "ab") as out, open(stderr, "ab") as err:
         process = subprocess.Popen(GUNICORN[:-1] + [app], cwd=ROOT, env=service_env(**env),
                                    stdout=out, stderr=err, start_new_session=True)
-    server = Server(f"{'https' if tls else 'http'}://127.0.0.1:{port}", process, stdout, stderr,
+    server = Server(f"{'https' if tls else 'http'}://{bind}", process, stdout, stderr,
                     ssl.create_default_context(cafile=str(tls["ca"])) if tls else None)
     try:
         wait_for_health(server, startup_timeout)

@@ -149,7 +149,7 @@ def test_admission_is_asked_before_the_run_and_held_during_it(data_dir):
     seen = []
 
     @contextlib.contextmanager
-    def admission(req, arguments):
+    def admission(req, arguments, checked):
         if arguments.n_samples > 500:
             raise ApiError(falcon.HTTP_429, "too costly")
         seen.append("admitted")

@@ -513,7 +513,8 @@ def test_request_log_has_one_json_line_per_request_and_never_the_key(client, log
     assert [e["auth"] for e in entries] == ["open", "ok", "invalid", "missing", "ok", "ok"]
     run = entries[1]
     assert set(run) == {"time", "method", "path", "status", "duration_ms", "user_agent",
-                        "remote_addr", "auth", "forwarded_for", "key_name"}
+                        "remote_addr", "auth", "forwarded_for", "key_name", "estimate_mib",
+                        "estimate_seconds"}
     assert (run["method"], run["path"]) == ("POST", RUN)
     assert run["key_name"] == "default"
     assert run["user_agent"].endswith("httr/1.4.5") and run["forwarded_for"] == "203.0.113.9"
