@@ -33,7 +33,9 @@ TIERS = ("unit", "service", "deploy", "e2e")
 SHARED = {"demo": ("tests/e2e/test_demo.py", "tests/e2e/test_load_balanced_local.py")}
 # The groups that take longest, longest first; the others follow tier by tier.
 SLOWEST = ("demo", "tests/deploy/test_load_balanced.py", "tests/deploy/test_roles_aws.py",
-           "tests/deploy/test_roles_molecule.py", "tests/e2e/test_docs_emulator.py", "tests/e2e/test_deploy.py")
+           "tests/deploy/test_roles_molecule.py", "tests/e2e/test_docs_emulator.py", "tests/e2e/test_deploy.py",
+           "tests/deploy/test_load_balancer_certificates.py", "tests/deploy/test_roles_aws_stack.py",
+           "tests/deploy/test_deploy_checks.py")
 ORDER = ("e2e", "deploy", "service", "unit")
 
 
