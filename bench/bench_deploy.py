@@ -1,5 +1,7 @@
 """Wall time of the Ansible deployment against the AWS emulator: deploy
-(site.yml on an empty moto), re-deploy (no change) and teardown.
+(site.yml on an empty moto), re-deploy (no change) and teardown, with
+ansible.cfg's plain strategy (what an operator runs) and with the
+mitogen_linear strategy the tests and the demo use (standins/common.py).
 
     .venv/bin/python bench/bench_deploy.py [--registry HOST:PORT] [--no-write]
 
@@ -27,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _results import update_section  # noqa: E402
+from standins.common import mitogen_strategy  # noqa: E402
 from tests.support.moto import DUMMY_CREDENTIALS, start_moto, stop_moto  # noqa: E402
 from tests.support.registry import running_registry  # noqa: E402
 
@@ -36,13 +39,14 @@ RECAP = re.compile(r"localhost\s+: ok=(\d+)\s+changed=(\d+)")
 API_KEY = os.environ.get("API_KEY") or secrets.token_urlsafe(24)
 
 
-def run(endpoint: str, *args: str) -> tuple[float, int]:
+def run(endpoint: str, strategy: dict[str, str], *args: str) -> tuple[float, int]:
     env = {
         **os.environ,
         **DUMMY_CREDENTIALS,
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "AWS_ENDPOINT_URL": endpoint,
         "API_KEY": API_KEY,
+        **strategy,
     }
     start = time.perf_counter()
     proc = subprocess.run(
@@ -55,16 +59,16 @@ def run(endpoint: str, *args: str) -> tuple[float, int]:
     return seconds, int(RECAP.search(proc.stdout).group(2))
 
 
-def measure(extra: list[str]) -> list[str]:
+def measure(extra: list[str], label: str, strategy: dict[str, str]) -> list[str]:
     """Deploy, re-deploy, teardown on a fresh moto server; one table row each."""
     proc, endpoint = start_moto()
     rows = []
     try:
         for name, playbook in (("deploy", "site.yml"), ("re-deploy", "site.yml"), ("teardown", "playbooks/teardown.yml")):
-            seconds, changed = run(endpoint, playbook, *(extra if playbook == "site.yml" else []))
+            seconds, changed = run(endpoint, strategy, playbook, *(extra if playbook == "site.yml" else []))
             target = TARGETS_S[name]
             verdict = "met" if seconds <= target else "MISSED"
-            rows.append(f"| {name} | {seconds:.1f} | {changed} | ≤ {target:g} | {verdict} |")
+            rows.append(f"| {label} | {name} | {seconds:.1f} | {changed} | ≤ {target:g} | {verdict} |")
             print(rows[-1], flush=True)
     finally:
         stop_moto(proc)
@@ -83,7 +87,11 @@ def main() -> int:
         if not registry:
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lhta-bench-registry-")))
             registry = stack.enter_context(running_registry(folder)).host
-        rows = measure(["-e", f"image_registry={registry}"])
+        rows = []
+        for label, strategy in (("plain (ansible.cfg)", {}), ("mitogen_linear", mitogen_strategy())):
+            if label == "mitogen_linear" and not strategy:
+                sys.exit("error: the mitogen package is not installed (make setup)")
+            rows += measure(["-e", f"image_registry={registry}"], label, strategy)
 
     command = "`.venv/bin/python bench/bench_deploy.py" + (f" --registry {args.registry}`" if args.registry else "`")
     body = "\n".join([
@@ -92,10 +100,11 @@ def main() -> int:
         f"Command: {command}",
         "(a fresh moto server and registry on 127.0.0.1; `ansible-playbook site.yml -i",
         "inventory/local` twice, then `playbooks/teardown.yml`; wall time of each run,",
-        "the deploy including the image build and push).",
+        "the deploy including the image build and push), with each strategy in turn.",
+        f"Load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores.",
         "",
-        "| run | wall s | changed tasks | target s | |",
-        "|---|---|---|---|---|",
+        "| strategy | run | wall s | changed tasks | target s | |",
+        "|---|---|---|---|---|---|",
         *rows,
     ])
     if not args.no_write:

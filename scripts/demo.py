@@ -526,11 +526,18 @@ def down(teardown: bool = True) -> int:
     env = settings.aws_env()
     step = Steps(2)
     t = step("Tear down the stack (playbooks/teardown.yml) if the demo is running")
+    failed: DemoError | None = None
     if teardown and settings.standins_pid() is not None:
-        playbook("playbooks/teardown.yml", env)
-        # The teardown role ends by listing what still carries the project's
-        # tags and fails if anything does; reaching here means nothing.
-        done(t, "nothing tagged with the project is left in the emulator")
+        try:
+            playbook("playbooks/teardown.yml", env)
+            # The teardown role ends by listing what still carries the project's
+            # tags and fails if anything does; reaching here means nothing.
+            done(t, "nothing tagged with the project is left in the emulator")
+        except DemoError as error:
+            # What the emulator still holds goes with it: everything the demo
+            # started is stopped all the same, and the failure said at the end.
+            failed = error
+            done(t, "the teardown failed (below); stopping everything all the same")
     else:
         done(t, "demo not running: nothing deployed" if teardown else "skipped")
     t = step("Stop the stand-ins, the containers (front first), the registry and the emulator")
@@ -544,6 +551,8 @@ def down(teardown: bool = True) -> int:
         (settings.folder / "lb" / name).unlink(missing_ok=True)
     done(t)
     print(f"\nEverything the demo started is stopped (the stand-ins' log stays: {settings.shown(settings.log_file)}).")
+    if failed is not None:
+        raise failed
     return 0
 
 

@@ -28,6 +28,8 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from tests.support.aws_proxy import TargetGroupTargets, _Proxy, launch_template_tags_kept_apart
 
 from .common import DemoError, Emulator
@@ -81,7 +83,16 @@ class LoadBalancerStandIn:
         if self.follower is None:
             self._try_start()
         if self.follower is not None:
-            self.follower.pass_once()
+            try:
+                self.follower.pass_once()
+            except ClientError as error:
+                if error.response["Error"]["Code"] not in ("TargetGroupNotFound", "TargetGroupNotFoundException"):
+                    raise
+                # The teardown deleted the target group (and, before it, the
+                # load balancer): what stood in for it goes too.
+                say(f"load balancer {self.alb.name}: its target group is deleted: HAProxy stopped")
+                self.follower.lb.stop()
+                self.follower, self.alb = None, None
 
     def _try_start(self) -> None:
         try:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .common import REGION, ROOT, DemoError, Emulator, run
+from .common import REGION, ROOT, DemoError, Emulator, mitogen_strategy, run
 from .ecr import Registry
 from .ecs import Agent
 
@@ -164,6 +164,7 @@ class Settings:
             "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
             "REGISTRY_PORT": str(self.registry_port),
+            **mitogen_strategy(),
         }
 
     def aws(self) -> Emulator:

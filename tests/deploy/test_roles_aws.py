@@ -10,18 +10,17 @@ still holds it (8), a security group still in use (9), the deployment
 configuration AWS keeps and moto drops (11).
 
 Each stack has its own project name, so the stacks never meet.  A
-deployment is about 80 Ansible tasks and its teardown about 35, each task a
-Python process with boto3: tests whose assertions do not need a stack of
-their own share one (the module fixtures under "Stacks that serve more than
-one test").
+deployment is about 80 Ansible tasks and its teardown about 35: tests whose
+assertions do not need a stack of their own share one (the module fixtures
+under "Stacks that serve more than one test").  The re-deployments of items
+11 and 7 are tests/deploy/test_roles_aws_stack.py's (tests/support/roles_aws.py
+holds what the two share).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import textwrap
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -30,29 +29,12 @@ from tests.support.ansible import ansible_playbook, recap
 from tests.support.aws_proxy import AwsTimes, aws_proxy, ec2_error, json_body, json_error, services_answered_as, with_json
 from tests.support.moto import aws_client, recorded_requests, start_moto, stop_moto
 from tests.support.paths import ROOT
+from tests.support.roles_aws import Run, deploy_stack, names, play, roles_play, teardown
 
 pytestmark = pytest.mark.slow
 
-DIGEST = "sha256:" + "0123456789abcdef" * 4
 SLR_PATH = "/aws-service-role/ecs.amazonaws.com/"
 SLR_REFUSAL = "Unable to assume the service linked role. Please verify that the ECS service linked role exists."
-
-
-def play(tmp_path: Path, text: str) -> str:
-    path = tmp_path / "play.yml"
-    path.write_text(textwrap.dedent(text))
-    return str(path)
-
-
-def roles_play(*roles: str) -> str:
-    """A play on localhost that runs these roles (YAML role entries)."""
-    entries = "".join(f"\n    - {role}" for role in roles)
-    return f"- hosts: localhost\n  gather_facts: false\n  roles:{entries}\n"
-
-
-def names(project: str) -> list[str]:
-    """-e arguments giving a stack its own names (tags Project=<project>, Environment=t)."""
-    return ["-e", f"project_name={project}", "-e", "deploy_env=t"]
 
 
 # --- item 1: a public repository ------------------------------------------------
@@ -144,38 +126,6 @@ def test_a_fargate_cluster_creates_the_service_linked_role_first(moto_endpoint, 
     delete_service_linked_roles(moto_endpoint)
 
 
-# --- a small stack: security group, cluster with its (emulated) instance, service
-
-STACK_PLAY = roles_play("security_group", "ecs_cluster",
-                        f'{{role: front, front_image: "123456789012.dkr.ecr.eu-west-2.amazonaws.com/x-front@{DIGEST}"}}',
-                        f'{{role: task, task_image: "123456789012.dkr.ecr.eu-west-2.amazonaws.com/x@{DIGEST}"}}')
-
-TEARDOWN_FAST = ["-e", "teardown_check_delay=1", "-e", "ecs_cluster_delete_delay=1",
-                 "-e", "security_group_delete_delay=1", "-e", "task_poll_delay=1"]
-
-
-def deploy_stack(endpoint: str, tmp_path: Path, project: str, *extra: str) -> tuple[int, str]:
-    return ansible_playbook(endpoint, play(tmp_path, STACK_PLAY), *names(project),
-                            "-e", f"front_ca_file={tmp_path}/ca.pem", *extra, check=False)
-
-
-def teardown(endpoint: str, project: str, *extra: str, check: bool = True) -> tuple[int, str]:
-    return ansible_playbook(endpoint, "playbooks/teardown.yml", *names(project), *TEARDOWN_FAST, *extra,
-                            check=check)
-
-
-@dataclass
-class Run:
-    """One deployment: the stack's project, the exit code and output, and what it sent."""
-
-    project: str
-    folder: Path  # its playbook and CA file: later runs on the stack use the same
-    code: int
-    output: str
-    requests: list[dict] = field(default_factory=list, repr=False)  # recorded by moto
-    ecs_actions: list[str] = field(default_factory=list, repr=False)  # seen by the proxy
-
-
 def rollout(state: str, reason: str):
     """DescribeServices as AWS answers once the deployment has run its course."""
     def change(service):
@@ -219,18 +169,6 @@ def stopped_at_the_memory_check(moto_endpoint, tmp_path_factory) -> Run:
     with recorded_requests(moto_endpoint) as requests:
         code, output = deploy_stack(moto_endpoint, folder, project, "-e", "task_memory=8000")
     return Run(project, folder, code, output, requests=requests)
-
-
-@pytest.fixture(scope="module")
-def stack(moto_endpoint, tmp_path_factory) -> Run:
-    """A whole stack for the re-deployment tests of items 11 and 7, which run
-    in file order, each on the stack the one before left: a changed
-    deployment configuration (leaves it as deployed), a KMS key (leaves the
-    key in the policy), new revisions (tears it down)."""
-    project, folder = "lhta-aws-stack", tmp_path_factory.mktemp("stack")
-    code, output = deploy_stack(moto_endpoint, folder, project)
-    assert code == 0, output[-6000:]
-    return Run(project, folder, code, output)
 
 
 # --- items 3, 8, 9: a teardown that meets AWS's delays -----------------------------
@@ -497,69 +435,6 @@ def test_the_wait_ends_when_the_rollout_completes(rolled_out):
     assert rolled_out.code == 0, rolled_out.output[-6000:]
     # Decided at the first look, not at the end of the timeout.
     assert looks_after_create(rolled_out) == 1
-
-
-# --- items 11 and 7, on one stack: changes the modules do not compare, a KMS key's alias
-
-def keeps_deployment_configuration(kept: dict):
-    """DescribeServices with the deploymentConfiguration AWS keeps (moto drops it)."""
-    return services_answered_as(lambda service: service.update(deploymentConfiguration=kept))
-
-
-def test_a_changed_deployment_configuration_is_applied(moto_endpoint, stack):
-    wanted = {"minimumHealthyPercent": 0, "maximumPercent": 100,
-              "deploymentCircuitBreaker": {"enable": True, "rollback": True}}
-    with aws_proxy(moto_endpoint, keeps_deployment_configuration(wanted)) as proxy:
-        _, output = deploy_stack(proxy.url, stack.folder, stack.project)
-    assert "UpdateService" not in proxy.actions(), "nothing changed, nothing to update"
-    assert recap(output)["changed"] == 0, output[-4000:]
-
-    older = {**wanted, "minimumHealthyPercent": 100, "maximumPercent": 200}
-    with aws_proxy(moto_endpoint, keeps_deployment_configuration(older)) as proxy:
-        code, output = deploy_stack(proxy.url, stack.folder, stack.project)
-    assert code == 0, output[-6000:]
-    [update] = [c for c in proxy.calls if c.action == "UpdateService"]
-    assert update.params["deploymentConfiguration"]["minimumHealthyPercent"] == 0
-    assert update.params["deploymentConfiguration"]["maximumPercent"] == 100
-    assert update.params["forceNewDeployment"] is True
-
-
-def test_a_kms_alias_is_resolved_to_the_key_arn_in_the_policy(moto_endpoint, stack):
-    kms, iam = aws_client("kms", moto_endpoint), aws_client("iam", moto_endpoint)
-    key = kms.create_key(Description="lhta-aws-kms")["KeyMetadata"]
-    kms.create_alias(AliasName="alias/lhta-aws-kms", TargetKeyId=key["KeyId"])
-    code, output = deploy_stack(moto_endpoint, stack.folder, stack.project,
-                                "-e", "task_api_key_kms_key_id=alias/lhta-aws-kms")
-    assert code == 0, output[-6000:]
-    policy = iam.get_role_policy(RoleName=f"{stack.project}-t-task-execution", PolicyName="read-api-key")
-    statements = policy["PolicyDocument"]["Statement"]
-    assert {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [key["Arn"]]} in statements
-    code, output = deploy_stack(moto_endpoint, stack.folder, stack.project,
-                                "-e", "task_api_key_kms_key_id=alias/nothing")
-    assert code != 0 and "task_api_key_kms_key_id: no KMS key 'alias/nothing'" in output, output[-4000:]
-
-
-def test_a_new_execution_role_or_platform_makes_a_new_revision(moto_endpoint, stack):
-    project, ecs = stack.project, aws_client("ecs", moto_endpoint)
-    other = f"task_execution_role_name={project}-other"
-    first = ecs.describe_task_definition(taskDefinition=f"{project}-t")["taskDefinition"]["revision"]
-    code, output = deploy_stack(moto_endpoint, stack.folder, project, "-e", other)
-    assert code == 0, output[-6000:]
-    [service] = ecs.describe_services(cluster=f"{project}-t", services=[f"{project}-t"])["services"]
-    definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
-    assert definition["revision"] == first + 1
-    assert definition["executionRoleArn"].endswith(f":role/{project}-other")
-
-    code, output = deploy_stack(moto_endpoint, stack.folder, project, "-e", other, "-e", "task_platform=linux/arm64")
-    assert code == 0, output[-6000:]
-    definition = ecs.describe_task_definition(taskDefinition=f"{project}-t")["taskDefinition"]
-    assert definition["revision"] == first + 2
-    assert definition["runtimePlatform"] == {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
-    _, again = deploy_stack(moto_endpoint, stack.folder, project, "-e", other, "-e", "task_platform=linux/arm64")
-    assert recap(again)["changed"] == 0, again[-6000:]
-    # Both execution roles go: the other one first, then the rest with the default names.
-    teardown(moto_endpoint, project, "-e", other, "-e", "teardown_check_leftovers=false")
-    teardown(moto_endpoint, project)
 
 
 # --- issue 23, item 9: how long a rolling deploy may take ---------------------------------

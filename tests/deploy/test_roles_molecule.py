@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from standins.common import mitogen_strategy
 from tests.support.aws_proxy import aws_proxy
 from tests.support.moto import DUMMY_CREDENTIALS
 from tests.support.paths import ROOT
@@ -38,6 +39,7 @@ def molecule(role: str, endpoint: str, tmp_path: Path) -> None:
         # Molecule writes its own ansible.cfg; keep ours out of its way.
         "ANSIBLE_CONFIG": "",
         "MOLECULE_EPHEMERAL_DIRECTORY": str(tmp_path / "molecule"),
+        **mitogen_strategy(),
     }
     proc = subprocess.run(
         [str(VENV_BIN / "molecule"), "test", "-s", "default"],

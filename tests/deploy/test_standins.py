@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
 from standins.common import Emulator
-from standins.control import Endpoint
+from standins.control import Endpoint, LoadBalancerStandIn
+from standins.elb import TargetFollower
 from standins.ecs import InstanceAgent
 from tests.support.ansible import ansible_playbook
 from tests.support.aws_proxy import TargetGroupTargets, aws_proxy
@@ -158,3 +160,35 @@ def test_ecs_cluster_creates_the_cluster_before_the_instances_that_join_it(clean
         Filters=[{"Name": "instance-state-name", "Values": ["running"]}])["Reservations"] for i in r["Instances"]]
     assert agent.refused() == {}
     assert _joined(clean_moto, "living-hta-local") == set(instances) and len(instances) == 2
+
+
+def test_the_load_balancer_stops_without_a_traceback_when_the_teardown_deletes_its_target_group(
+        clean_moto, capsys):
+    """The teardown deletes the load balancer, then its target group: the
+    stand-in's next look finds no group (TargetGroupNotFound) and stops
+    HAProxy, saying so in one line (it printed a traceback, and kept trying)."""
+    group, _ = _group(clean_moto, 5)
+    stopped = []
+
+    class HAProxyStandIn:  # the container's part of standins.elb.HAProxy
+        def servers(self) -> dict:
+            return {}
+
+        def stop(self) -> None:
+            stopped.append(True)
+
+    aws = Emulator(clean_moto)
+    balancer = LoadBalancerStandIn(aws, None, SimpleNamespace(folder="."))
+    balancer.alb = SimpleNamespace(name="lb-standins")
+    balancer.follower = TargetFollower(aws, HAProxyStandIn(), SimpleNamespace(arn=group), None, print)
+    balancer.pass_once()
+    assert balancer.follower is not None and not stopped
+    aws_client("elbv2", clean_moto).delete_target_group(TargetGroupArn=group)
+    balancer.pass_once()
+    assert stopped == [True] and balancer.follower is None
+    out = capsys.readouterr().out
+    assert "load balancer lb-standins: its target group is deleted: HAProxy stopped" in out
+    assert "Traceback" not in out
+    balancer.pass_once()  # no service, no load balancer: nothing to follow, nothing said
+    assert stopped == [True] and capsys.readouterr().out == ""
+

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from standins.common import mitogen_strategy
 from tests.support.aws_proxy import aws_proxy, json_error
 from tests.support.moto import DUMMY_CREDENTIALS
 from tests.support.net import free_port
@@ -42,6 +43,7 @@ def ansible_env(moto_endpoint: str, tmp_path: Path, **extra: str) -> dict[str, s
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "NO_COLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
+        **mitogen_strategy(),
         **extra,
     }
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from standins.common import mitogen_strategy
 from tests.support.aws_proxy import aws_proxy, is_proxy, proxy_at
 from tests.support.moto import DUMMY_CREDENTIALS
 from tests.support.paths import PYTHON, ROOT
@@ -72,6 +73,7 @@ def _run(endpoint: str, args, inventory: str, timeout: float, extra_env: dict) -
         "PATH": f"{ANSIBLE_PLAYBOOK.parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACKS),
         "ANSIBLE_CALLBACKS_ENABLED": "proxy_role",
+        **mitogen_strategy(),
         **extra_env,
     }
     proc = subprocess.run(

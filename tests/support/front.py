@@ -32,6 +32,7 @@ import pytest
 
 from tests.support import secret_audit
 from tests.support.image import docker, inspect, unique
+from tests.support.locks import exclusive
 from tests.support.net import free_port
 from tests.support.paths import ROOT
 from tests.support.tls import make_certificate
@@ -39,8 +40,9 @@ from tests.support.tls import make_certificate
 
 @pytest.fixture(scope="session")
 def front_image() -> str:
-    proc = subprocess.run([str(ROOT / "scripts/front-image.sh")], cwd=ROOT, capture_output=True,
-                          text=True, timeout=900)
+    with exclusive("front-image"):  # one worker builds, the other finds it cached
+        proc = subprocess.run([str(ROOT / "scripts/front-image.sh")], cwd=ROOT, capture_output=True,
+                              text=True, timeout=900)
     if proc.returncode != 0:
         pytest.fail(f"scripts/front-image.sh failed:\n{proc.stderr[-3000:]}")
     return proc.stdout.strip().splitlines()[-1]

@@ -34,6 +34,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import secret_audit
+from tests.support.locks import exclusive
 from tests.support.paths import ROOT
 
 PREFIX = "lhta-img-"
@@ -82,20 +83,29 @@ def api_image() -> BuiltImage:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": decoys[1],
     }
-    DECOY_FILE.parent.mkdir(exist_ok=True)
-    DECOY_FILE.write_text(f"API_KEYS={decoys[2]}\n")
-    try:
-        base = subprocess.run([str(ROOT / "scripts/image.sh"), "--base"], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=900)
-        if base.returncode != 0:
-            pytest.fail(f"scripts/image.sh --base failed:\n{base.stderr[-3000:]}")
-        proc = subprocess.run([str(ROOT / "scripts/image.sh")], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=900)
-    finally:
-        DECOY_FILE.unlink(missing_ok=True)
+    # One worker builds at a time (the decoy file is shared); the second finds the layers cached.
+    with exclusive("api-image"):
+        DECOY_FILE.parent.mkdir(exist_ok=True)
+        DECOY_FILE.write_text(f"API_KEYS={decoys[2]}\n")
+        try:
+            base, proc = _build(env)
+        finally:
+            DECOY_FILE.unlink(missing_ok=True)
+    if base.returncode != 0:
+        pytest.fail(f"scripts/image.sh --base failed:\n{base.stderr[-3000:]}")
     if proc.returncode != 0:
         pytest.fail(f"scripts/image.sh failed:\n{proc.stderr[-4000:]}")
     return BuiltImage(tag=proc.stdout.strip().splitlines()[-1], base=base.stdout.strip(), decoys=decoys)
+
+
+def _build(env: Mapping[str, str]) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+    """scripts/image.sh --base, then scripts/image.sh (unless the first failed)."""
+    base = subprocess.run([str(ROOT / "scripts/image.sh"), "--base"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+    if base.returncode != 0:
+        return base, base
+    return base, subprocess.run([str(ROOT / "scripts/image.sh")], env=env, cwd=ROOT,
+                                capture_output=True, text=True, timeout=900)
 
 
 def wait_healthy(container: Container, timeout: float = 30) -> float:

@@ -12,12 +12,16 @@ marker (tests/conftest.py):
 
 `make check` runs unit and service (no Docker, no emulator); `make test`
 runs every tier.  Under pytest-xdist (`-n 2`) each module is a group of its
-own that either worker may take, except tests/e2e/, which is one group run
-by one worker in collection order: its modules build and tag the same
-Docker images (living-hta:<commit> among them) once per worker, and two
-workers building them at once would only double the work.  Nothing else
-orders the tests: every server fixture audits its own logs for keys when
-it stops (tests/support/secret_audit.py), so no test must run last.
+own that either worker may take, except the modules of SHARED, which share
+a group (and so a worker, one after the other): the README demo's modules
+use its fixed ports and one fresh clone.  The images both workers need are
+built once: the second waits for the first (tests/support/locks.py) and
+finds them in Docker's cache.  Nothing else orders the tests: every server
+fixture audits its own logs for keys when it stops
+(tests/support/secret_audit.py), so no test must run last.
+
+The slowest groups start first (SLOWEST, measured with `make test`'s
+--durations), then tier by tier: a worker that is free takes the next.
 """
 
 from __future__ import annotations
@@ -25,9 +29,13 @@ from __future__ import annotations
 from pathlib import PurePath
 
 TIERS = ("unit", "service", "deploy", "e2e")
-# The tier whose modules run together, on one worker.
-TOGETHER = "e2e"
-# Longest first: a worker that is free takes the next group in this order.
+# Modules that run together, on one worker: group name -> modules.
+SHARED = {"demo": ("tests/e2e/test_demo.py", "tests/e2e/test_load_balanced_local.py")}
+# The groups that take longest, longest first; the others follow tier by tier.
+SLOWEST = ("demo", "tests/deploy/test_load_balanced.py", "tests/deploy/test_roles_aws.py",
+           "tests/deploy/test_roles_molecule.py", "tests/e2e/test_docs_emulator.py", "tests/e2e/test_deploy.py",
+           "tests/deploy/test_load_balancer_certificates.py", "tests/deploy/test_roles_aws_stack.py",
+           "tests/deploy/test_deploy_checks.py")
 ORDER = ("e2e", "deploy", "service", "unit")
 
 
@@ -42,12 +50,14 @@ def tier_of(path: str | PurePath) -> str:
 
 
 def group_of(path: str | PurePath) -> str:
-    """The xdist group of a test file: the e2e tier whole, else the module."""
-    tier = tier_of(path)
-    return tier if tier == TOGETHER else str(PurePath(path).as_posix())
+    """The xdist group of a test file: its SHARED group, else the module."""
+    module = PurePath(path).as_posix()
+    tier_of(module)
+    return next((group for group, modules in SHARED.items() if module in modules), module)
 
 
-def start_order(group: str) -> int:
-    """Groups are handed out tier by tier, longest tier first."""
-    tier = group if group == TOGETHER else tier_of(group)
-    return ORDER.index(tier)
+def start_order(group: str) -> tuple[int, int]:
+    """Groups are handed out slowest first, then tier by tier."""
+    if group in SLOWEST:
+        return (0, SLOWEST.index(group))
+    return (1, ORDER.index(tier_of(group)))
