@@ -28,14 +28,6 @@ RUN, ANALYSIS = "/runDARTHmodel", "/analysis"
 UPDATE = {"parameter": "p_HS1", "distribution": "beta", "v1": 25, "v2": 150}
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "data"
-    folder.mkdir()
-    shutil.copy(default_table_path(), folder / "parameter_distributions.csv")
-    return folder
-
-
 def client_of(data_dir: Path, **options) -> falcon.testing.TestClient:
     return app_client(Settings(api_keys=(KEY,), data_dir=data_dir), key=KEY, **options)
 

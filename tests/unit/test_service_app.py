@@ -29,14 +29,6 @@ UPDATE = {"parameter": "p_HS1", "distribution": "beta", "v1": 25, "v2": 150}
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "data"
-    folder.mkdir()
-    shutil.copy(default_table_path(), folder / "parameter_distributions.csv")
-    return folder
-
-
-@pytest.fixture
 def log() -> io.StringIO:
     return io.StringIO()
 
