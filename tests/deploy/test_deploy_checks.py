@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from tests.support.ansible import ansible_playbook, run_per_host, stopped_while_checking
+from tests.support.ansible import ansible_playbook, assert_stopped_before_any_aws_call, stop_cases
 from tests.support.moto import aws_client, live_tagged_resources, recorded_requests, reset
 from tests.support.secret_audit import TEST_KEY
 
@@ -100,31 +100,19 @@ PLAIN_HTTP = {"front_plain_http": True, "task_memory": "lots"}
 
 @pytest.fixture(scope="module")
 def stopped(moto_endpoint, tmp_path_factory):
-    """site.yml once, over one inventory host per case, and the AWS requests
-    the emulator received meanwhile."""
-    hosts = {f"case-{i}": variables for i, (variables, _) in enumerate(BAD_VARIABLES)} | {"plain-http": PLAIN_HTTP}
-    with recorded_requests(moto_endpoint) as requests:
-        run = run_per_host(moto_endpoint, "site.yml", hosts, tmp_path_factory.mktemp("bad-variables"))
-    return run, requests
+    cases = {f"case-{i}": variables for i, (variables, _) in enumerate(BAD_VARIABLES)} | {"plain-http": PLAIN_HTTP}
+    return stop_cases(moto_endpoint, cases, tmp_path_factory.mktemp("bad-variables"))
 
 
 @pytest.mark.parametrize(("variables", "variable"), BAD_VARIABLES)
 def test_bad_variables_stop_before_any_aws_call(stopped, variables, variable):
-    run, requests = stopped
-    host = run.hosts[f"case-{BAD_VARIABLES.index((variables, variable))}"]
-    assert run.code != 0
-    assert stopped_while_checking(host)
-    assert variable in host.text, host.text[-5000:]
-    assert "Traceback" not in host.text and "Traceback" not in run.output
-    assert requests == [], [r["url"] for r in requests]
+    assert_stopped_before_any_aws_call(stopped, f"case-{BAD_VARIABLES.index((variables, variable))}", variable)
 
 
 def test_plain_http_is_warned_at_deploy_time(stopped):
     """front_plain_http prints its warning while the variables are checked,
     before any AWS call."""
-    run, requests = stopped
-    host = run.hosts["plain-http"]
-    assert stopped_while_checking(host) and requests == []
+    host = assert_stopped_before_any_aws_call(stopped, "plain-http", "task_memory")
     assert "WARNING: front_plain_http is true: the HTTP port serves the API in clear" in host.text.replace("\n", " ")
 
 

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.ansible import ansible_playbook, changed_tasks, recap, run_per_host, stopped_while_checking
+from tests.support.ansible import (ansible_playbook, assert_stopped_before_any_aws_call, changed_tasks, recap,
+                                   stop_cases)
 from tests.support.aws_proxy import AwsTimes, aws_like, aws_proxy, json_body, launch_template_tags_kept_apart, with_json
 from tests.support.iam_policy import missing_from_policy
 from tests.support.moto import aws_client, recorded_requests, start_moto, stop_moto
@@ -662,23 +663,13 @@ BAD_COMBINATIONS = [
 
 @pytest.fixture(scope="module")
 def stopped(moto, files, tmp_path_factory):
-    """site.yml once, over one inventory host per bad combination, and the
-    AWS requests the emulator received meanwhile."""
     tls = files["tls"]
     imported = {"api_topology": "load_balanced", "load_balancer_certificate": "imported",
                 "load_balancer_certificate_file": str(tls["certificate"]), "load_balancer_private_key_file": str(tls["key"])}
-    hosts = {f"case-{i}": imported | variables for i, (variables, _) in enumerate(BAD_COMBINATIONS)}
-    with recorded_requests(moto) as requests:
-        run = run_per_host(moto, "site.yml", hosts, tmp_path_factory.mktemp("bad-combinations"))
-    return run, requests
+    cases = {f"case-{i}": imported | variables for i, (variables, _) in enumerate(BAD_COMBINATIONS)}
+    return stop_cases(moto, cases, tmp_path_factory.mktemp("bad-combinations"))
 
 
 @pytest.mark.parametrize(("variables", "named"), BAD_COMBINATIONS)
 def test_bad_combinations_stop_before_any_aws_call(stopped, variables, named):
-    run, requests = stopped
-    host = run.hosts[f"case-{BAD_COMBINATIONS.index((variables, named))}"]
-    assert run.code != 0
-    assert stopped_while_checking(host)
-    assert named in host.text, host.text[-4000:]
-    assert "Traceback" not in host.text and "Traceback" not in run.output
-    assert requests == [], [r["url"] for r in requests]
+    assert_stopped_before_any_aws_call(stopped, f"case-{BAD_COMBINATIONS.index((variables, named))}", named)

@@ -2,8 +2,8 @@
 
     code, output = ansible_playbook(moto_endpoint, "site.yml", "-e", "x=1")
     assert recap(output)["changed"] == 0
-    run = run_per_host(moto_endpoint, "site.yml", {"case-0": {"x": 1}}, tmp_path)
-    run.hosts["case-0"].failed                   # one run, one inventory host per case
+    stopped = stop_cases(moto_endpoint, {"case-0": {"task_memory": "lots"}}, tmp_path)   # one host per case
+    assert_stopped_before_any_aws_call(stopped, "case-0", "task_memory")
 
 Every run uses the repository's ansible.cfg, the dummy credentials of
 tests/support/moto.py and ``AWS_ENDPOINT_URL``, from the repository root.
@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.aws_proxy import aws_proxy, is_proxy, proxy_at
-from tests.support.moto import DUMMY_CREDENTIALS
+from tests.support.moto import DUMMY_CREDENTIALS, recorded_requests
 from tests.support.paths import PYTHON, ROOT
 from tests.support.secret_audit import TEST_KEY
 
@@ -163,3 +163,24 @@ def stopped_while_checking(host: HostRun) -> bool:
                 or "/tasks/validate.yml:" in path
                 or (path.startswith(str(ROOT / "playbooks" / "deploy.yml") + ":") and result["task"].startswith("Check ")))
     return bool(host.failed) and all(checking(r) for r in host.results)
+
+
+def stop_cases(endpoint: str, cases: dict[str, dict], folder: Path) -> tuple[PerHostRun, list[dict]]:
+    """site.yml once, over one inventory host per case (name -> variables),
+    and the AWS requests the emulator at `endpoint` received meanwhile."""
+    with recorded_requests(endpoint) as requests:
+        run = run_per_host(endpoint, "site.yml", cases, folder)
+    return run, requests
+
+
+def assert_stopped_before_any_aws_call(stopped: tuple[PerHostRun, list[dict]], case: str, named: str) -> HostRun:
+    """The case's host failed while the variables were checked, naming
+    `named`, with no traceback, and the emulator received no request."""
+    run, requests = stopped
+    host = run.hosts[case]
+    assert run.code != 0
+    assert stopped_while_checking(host), host.text[-5000:]
+    assert named in host.text, host.text[-5000:]
+    assert "Traceback" not in host.text and "Traceback" not in run.output
+    assert requests == [], [r["url"] for r in requests]
+    return host
