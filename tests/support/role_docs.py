@@ -78,8 +78,8 @@ def _description(option: dict) -> str:
 def table(role: Path) -> str:
     """The generated block: markers, a line on where things are, the table."""
     shared = "" if role.name == SHARED_ROLE else (
-        " The variables every role shares (`project_name`, `deploy_env`, `api_topology`, `api_domain_name`,"
-        " `api_hosted_zone`) are [roles/common](../common/README.md)'s.")
+        " The variables every role shares (" + ", ".join(f"`{name}`" for name in specs(ROLES / SHARED_ROLE))
+        + f") are [roles/{SHARED_ROLE}](../{SHARED_ROLE}/README.md)'s.")
     lines = [
         BEGIN,
         "",
