@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup system demo demo-down report check test iam-policy bench bench-analysis bench-service bench-hardening bench-front bench-cost image base-image bench-image bench-deploy bench-demo bench-deploy-in-place clean
+.PHONY: help setup system demo demo-down report check test iam-policy bench bench-analysis bench-service bench-hardening bench-front bench-cost role-docs image base-image bench-image bench-deploy bench-demo bench-deploy-in-place clean
 
 help:
 	@echo "make demo       set up and run the main job"
@@ -13,6 +13,7 @@ help:
 	@echo "make report     the living-HTA report against the running demo (reports/demo/)"
 	@echo "make check      the fast tier: tests needing no Docker and no emulator (unit, service)"
 	@echo "make test       set up and run every test (every tier)"
+	@echo "make role-docs  write the role READMEs' variable tables from their meta/argument_specs.yml and defaults"
 	@echo "make iam-policy  record the roles' AWS actions (deploy, re-deploy, teardown of both topologies) and write docs/iam-policy.json"
 	@echo "make bench      run the benchmarks, figures into bench/RESULTS.md"
 	@echo "make bench-service  the service benchmark only (gunicorn + wrk)"
@@ -40,6 +41,11 @@ iam-policy: setup
 	    "tests/deploy/test_roles_aws.py::test_a_fargate_cluster_creates_the_service_linked_role_first" \
 	    -k "not iam_policy"
 	$(PY) -m tests.support.iam_policy
+
+# The role READMEs' "Variables" tables, from each role's argument_specs and
+# defaults (tests/unit/test_role_docs.py fails when one is stale).
+role-docs: setup
+	$(PY) -m tests.support.role_docs
 
 $(STAMP): pyproject.toml requirements/constraints.txt scripts/setup-venv.sh
 	scripts/setup-venv.sh

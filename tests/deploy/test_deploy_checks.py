@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from tests.support.ansible import ansible_playbook
+from tests.support.ansible import ansible_playbook, assert_stopped_before_any_aws_call, stop_cases
 from tests.support.moto import aws_client, live_tagged_resources, recorded_requests, reset
 from tests.support.secret_audit import TEST_KEY
 
@@ -56,59 +56,64 @@ def test_teardown_fails_when_something_tagged_is_left(moto_endpoint):
     ssm.delete_parameter(Name="/stray")
 
 
-@pytest.mark.parametrize(
-    ("extra", "variable"),
-    [
-        (["-e", "task_host_port=70000"], "task_host_port"),
-        (["-e", "security_group_port=0"], "security_group_port"),
-        (["-e", "task_memory=lots"], "task_memory"),
-        (["-e", "ecs_cluster_launch_type=EKS"], "ecs_cluster_launch_type"),
-        (["-e", '{"api_keys": [{"name": "a b", "key": "0123456789abcdef"}]}'], "api_keys"),
-        (["-e", '{"api_keys": [{"name": "short", "key": "0123"}]}'], "api_keys"),
-        (["-e", '{"api_keys": [{"key": "0123456789abcdef"}]}'], "api_keys"),
-        (["-e", "front_certificate=acme"], "front_certificate"),
-        (["-e", "front_certificate=secretsmanager"], "front_certificate_secret_arn"),
-        (["-e", "task_stop_timeout=10"], "task_stop_timeout"),
-        (["-e", "task_front_memory=2"], "task_front_memory"),
-        (["-e", "task_front_container_name=api"], "task_front_container_name"),
-        (["-e", "task_trusted_proxies='the front'"], "task_trusted_proxies"),
-        # The key in plain text in the task definition, beside the secret.
-        (["-e", '{"task_environment": {"API_KEYS": "k3y-in-plain-text-0123"}}'], "task_environment"),
-        (["-e", '{"task_environment": {"API_KEY_FILE": "/run/keys"}}'], "task_environment"),
-        # Each comma-separated key is checked, not the whole string.
-        (["-e", "api_key=' , , , , '"], "api_key"),
-        (["-e", "api_key=x,0123456789abcdef0123"], "api_key"),
-        (["-e", '{"security_group_ingress_ipv4": ["999.999.999.999/99"]}'], "security_group_ingress_ipv4"),
-        (["-e", '{"security_group_ingress_ipv6": [":::::/999"]}'], "security_group_ingress_ipv6"),
-        (["-e", "project_name=Living-HTA"], "project_name"),
-        (["-e", "deploy_env='my env'"], "deploy_env"),
-        (["-e", "task_cpu=lots"], "task_cpu"),
-        (["-e", "task_cpu=20000"], "task_cpu"),
-        (["-e", "task_api_key_kms_key_id=my-key"], "task_api_key_kms_key_id"),
-        # ECR would refuse to move `latest` on the second deployment.
-        (["-e", "ecr_image_tag_mutability=immutable"], "image_tag_latest"),
-        (["-e", "image_platform=linux/s390x"], "image_platform"),
-        # The emulator's ECR host is only a name: a registry must be given.
-        (["-e", "image_registry="], "the ECR registry it names is not a registry"),
-    ],
-)
-def test_bad_variables_stop_before_any_aws_call(moto_endpoint, extra, variable):
-    with recorded_requests(moto_endpoint) as requests:
-        code, output = ansible_playbook(moto_endpoint, "site.yml", *extra, check=False)
-    assert code != 0
-    assert variable in output, output[-5000:]
-    assert "Traceback" not in output
-    assert requests == [], [r["url"] for r in requests]
+# Each case: variables that must stop site.yml while the roles' variables are
+# checked, and what the failure must name.  All of them play in one run of
+# site.yml, one inventory host per case (an Ansible start costs tens of
+# seconds); each test reads its host's part.
+BAD_VARIABLES = [
+    ({"task_host_port": "70000"}, "task_host_port"),
+    ({"security_group_port": "0"}, "security_group_port"),
+    ({"task_memory": "lots"}, "task_memory"),
+    ({"ecs_cluster_launch_type": "EKS"}, "ecs_cluster_launch_type"),
+    ({"api_keys": [{"name": "a b", "key": "0123456789abcdef"}]}, "api_keys"),
+    ({"api_keys": [{"name": "short", "key": "0123"}]}, "api_keys"),
+    ({"api_keys": [{"key": "0123456789abcdef"}]}, "api_keys"),
+    ({"front_certificate": "acme"}, "front_certificate"),
+    ({"front_certificate": "secretsmanager"}, "front_certificate_secret_arn"),
+    ({"task_stop_timeout": "10"}, "task_stop_timeout"),
+    ({"task_front_memory": "2"}, "task_front_memory"),
+    ({"task_front_container_name": "api"}, "task_front_container_name"),
+    ({"task_trusted_proxies": "the front"}, "task_trusted_proxies"),
+    # The key in plain text in the task definition, beside the secret.
+    ({"task_environment": {"API_KEYS": "k3y-in-plain-text-0123"}}, "task_environment"),
+    ({"task_environment": {"API_KEY_FILE": "/run/keys"}}, "task_environment"),
+    # Each comma-separated key is checked, not the whole string.
+    ({"api_key": " , , , , "}, "api_key"),
+    ({"api_key": "x,0123456789abcdef0123"}, "api_key"),
+    ({"security_group_ingress_ipv4": ["999.999.999.999/99"]}, "security_group_ingress_ipv4"),
+    ({"security_group_ingress_ipv6": [":::::/999"]}, "security_group_ingress_ipv6"),
+    ({"project_name": "Living-HTA"}, "project_name"),
+    ({"deploy_env": "my env"}, "deploy_env"),
+    ({"task_cpu": "lots"}, "task_cpu"),
+    ({"task_cpu": "20000"}, "task_cpu"),
+    ({"task_api_key_kms_key_id": "my-key"}, "task_api_key_kms_key_id"),
+    # ECR would refuse to move `latest` on the second deployment.
+    ({"ecr_image_tag_mutability": "immutable"}, "image_tag_latest"),
+    ({"image_platform": "linux/s390x"}, "image_platform"),
+    # The emulator's ECR host is only a name: a registry must be given.
+    ({"image_registry": ""}, "the ECR registry it names is not a registry"),
+]
+# front_plain_http prints its warning while the variables are checked (the
+# run then stops on a bad task_memory).
+PLAIN_HTTP = {"front_plain_http": True, "task_memory": "lots"}
 
 
-def test_plain_http_is_warned_at_deploy_time(moto_endpoint):
+@pytest.fixture(scope="module")
+def stopped(moto_endpoint, tmp_path_factory):
+    cases = {f"case-{i}": variables for i, (variables, _) in enumerate(BAD_VARIABLES)} | {"plain-http": PLAIN_HTTP}
+    return stop_cases(moto_endpoint, cases, tmp_path_factory.mktemp("bad-variables"))
+
+
+@pytest.mark.parametrize(("variables", "variable"), BAD_VARIABLES)
+def test_bad_variables_stop_before_any_aws_call(stopped, variables, variable):
+    assert_stopped_before_any_aws_call(stopped, f"case-{BAD_VARIABLES.index((variables, variable))}", variable)
+
+
+def test_plain_http_is_warned_at_deploy_time(stopped):
     """front_plain_http prints its warning while the variables are checked,
-    before any AWS call (here the run then stops on a bad task_memory)."""
-    with recorded_requests(moto_endpoint) as requests:
-        code, output = ansible_playbook(moto_endpoint, "site.yml", "-e", "front_plain_http=true",
-                                        "-e", "task_memory=lots", check=False)
-    assert code != 0 and requests == []
-    assert "WARNING: front_plain_http is true: the HTTP port serves the API in clear" in output.replace("\n", " ")
+    before any AWS call."""
+    host = assert_stopped_before_any_aws_call(stopped, "plain-http", "task_memory")
+    assert "WARNING: front_plain_http is true: the HTTP port serves the API in clear" in host.text.replace("\n", " ")
 
 
 def test_missing_region_stops_before_any_aws_call(moto_endpoint, tmp_path):

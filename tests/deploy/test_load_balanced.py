@@ -20,7 +20,8 @@ import time
 
 import pytest
 
-from tests.support.ansible import ansible_playbook, changed_tasks, recap
+from tests.support.ansible import (ansible_playbook, assert_stopped_before_any_aws_call, changed_tasks, recap,
+                                   stop_cases)
 from tests.support.aws_proxy import AwsTimes, aws_like, aws_proxy, launch_template_tags_kept_apart
 from tests.support.iam_policy import missing_from_policy
 from tests.support.load_balanced import FAST, HTTP_PORT, HTTPS_PORT, files, moto, tags_of  # noqa: F401  (fixtures)
@@ -370,30 +371,37 @@ def test_every_call_of_the_deploys_and_teardowns_is_in_the_iam_policy(moto):
     assert missing_from_policy(recorded) == {}
 
 
-# --- bad variable combinations -----------------------------------------------------
+# --- bad combinations stop before any AWS call ----------------------------------------
 
-@pytest.mark.parametrize(("extra", "named"), [
-    (["-e", "api_topology=blue_green"], "api_topology"),
-    (["-e", "load_balancer_certificate=arn"], "load_balancer_certificate_arn"),
-    (["-e", "load_balancer_certificate=requested", "-e", "api_domain_name=api.example.org"], "api_hosted_zone"),
-    (["-e", "load_balancer_certificate=imported", "-e", "load_balancer_certificate_file=/nonexistent.pem",
-      "-e", "load_balancer_private_key_file=/nonexistent.key"], "load_balancer_certificate_file"),
-    (["-e", "load_balancer_certificate=requested", "-e", "api_domain_name=api.example.org",
-      "-e", "api_hosted_zone=example.com"], "api_domain_name"),
-    (["-e", "task_desired_count=1"], "task_desired_count"),
-    (["-e", "task_desired_count=5"], "task_autoscaling_max_capacity"),
-    (["-e", "ecs_cluster_launch_type=FARGATE"], "ecs_cluster_launch_type"),
-    (["-e", "load_balancer_health_check_timeout=30"], "load_balancer_health_check_timeout"),
-    (["-e", "project_name=a-project-name-far-too-long-for-an-alb"], "load_balancer_name"),
-])
-def test_bad_combinations_stop_before_any_aws_call(moto, files, extra, named):
+# Each case: variables on top of a load-balanced deploy with an imported
+# certificate, and what the failure must name.  All of them play in one run
+# of site.yml, one inventory host per case (tests/deploy/test_deploy_checks.py
+# does the same for both topologies' single variables).
+BAD_COMBINATIONS = [
+    ({"api_topology": "blue_green"}, "api_topology"),
+    ({"load_balancer_certificate": "arn"}, "load_balancer_certificate_arn"),
+    ({"load_balancer_certificate": "requested", "api_domain_name": "api.example.org"}, "api_hosted_zone"),
+    ({"load_balancer_certificate": "imported", "load_balancer_certificate_file": "/nonexistent.pem",
+      "load_balancer_private_key_file": "/nonexistent.key"}, "load_balancer_certificate_file"),
+    ({"load_balancer_certificate": "requested", "api_domain_name": "api.example.org",
+      "api_hosted_zone": "example.com"}, "api_domain_name"),
+    ({"task_desired_count": "1"}, "task_desired_count"),
+    ({"task_desired_count": "5"}, "task_autoscaling_max_capacity"),
+    ({"ecs_cluster_launch_type": "FARGATE"}, "ecs_cluster_launch_type"),
+    ({"load_balancer_health_check_timeout": "30"}, "load_balancer_health_check_timeout"),
+    ({"project_name": "a-project-name-far-too-long-for-an-alb"}, "load_balancer_name"),
+]
+
+
+@pytest.fixture(scope="module")
+def stopped(moto, files, tmp_path_factory):
     tls = files["tls"]
-    certificate = ["-e", "load_balancer_certificate=imported", "-e", f"load_balancer_certificate_file={tls['certificate']}",
-                   "-e", f"load_balancer_private_key_file={tls['key']}"]
-    with recorded_requests(moto) as requests:
-        code, output = ansible_playbook(moto, "site.yml", "-e", "api_topology=load_balanced", *certificate, *extra,
-                                        check=False)
-    assert code != 0
-    assert named in output, output[-4000:]
-    assert "Traceback" not in output
-    assert requests == [], [r["url"] for r in requests]
+    imported = {"api_topology": "load_balanced", "load_balancer_certificate": "imported",
+                "load_balancer_certificate_file": str(tls["certificate"]), "load_balancer_private_key_file": str(tls["key"])}
+    cases = {f"case-{i}": imported | variables for i, (variables, _) in enumerate(BAD_COMBINATIONS)}
+    return stop_cases(moto, cases, tmp_path_factory.mktemp("bad-combinations"))
+
+
+@pytest.mark.parametrize(("variables", "named"), BAD_COMBINATIONS)
+def test_bad_combinations_stop_before_any_aws_call(stopped, variables, named):
+    assert_stopped_before_any_aws_call(stopped, f"case-{BAD_COMBINATIONS.index((variables, named))}", named)

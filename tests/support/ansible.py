@@ -2,6 +2,8 @@
 
     code, output = ansible_playbook(moto_endpoint, "site.yml", "-e", "x=1")
     assert recap(output)["changed"] == 0
+    stopped = stop_cases(moto_endpoint, {"case-0": {"task_memory": "lots"}}, tmp_path)   # one host per case
+    assert_stopped_before_any_aws_call(stopped, "case-0", "task_memory")
 
 Every run uses the repository's ansible.cfg, the dummy credentials of
 tests/support/moto.py and ``AWS_ENDPOINT_URL``, from the repository root.
@@ -21,13 +23,14 @@ import os
 import re
 import subprocess
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from standins.common import mitogen_strategy
 from tests.support.aws_proxy import aws_proxy, is_proxy, proxy_at
-from tests.support.moto import DUMMY_CREDENTIALS
+from tests.support.moto import DUMMY_CREDENTIALS, recorded_requests
 from tests.support.paths import PYTHON, ROOT
 from tests.support.secret_audit import TEST_KEY
 
@@ -99,3 +102,87 @@ def changed_tasks(output: str) -> list[str]:
         elif line.startswith("changed:"):
             found.append(task)
     return found
+
+
+@dataclass
+class HostRun:
+    """What one inventory host of a run_per_host run did: its task results
+    (host_results callback: task, path, action, status, msg, errors)."""
+
+    results: list[dict] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[dict]:
+        return [r for r in self.results if r["status"] in ("failed", "unreachable")]
+
+    @property
+    def text(self) -> str:
+        """This host's share of the output: each task's name, status, message and errors."""
+        return "\n".join(f"TASK [{r['task']}] {r['status']}: {r['msg']} {' '.join(r['errors'])} {r['exception']}"
+                         for r in self.results)
+
+
+@dataclass
+class PerHostRun:
+    code: int
+    output: str
+    hosts: dict[str, HostRun]
+
+
+def run_per_host(endpoint: str, playbook: str, hosts: dict[str, dict], folder: Path, *args: str,
+                 group_vars: Path = ROOT / "inventory" / "local" / "group_vars", **extra_env: str) -> PerHostRun:
+    """One ansible-playbook run of `playbook` over an inventory of one host per
+    entry of `hosts` (name -> that host's variables, on top of `group_vars`,
+    inventory/local's by default), each on the local connection, the play's
+    hosts being all of them (deploy_hosts=all): many cases of variables for
+    one Ansible start.  Never fails the test itself."""
+    inventory = folder / "inventory"
+    inventory.mkdir(parents=True, exist_ok=True)
+    (inventory / "group_vars").unlink(missing_ok=True)
+    (inventory / "group_vars").symlink_to(group_vars)
+    (inventory / "hosts.yml").write_text(json.dumps({"all": {
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+        "hosts": hosts}}, indent=1))
+    record = folder / "host-results.jsonl"
+    record.unlink(missing_ok=True)
+    code, output = ansible_playbook(endpoint, playbook, "-e", "deploy_hosts=all", *args, check=False,
+                                    inventory=str(inventory), LHTA_HOST_RESULTS=str(record),
+                                    ANSIBLE_CALLBACKS_ENABLED="proxy_role,host_results", **extra_env)
+    found = {name: HostRun() for name in hosts}
+    for line in record.read_text().splitlines() if record.exists() else []:
+        result = json.loads(line)
+        found.setdefault(result["host"], HostRun()).results.append(result)
+    return PerHostRun(code, output, found)
+
+
+def stopped_while_checking(host: HostRun) -> bool:
+    """The host failed, and every task it ran only checked variables: a
+    role's argument_specs or tasks/validate.yml, or the checks deploy.yml
+    runs before any role's own tasks (its pre_tasks)."""
+    def checking(result: dict) -> bool:
+        path = result["path"]
+        return (result["action"] in ("validate_argument_spec", "ansible.builtin.validate_argument_spec")
+                or "/tasks/validate.yml:" in path
+                or (path.startswith(str(ROOT / "playbooks" / "deploy.yml") + ":") and result["task"].startswith("Check ")))
+    return bool(host.failed) and all(checking(r) for r in host.results)
+
+
+def stop_cases(endpoint: str, cases: dict[str, dict], folder: Path) -> tuple[PerHostRun, list[dict]]:
+    """site.yml once, over one inventory host per case (name -> variables),
+    and the AWS requests the emulator at `endpoint` received meanwhile."""
+    with recorded_requests(endpoint) as requests:
+        run = run_per_host(endpoint, "site.yml", cases, folder)
+    return run, requests
+
+
+def assert_stopped_before_any_aws_call(stopped: tuple[PerHostRun, list[dict]], case: str, named: str) -> HostRun:
+    """The case's host failed while the variables were checked, naming
+    `named`, with no traceback, and the emulator received no request."""
+    run, requests = stopped
+    host = run.hosts[case]
+    assert run.code != 0
+    assert stopped_while_checking(host), host.text[-5000:]
+    assert named in host.text, host.text[-5000:]
+    assert "Traceback" not in host.text and "Traceback" not in run.output
+    assert requests == [], [r["url"] for r in requests]
+    return host
