@@ -30,6 +30,8 @@ import re
 import sys
 from pathlib import Path
 
+from tests.support.generated import write_or_check
+
 ROOT = Path(__file__).resolve().parents[2]
 RECORD = ROOT / "docs" / "iam-actions.json"
 POLICY = ROOT / "docs" / "iam-policy.json"
@@ -261,17 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when a file differs from what would be written")
     args = parser.parse_args(argv)
-    stale = []
-    for path, text in outputs(load_record()).items():
-        if path.exists() and path.read_text() == text:
-            continue
-        stale.append(str(path.relative_to(ROOT)))
-        if not args.check:
-            path.write_text(text)
-    if args.check and stale:
-        print("out of date (run: python -m tests.support.iam_policy): " + ", ".join(stale), file=sys.stderr)
-        return 1
-    return 0
+    return write_or_check(outputs(load_record()), args.check, "python -m tests.support.iam_policy", ROOT)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.moto import start_moto, stop_moto
+from tests.support.moto import running_moto
 from tests.support.tls import make_certificate
 
 # inventory/local puts the load balancer's listeners on the demo's addresses.
@@ -17,12 +17,8 @@ FAST = ["-e", "teardown_check_delay=1", "-e", "ecs_cluster_delete_delay=1", "-e"
 
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("moto-lb")
-    proc, url = start_moto(log_path=folder / "moto.log", recording_path=folder / "recording.jsonl")
-    try:
+    with running_moto(tmp_path_factory.mktemp("moto-lb"), "moto.log") as url:
         yield url
-    finally:
-        stop_moto(proc)
 
 
 @pytest.fixture(scope="module")

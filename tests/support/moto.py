@@ -173,12 +173,19 @@ def live_tagged_resources(url: str, tags: dict[str, str], name_prefix: str) -> l
     return left
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint(tmp_path_factory) -> str:
-    """URL of a moto server running for the whole test session."""
-    folder = tmp_path_factory.mktemp("moto")
-    proc, url = start_moto(log_path=folder / "moto-server.log", recording_path=folder / "recording.jsonl")
+@contextmanager
+def running_moto(folder: Path, log_name: str = "moto-server.log"):
+    """A moto server logging and recording its requests in `folder`, for
+    the block: its URL."""
+    proc, url = start_moto(log_path=folder / log_name, recording_path=folder / "recording.jsonl")
     try:
         yield url
     finally:
         stop_moto(proc)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory) -> str:
+    """URL of a moto server running for the whole test session."""
+    with running_moto(tmp_path_factory.mktemp("moto")) as url:
+        yield url
