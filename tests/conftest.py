@@ -40,7 +40,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 
     class GroupScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return group_of(nodeid.split("::", 1)[0])
+            return group_of(nodeid)
 
         def _assign_work_unit(self, node) -> None:
             for group in sorted(self.workqueue, key=start_order):  # instead of xdist's most-tests-first

@@ -12,8 +12,9 @@ marker (tests/conftest.py):
 
 `make check` runs unit and service (no Docker, no emulator); `make test`
 runs every tier.  Under pytest-xdist (`-n 2`) each module is a group of its
-own that either worker may take, except the modules of SHARED, which share
-a group (and so a worker, one after the other): the README demo's modules
+own that either worker may take (in a module of EACH, each test is), except
+the modules of SHARED, which share a group (and so a worker, one after the
+other): the README demo's modules
 use its fixed ports and one fresh clone.  The images both workers need are
 built once: the second waits for the first (tests/support/locks.py) and
 finds them in Docker's cache.  Nothing else orders the tests: every server
@@ -31,6 +32,10 @@ from pathlib import PurePath
 TIERS = ("unit", "service", "deploy", "e2e")
 # Modules that run together, on one worker: group name -> modules.
 SHARED = {"demo": ("tests/e2e/test_demo.py", "tests/e2e/test_load_balanced_local.py")}
+# Modules whose tests share nothing but the session's fixtures: each test a
+# group of its own, so that both workers take some (a role's molecule
+# scenario is a minute or more).
+EACH = ("tests/deploy/test_roles_molecule.py",)
 # The groups that take longest, longest first; the others follow tier by tier.
 SLOWEST = ("demo", "tests/deploy/test_load_balanced.py", "tests/deploy/test_roles_aws.py",
            "tests/deploy/test_roles_molecule.py", "tests/e2e/test_docs_emulator.py", "tests/e2e/test_deploy.py",
@@ -49,15 +54,21 @@ def tier_of(path: str | PurePath) -> str:
     raise ValueError(f"{path}: a test module sits in one of tests/{{{','.join(TIERS)}}}/")
 
 
-def group_of(path: str | PurePath) -> str:
-    """The xdist group of a test file: its SHARED group, else the module."""
-    module = PurePath(path).as_posix()
+def group_of(nodeid: str) -> str:
+    """The xdist group of a test (its node id, or its file's path): its
+    module's SHARED group, the test itself in a module of EACH, else the
+    module."""
+    module = PurePath(nodeid.split("::", 1)[0]).as_posix()
     tier_of(module)
+    if module in EACH and "::" in nodeid:
+        return nodeid
     return next((group for group, modules in SHARED.items() if module in modules), module)
 
 
 def start_order(group: str) -> tuple[int, int]:
     """Groups are handed out slowest first, then tier by tier."""
-    if group in SLOWEST:
-        return (0, SLOWEST.index(group))
-    return (1, ORDER.index(tier_of(group)))
+    module = group.split("::", 1)[0]
+    for slow in (group, module):
+        if slow in SLOWEST:
+            return (0, SLOWEST.index(slow))
+    return (1, ORDER.index(tier_of(module)))
