@@ -21,7 +21,7 @@ import pytest
 from tests.support.ansible import ansible_playbook, recap
 from tests.support.aws_proxy import aws_like
 from tests.support.iam_policy import missing_from_policy
-from tests.support.moto import REGION, aws_client, live_tagged_resources, recorded_requests, reset
+from tests.support.moto import REGION, aws_client, live_tagged_resources, recorded_requests, reset, running_moto
 from tests.support.paths import ROOT
 from tests.support.registry import ecr_like_registry, local_registry  # noqa: F401  (fixtures)
 from tests.support.secret_audit import TEST_KEY
@@ -39,6 +39,16 @@ pytestmark = pytest.mark.slow
 def request_body(entry: dict) -> str:
     body = entry.get("body") or ""
     return base64.b64decode(body).decode() if entry.get("body_encoded") else body
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory):
+    """This module's own emulator, in place of the session's: the IAM check
+    below reads every action the proxy recorded on it, which must be this
+    module's runs only (the session's emulator serves the other modules a
+    worker runs, with calls on purpose outside the policy)."""
+    with running_moto(tmp_path_factory.mktemp("moto-deploy")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
