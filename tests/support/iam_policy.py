@@ -93,6 +93,7 @@ UNRECORDED = {
         "elasticloadbalancing:SetSubnets": "changed subnets",
         "elasticloadbalancing:ModifyTargetGroup": "a changed health check",
         "elasticloadbalancing:DescribeTargetHealth": "the target group's targets, read when the module manages them",
+        "acm:AddTagsToCertificate": "a changed certificate file, imported again (ImportCertificate takes no tags then)",
     },
     "security_group": {
         "ec2:RevokeSecurityGroupIngress": "a port or range no longer wanted",
