@@ -101,9 +101,22 @@ class PolynomialSmoother:
         projected = self._basis @ (self._basis.T @ (columns - means))
 
         def fit(combinations: np.ndarray) -> np.ndarray:
-            return means @ combinations + projected @ combinations
+            return combine(means[None, :], combinations) + combine(projected, combinations)
 
         return fit
+
+
+def combine(columns: np.ndarray, combinations: np.ndarray) -> np.ndarray:
+    """columns @ combinations, (n, m) @ (m, T), summed term by term in a
+    fixed order: each of the T results is the same bits however many are
+    computed together.  A BLAS product chooses its kernel by shape, so its
+    last bits would depend on T, that is on how a WTP grid is chunked."""
+    out = np.multiply.outer(columns[:, 0], combinations[0])
+    term = np.empty_like(out)
+    for m in range(1, columns.shape[1]):
+        np.multiply.outer(columns[:, m], combinations[m], out=term)
+        out += term
+    return out
 
 
 def place_knots(x: np.ndarray, k: int) -> np.ndarray:
@@ -275,7 +288,8 @@ class SplineSmoother:
         del centred
 
         def fit(combinations: np.ndarray) -> np.ndarray:
-            return self._fit(len(columns), column_means @ combinations, xtz @ combinations,
+            return self._fit(len(columns), combine(column_means[None, :], combinations)[0],
+                             combine(xtz, combinations),
                              np.einsum("mt,mn,nt->t", combinations, ztz, combinations))
 
         return fit
@@ -288,11 +302,11 @@ class SplineSmoother:
         r = len(self._penalties)
         if r == 0:  # nothing to smooth (straight lines): least squares
             beta = np.linalg.solve(self._gram + self._ridge, xty).T
-            return means + self._design @ beta.T
+            return means + combine(self._design, beta.T)
         log_lambda = np.zeros((t, r))
         coarse = np.broadcast_to(_COARSE_LOG_LAMBDA, (t, len(_COARSE_LOG_LAMBDA)))
         for sweep in range(_COARSE_SWEEPS + 1):
             for j in range(r):
                 grid = coarse if sweep < _COARSE_SWEEPS else log_lambda[:, j, None] + _FINE_STEPS
                 log_lambda[:, j], beta = self._coordinate_step(log_lambda, j, grid, xty, yty)
-        return means + self._design @ beta.T
+        return means + combine(self._design, beta.T)
