@@ -22,8 +22,9 @@ import subprocess
 
 import pytest
 
-from tests.support.demo import (DEMO_PORTS, call, call_again, check_redirect, clone_processes, demo_containers,
-                                listening, make, make_env, readme_commands, running_demo_containers)
+from tests.support.demo import (busy_demo_ports, call, call_again, check_demo_ports_free, check_redirect,
+                                clone_processes, demo_containers, make, make_env, readme_commands,
+                                running_demo_containers)
 
 pytestmark = pytest.mark.slow
 
@@ -37,8 +38,7 @@ def test_readme_demo_commands_are_the_ones_tested():
 
 def test_readme_single_demo_from_a_fresh_clone(fresh_clone):
     single = "DEMO_TOPOLOGY=single make demo"
-    busy = [p for p in DEMO_PORTS if listening(p)]
-    assert not busy, f"ports {busy} are in use (a demo already running? `make demo-down`)"
+    check_demo_ports_free()
     clone = fresh_clone
     ca_file = clone / ".cache" / "demo" / "ca.pem"
     try:
@@ -70,4 +70,4 @@ def test_readme_single_demo_from_a_fresh_clone(fresh_clone):
 
     assert demo_containers() == []
     assert clone_processes(clone) == []
-    assert [p for p in DEMO_PORTS if listening(p)] == []
+    assert busy_demo_ports() == []

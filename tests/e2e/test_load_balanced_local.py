@@ -36,8 +36,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import secret_audit
-from tests.support.demo import (DEMO_PORTS, call, check_no_secret_anywhere, check_redirect, check_tls_versions,
-                                demo_containers, listening, make, make_env)
+from tests.support.demo import (call, check_demo_ports_free, check_no_secret_anywhere, check_redirect,
+                                check_tls_versions, demo_containers, make, make_env)
 from tests.support.front import tls_handshake
 from tests.support.moto import aws_client
 from tests.support.slow_clients import SlowClientsProcess, probe
@@ -150,8 +150,7 @@ def demo(fresh_clone, tmp_path_factory):
     `make demo-down` at the end (the module's last test checks what it
     leaves)."""
     clone, key = fresh_clone, ""
-    busy = [port for port in DEMO_PORTS if listening(port)]
-    assert not busy, f"ports {busy} are in use (a demo already running? `make demo-down`)"
+    check_demo_ports_free()
     slow_client: dict = {}
     try:
         up = make(clone, "make demo")

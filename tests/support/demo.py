@@ -51,6 +51,16 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def busy_demo_ports() -> list[int]:
+    """The demo's fixed ports something already listens on (a demo left running: `make demo-down`)."""
+    return [port for port in DEMO_PORTS if listening(port)]
+
+
+def check_demo_ports_free() -> None:
+    busy = busy_demo_ports()
+    assert not busy, f"ports {busy} are in use (a demo already running? `make demo-down`)"
+
+
 def clone_processes(clone: Path) -> list[str]:
     out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     return [line for line in out.splitlines() if str(clone) in line and "ps -eo" not in line]
