@@ -3,6 +3,9 @@ Shared helpers (paths, ports, clients, servers) live in tests/support/."""
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -48,3 +51,20 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
             super()._assign_work_unit(node)
 
     return GroupScheduling(config, log)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    """With TEST_TIMELINE=<file>, each test's worker, start and end (setup
+    to teardown, wall-clock seconds) as a JSON line: what the groups of
+    tests/support/parallel.py are tuned from (which worker waited on which)."""
+    path = os.environ.get("TEST_TIMELINE")
+    start = time.time()
+    try:
+        return (yield)
+    finally:
+        if path:
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+            with open(path, "a") as timeline:
+                timeline.write(json.dumps({"worker": worker, "test": item.nodeid, "group": group_of(item.nodeid),
+                                           "start": round(start, 2), "end": round(time.time(), 2)}) + "\n")

@@ -19,7 +19,7 @@ from standins.control import Endpoint, LoadBalancerStandIn
 from standins.elb import TargetFollower
 from standins.ecs import InstanceAgent
 from tests.support.ansible import ansible_playbook
-from tests.support.aws_proxy import TargetGroupTargets, aws_proxy
+from tests.support.aws_proxy import AwsTimes, TargetGroupTargets, aws_proxy
 from tests.support.moto import aws_client, reset
 from tests.support.paths import ROOT
 
@@ -192,3 +192,40 @@ def test_the_load_balancer_stops_without_a_traceback_when_the_teardown_deletes_i
     balancer.pass_once()  # no service, no load balancer: nothing to follow, nothing said
     assert stopped == [True] and capsys.readouterr().out == ""
 
+
+
+@pytest.mark.parametrize("from_first_refusal", [False, True])
+def test_an_instance_profile_propagates_from_its_creation_or_from_the_first_refusal(clean_moto, from_first_refusal):
+    """The proxy's IAM propagation (AwsTimes.instance_profile): RunInstances
+    naming a new instance profile is refused for that long.  Counted from
+    the profile's creation, a call that comes later is taken at once;
+    counted from the first refusal, the late call is refused and the next
+    ones too, until the time has passed since that refusal."""
+    times = AwsTimes(instance_profile=1.5, from_first_refusal=from_first_refusal)
+    with aws_proxy(clean_moto, times=times) as proxy:
+        iam, ec2 = aws_client("iam", proxy.url), aws_client("ec2", proxy.url)
+        iam.create_instance_profile(InstanceProfileName="lhta-propagating")
+        image = ec2.describe_images()["Images"][0]["ImageId"]
+        before = proxy.aws.refused["RunInstances"]  # kept per emulator, for the session
+
+        def run() -> bool:
+            try:
+                ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1,
+                                  IamInstanceProfile={"Name": "lhta-propagating"})
+            except ec2.exceptions.ClientError as error:
+                assert "Invalid IAM Instance Profile name" in str(error)
+                return False
+            return True
+
+        time.sleep(2)  # longer than the propagation, since the creation
+        if not from_first_refusal:
+            assert run()
+            assert proxy.aws.refused["RunInstances"] == before
+            return
+        refused_at = time.monotonic()
+        assert not run()
+        time.sleep(1)
+        assert not run()
+        time.sleep(max(0.0, refused_at + 1.6 - time.monotonic()))
+        assert run()
+        assert proxy.aws.refused["RunInstances"] == before + 2

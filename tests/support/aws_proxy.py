@@ -24,7 +24,8 @@ memory matters (``AwsLike``; its state is kept per emulator, so a deploy
 and a later teardown through two proxies meet the same AWS):
 
 - a new instance profile is refused by Auto Scaling and EC2 for
-  ``AwsTimes.instance_profile`` seconds (IAM propagation);
+  ``AwsTimes.instance_profile`` seconds (IAM propagation; from its
+  creation, or from the first refusal with ``AwsTimes.from_first_refusal``);
 - a task definition whose execution role (or its policies) changed less
   than ``AwsTimes.role`` seconds before CreateService/UpdateService fails
   its deployment: ECS cannot assume the role, the circuit breaker gives up
@@ -147,6 +148,12 @@ class AwsTimes:
     role: float = 3.0  # a new or changed role, not yet assumable by ECS
     certificate: float = 3.0  # an imported or newly ISSUED certificate, not yet found by ELB
     instance_refresh: float = 3.0  # an instance refresh, in progress
+    # The instance profile's and the certificate's times counted from the
+    # first call they refuse, not from their creation: however busy the
+    # machine (however late the call comes), that call is refused and the
+    # role must try again for the whole time.  For a test that must see a
+    # role wait, at a cost that does not grow with the machine's load.
+    from_first_refusal: bool = False
 
 
 ROLE_NOT_ASSUMABLE = ("ECS was unable to assume the role '{arn}' that was provided for this task. Please verify "
@@ -188,6 +195,7 @@ class AwsLike:
         self.profile_made: dict[str, float] = {}
         self.role_changed: dict[str, float] = {}
         self.certificate_ready: dict[str, float] = {}
+        self.first_refusal: dict[tuple[int, str], float] = {}
         self.acm_tokens: dict[str, tuple[str, float]] = {}
         self.failed_deployments: dict[str, tuple[str, str]] = {}  # service ARN -> (task definition, event)
         self.refused: Counter = Counter()  # what was refused or failed because AWS was not ready
@@ -203,6 +211,14 @@ class AwsLike:
     @staticmethod
     def _young(made: dict[str, float], key: str, seconds: float) -> bool:
         return key in made and time.monotonic() - made[key] < seconds
+
+    def _propagating(self, made: dict[str, float], key: str, seconds: float, times: AwsTimes) -> bool:
+        """Whether a call that needs `key` (an instance profile, a
+        certificate) is refused: see AwsTimes.from_first_refusal."""
+        if times.from_first_refusal and key in made:
+            with self.lock:
+                made = {key: self.first_refusal.setdefault((id(made), key), time.monotonic())}
+        return self._young(made, key, seconds)
 
     def answer(self, call: Call, inner, times: AwsTimes) -> Response:
         refused = self._before(call, times)
@@ -222,21 +238,21 @@ class AwsLike:
         if call.action == "CreateAutoScalingGroup":
             profile = self._template_profile(p.get("LaunchTemplate.LaunchTemplateName"),
                                              p.get("LaunchTemplate.Version") or "$Default")
-            if profile and self._young(self.profile_made, profile, times.instance_profile):
+            if profile and self._propagating(self.profile_made, profile, times.instance_profile, times):
                 return query_error("ValidationError", "You must use a valid fully-formed launch template. Value "
                                    f"({profile}) for parameter iamInstanceProfile.name is invalid. Invalid IAM "
                                    "Instance Profile name")
         if call.action == "RunInstances" and call.service == "ec2":
             given = p.get("IamInstanceProfile.Arn") or p.get("IamInstanceProfile.Name") or ""
             kind = "arn" if p.get("IamInstanceProfile.Arn") else "name"
-            if given and self._young(self.profile_made, given.split("/")[-1], times.instance_profile):
+            if given and self._propagating(self.profile_made, given.split("/")[-1], times.instance_profile, times):
                 return ec2_error("InvalidParameterValue", f"Value ({given}) for parameter iamInstanceProfile.{kind} "
                                  f"is invalid. Invalid IAM Instance Profile {kind.upper() if kind == 'arn' else kind}")
         if call.service == "elasticloadbalancing" and call.action in ("CreateListener", "ModifyListener",
                                                                       "AddListenerCertificates"):
             for key, arn in p.items():
-                if re.fullmatch(r"Certificates\.member\.\d+\.CertificateArn", key) and self._young(
-                        self.certificate_ready, arn, times.certificate):
+                if re.fullmatch(r"Certificates\.member\.\d+\.CertificateArn", key) and self._propagating(
+                        self.certificate_ready, arn, times.certificate, times):
                     return query_error("CertificateNotFound", f"Certificate '{arn}' not found")
         if call.service == "elasticloadbalancing" and call.action == "DeleteLoadBalancer":
             try:
