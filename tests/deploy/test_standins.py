@@ -229,3 +229,8 @@ def test_an_instance_profile_propagates_from_its_creation_or_from_the_first_refu
         time.sleep(max(0.0, refused_at + 1.6 - time.monotonic()))
         assert run()
         assert proxy.aws.refused["RunInstances"] == before + 2
+        # A profile made again (a teardown, then a deploy) propagates again.
+        iam.delete_instance_profile(InstanceProfileName="lhta-propagating")
+        iam.create_instance_profile(InstanceProfileName="lhta-propagating")
+        time.sleep(2)
+        assert not run()

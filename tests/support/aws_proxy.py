@@ -317,11 +317,13 @@ class AwsLike:
         with self.lock:
             if call.action in ("CreateInstanceProfile", "AddRoleToInstanceProfile"):
                 self.profile_made[p["InstanceProfileName"]] = now
+                self.first_refusal.pop((id(self.profile_made), p["InstanceProfileName"]), None)
             if call.service == "iam" and call.action in ("CreateRole", "PutRolePolicy", "AttachRolePolicy",
                                                          "UpdateAssumeRolePolicy"):
                 self.role_changed[p["RoleName"]] = now
             if call.action == "ImportCertificate" and "CertificateArn" not in p:
                 self.certificate_ready[json_body(response)["CertificateArn"]] = now
+                self.first_refusal.pop((id(self.certificate_ready), json_body(response)["CertificateArn"]), None)
             if call.action == "RequestCertificate" and p.get("IdempotencyToken"):
                 self.acm_tokens[p["IdempotencyToken"]] = (json_body(response)["CertificateArn"], now)
         if call.action == "DescribeCertificate":
