@@ -195,7 +195,7 @@ class AwsLike:
         self.profile_made: dict[str, float] = {}
         self.role_changed: dict[str, float] = {}
         self.certificate_ready: dict[str, float] = {}
-        self.first_refusal: dict[tuple[int, str], float] = {}
+        self.first_refusal: dict[str, float] = {}  # profile name or certificate ARN -> when
         self.acm_tokens: dict[str, tuple[str, float]] = {}
         self.failed_deployments: dict[str, tuple[str, str]] = {}  # service ARN -> (task definition, event)
         self.refused: Counter = Counter()  # what was refused or failed because AWS was not ready
@@ -215,10 +215,13 @@ class AwsLike:
     def _propagating(self, made: dict[str, float], key: str, seconds: float, times: AwsTimes) -> bool:
         """Whether a call that needs `key` (an instance profile, a
         certificate) is refused: see AwsTimes.from_first_refusal."""
-        if times.from_first_refusal and key in made:
+        if key not in made:
+            return False
+        start = made[key]
+        if times.from_first_refusal:
             with self.lock:
-                made = {key: self.first_refusal.setdefault((id(made), key), time.monotonic())}
-        return self._young(made, key, seconds)
+                start = self.first_refusal.setdefault(key, time.monotonic())
+        return time.monotonic() - start < seconds
 
     def answer(self, call: Call, inner, times: AwsTimes) -> Response:
         refused = self._before(call, times)
@@ -317,13 +320,13 @@ class AwsLike:
         with self.lock:
             if call.action in ("CreateInstanceProfile", "AddRoleToInstanceProfile"):
                 self.profile_made[p["InstanceProfileName"]] = now
-                self.first_refusal.pop((id(self.profile_made), p["InstanceProfileName"]), None)
+                self.first_refusal.pop(p["InstanceProfileName"], None)
             if call.service == "iam" and call.action in ("CreateRole", "PutRolePolicy", "AttachRolePolicy",
                                                          "UpdateAssumeRolePolicy"):
                 self.role_changed[p["RoleName"]] = now
             if call.action == "ImportCertificate" and "CertificateArn" not in p:
                 self.certificate_ready[json_body(response)["CertificateArn"]] = now
-                self.first_refusal.pop((id(self.certificate_ready), json_body(response)["CertificateArn"]), None)
+                self.first_refusal.pop(json_body(response)["CertificateArn"], None)
             if call.action == "RequestCertificate" and p.get("IdempotencyToken"):
                 self.acm_tokens[p["IdempotencyToken"]] = (json_body(response)["CertificateArn"], now)
         if call.action == "DescribeCertificate":
