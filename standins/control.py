@@ -78,6 +78,9 @@ class LoadBalancerStandIn:
         self.follower: TargetFollower | None = None
         self.alb = None
         self.waiting_for = ""
+        # The state file's snapshot (main loop) never asks a HAProxy that
+        # this loop is stopping for its servers.
+        self.lock = threading.Lock()
 
     def pass_once(self) -> None:
         if self.follower is None:
@@ -91,8 +94,9 @@ class LoadBalancerStandIn:
                 # The teardown deleted the target group (and, before it, the
                 # load balancer): what stood in for it goes too.
                 say(f"load balancer {self.alb.name}: its target group is deleted: HAProxy stopped")
-                self.follower.lb.stop()
-                self.follower, self.alb = None, None
+                with self.lock:
+                    self.follower.lb.stop()
+                    self.follower, self.alb = None, None
 
     def _try_start(self) -> None:
         try:
@@ -119,11 +123,12 @@ class LoadBalancerStandIn:
             f"target group {alb.target_group.name}")
 
     def snapshot(self) -> dict:
-        if self.follower is None:
-            return {"running": False, "waiting_for": self.waiting_for}
-        return {"running": True, "name": self.alb.name, "target_group": self.alb.target_group.arn,
-                "deregistration_delay": self.alb.target_group.deregistration_delay,
-                "servers": self.follower.servers()}
+        with self.lock:
+            if self.follower is None:
+                return {"running": False, "waiting_for": self.waiting_for}
+            return {"running": True, "name": self.alb.name, "target_group": self.alb.target_group.arn,
+                    "deregistration_delay": self.alb.target_group.deregistration_delay,
+                    "servers": self.follower.servers()}
 
 
 def main(argv: list[str] | None = None) -> int:

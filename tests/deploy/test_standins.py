@@ -193,6 +193,47 @@ def test_the_load_balancer_stops_without_a_traceback_when_the_teardown_deletes_i
     assert stopped == [True] and capsys.readouterr().out == ""
 
 
+def test_the_state_snapshot_never_asks_a_haproxy_that_is_stopping(clean_moto):
+    """The control loop writes the stand-ins' state (a snapshot with
+    HAProxy's servers) while the load balancer's own loop stops HAProxy: a
+    snapshot taken during the stop found its socket gone, and the control
+    process died of ConnectionRefusedError (make demo-down then failed)."""
+    group, _ = _group(clean_moto, 5)
+    snapshots, errors = [], []
+    aws = Emulator(clean_moto)
+    balancer = LoadBalancerStandIn(aws, None, SimpleNamespace(folder="."))
+
+    class HAProxyStandIn:
+        stopping = False
+
+        def servers(self) -> dict:
+            if self.stopping:
+                raise ConnectionRefusedError(111, "Connection refused")
+            return {}
+
+        def stop(self) -> None:
+            self.stopping = True
+
+            def snapshot() -> None:
+                try:
+                    snapshots.append(balancer.snapshot())
+                except OSError as error:
+                    errors.append(error)
+
+            thread = threading.Thread(target=snapshot)
+            thread.start()
+            thread.join(0.5)  # the snapshot comes while HAProxy stops
+
+    balancer.alb = SimpleNamespace(name="lb-standins", target_group=SimpleNamespace(arn=group, deregistration_delay=5))
+    balancer.follower = TargetFollower(aws, HAProxyStandIn(), SimpleNamespace(arn=group), None, print)
+    aws_client("elbv2", clean_moto).delete_target_group(TargetGroupArn=group)
+    balancer.pass_once()
+    deadline = time.monotonic() + 5
+    while not (snapshots or errors) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert errors == [] and snapshots == [{"running": False, "waiting_for": ""}]
+
+
 
 @pytest.mark.parametrize("from_first_refusal", [False, True])
 def test_an_instance_profile_propagates_from_its_creation_or_from_the_first_refusal(clean_moto, from_first_refusal):
