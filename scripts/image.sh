@@ -19,6 +19,18 @@ IMAGE_TAG=${IMAGE_TAG:-$(git describe --always --dirty --abbrev=7 --exclude='*' 
 export PLATFORM=${PLATFORM:-linux/amd64}
 
 log() { echo "==> $*" >&2; }
+# Remove the dangling images with this label.  The daemon runs one prune at
+# a time and refuses a second ("a prune operation is already running"):
+# another build's prune is then doing this one's work, and the build stands.
+prune() {
+    local said
+    said=$(docker image prune -f --filter "$1" 2>&1 >/dev/null) && return 0
+    case $said in
+        *"prune operation is already running"*) return 0 ;;
+    esac
+    echo "$said" >&2
+    return 1
+}
 
 BASE_IMAGE=${BASE_IMAGE:-$(scripts/choose-base.sh "$OFFICIAL" scripts/base-image.sh)}
 if [ "${1:-}" = --base ]; then
@@ -47,7 +59,7 @@ docker image ls --format '{{.Repository}}:{{.Tag}}' "$IMAGE_NAME" \
     | grep -e '-dirty$' | grep -vxF "$IMAGE_NAME:$IMAGE_TAG" \
     | xargs -r docker rmi >/dev/null 2>&1 || true
 docker build -q --platform "$PLATFORM" --target build --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$IMAGE_NAME-build:cache" . >/dev/null 2>&1
-docker image prune -f --filter label=io.living-hta.stage=build >/dev/null
-docker image prune -f --filter label=org.opencontainers.image.title=living-hta >/dev/null
+prune label=io.living-hta.stage=build
+prune label=org.opencontainers.image.title=living-hta
 log "$(docker image inspect -f '{{.Size}}' "$IMAGE_NAME:$IMAGE_TAG" | awk '{printf "%.0f MB", $1 / 1e6}')"
 echo "$IMAGE_NAME:$IMAGE_TAG"

@@ -10,6 +10,13 @@ import pytest
 from tests.support.paths import ROOT
 
 
+@pytest.fixture(scope="session", autouse=True)
+def images_built_before_any_deploy(api_image, front_image) -> None:
+    """As in tests/deploy/conftest.py: the images in Docker's cache before a
+    test of this tier builds them, so that two workers' builds of one
+    commit never make two different images."""
+
+
 @pytest.fixture(scope="session")
 def fresh_clone(tmp_path_factory) -> Path:
     """A clone of the repository as a new user makes it (git clone, nothing

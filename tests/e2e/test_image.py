@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import subprocess
 import time
 import urllib.error
@@ -301,3 +302,31 @@ def test_image_script_untags_older_builds_of_uncommitted_work(api_image):
     finally:
         for ref in [f"{name}:{t}" for t in tags()] + [f"{name}-build:cache"]:
             docker("rmi", ref, check=False)
+
+
+def docker_whose_prune_says(folder: Path, message: str) -> dict[str, str]:
+    """An environment whose `docker` is the real one, except that `docker
+    image prune` fails with this message, as the daemon answers."""
+    real = shutil.which("docker")
+    wrapper = folder / "docker"
+    wrapper.write_text("#!/bin/sh\n"
+                       f'if [ "$1 $2" = "image prune" ]; then echo "Error response from daemon: {message}" >&2; exit 1; fi\n'
+                       f'exec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    return {**os.environ, "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_image_script_stands_when_another_prune_is_running(api_image, tmp_path):
+    """Two builds at once (two test workers, two terminals): the daemon
+    refuses the second prune, which the first is doing anyway; the build
+    stands.  Any other prune error still fails the script."""
+    busy = docker_whose_prune_says(tmp_path, "a prune operation is already running")
+    done = subprocess.run([str(ROOT / "scripts/image.sh")], env=busy, cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == api_image.tag
+
+    broken = docker_whose_prune_says(tmp_path, "permission denied")
+    failed = subprocess.run([str(ROOT / "scripts/image.sh")], env=broken, cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert failed.returncode == 1 and "permission denied" in failed.stderr, failed.stderr[-3000:]
