@@ -4,6 +4,12 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Python caches each module's byte code (__pycache__, ignored by git) as it
+# does by default: an environment that turns that off
+# (PYTHONDONTWRITEBYTECODE=1, as some containers do) has every process,
+# Ansible's and each of its module runs, moto's, the tests', compile all it
+# imports from source again (bench/RESULTS.md, "Test suite").
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help setup system demo demo-down report check test iam-policy bench bench-analysis bench-service bench-hardening bench-front bench-cost role-docs image base-image bench-image bench-deploy bench-demo bench-deploy-in-place clean
 
