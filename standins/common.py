@@ -53,11 +53,12 @@ def mitogen_strategy() -> dict[str, str]:
     Mitogen for Ansible's mitogen_linear strategy (a development dependency,
     pyproject.toml), which runs each module in one long-lived interpreter
     instead of a new Python per task (bench/RESULTS.md: 2-5x faster runs
-    here, where every task starts boto3).  Empty without the package: the
-    plain strategy, the one ansible.cfg keeps for everyone else."""
-    spec = importlib.util.find_spec("ansible_mitogen")
-    if spec is None or not spec.submodule_search_locations:
+    here, where every task starts boto3), in the variant of
+    standins/strategy/mitogen_linear.py, which lists the collections once
+    per run.  Empty without the package: the plain strategy, the one
+    ansible.cfg keeps for everyone else."""
+    if importlib.util.find_spec("ansible_mitogen") is None:
         return {}
-    plugins = Path(list(spec.submodule_search_locations)[0]) / "plugins" / "strategy"
-    return {"ANSIBLE_STRATEGY_PLUGINS": str(plugins), "ANSIBLE_STRATEGY": "mitogen_linear"}
+    return {"ANSIBLE_STRATEGY_PLUGINS": str(Path(__file__).resolve().parent / "strategy"),
+            "ANSIBLE_STRATEGY": "mitogen_linear"}
 
