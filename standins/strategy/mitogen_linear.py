@@ -4,7 +4,7 @@ per playbook run instead of once per task.
 Before each task whose module comes from a collection (every amazon.aws
 module), ansible_mitogen's planner lists every installed collection
 (`ansible.collections.list.list_collection_dirs`: the `ansible` package's
-hundred of them, each one's metadata read) to give the module's interpreter
+92 of them, each one's metadata read) to give the module's interpreter
 their paths.  It runs in the worker Ansible forks for the task, so nothing it
 learns outlives the task: 0.14 s of CPU a task here, a third of a small
 stack's deploy.  The collections do not change during a run: this lists them

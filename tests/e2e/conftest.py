@@ -11,10 +11,8 @@ from tests.support.paths import ROOT
 
 
 @pytest.fixture(scope="session", autouse=True)
-def images_built_before_any_deploy(api_image, front_image) -> None:
-    """As in tests/deploy/conftest.py: the images in Docker's cache before a
-    test of this tier builds them, so that two workers' builds of one
-    commit never make two different images."""
+def images_cached(images_built_before_any_deploy) -> None:
+    """Every test of this tier: tests/support/image.py's images_built_before_any_deploy."""
 
 
 @pytest.fixture(scope="session")

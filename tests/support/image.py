@@ -151,3 +151,14 @@ def run_container(image: str, log_dir: Path, env: Mapping[str, str] | None = Non
         log.write_text(logs.stdout + logs.stderr)
         docker("rm", "-f", name, check=False)
         secret_audit.audit([log], keys)
+
+
+@pytest.fixture(scope="session")
+def images_built_before_any_deploy(api_image, front_image) -> None:
+    """The API's and the front's images in Docker's cache before a test
+    builds them (the image role, `make demo`, Molecule), built on one worker
+    at a time: two builds of one commit that miss the cache at the same
+    moment make two different images (layers carry their build time), and
+    a worker's redeploy then finds `living-hta:<commit>` retagged by the
+    other worker and pushes it again.  Autouse in the deploy and end-to-end
+    tiers (their conftest.py)."""
