@@ -425,7 +425,10 @@ def test_keyless_slow_uploads_through_the_load_balancer_hold_nothing(demo):
     every keyless body."""
     with SlowClientsProcess(demo.url, "keyless_body", 1100, ca_file=str(demo.ca_file), interval=5,
                             ramp_seconds=10, source="127.0.0.66") as attack:
-        seen = probe(demo.url, 20, demo.key, demo.tls(), pause=1)
+        seen = probe(demo.url, 20, demo.key, demo.tls(), pause=1, at_least=10)
+    # At least ten probes over at least 20 s of the attack (CI's stop 29: a
+    # model run of 3.8 s on a loaded machine left time for eight in 20 s, and
+    # a count of eight failed a test that had seen no failure).
     # Every probe answered 200 within its 10 s timeout (a held front answers
     # 503 or not at all).  How fast is a speed goal, the benchmark's
     # (bench/bench_front_attacks.py: the issue's bar, worst < 1 s): a timed

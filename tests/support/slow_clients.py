@@ -231,15 +231,18 @@ class ProbeReport:
 
 def probe(url: str, seconds: float, key: str, tls: ssl.SSLContext | None = None,
           pause: float = 0.1, timeout: float = 10, forwarded_for: str = "",
-          source: str = "") -> ProbeReport:
+          source: str = "", at_least: int = 0) -> ProbeReport:
     """GET /health and a model run, alternately, one at a time for `seconds`
-    (with `forwarded_for`: as a client a load balancer names)."""
+    and until `at_least` requests were sent (a loaded machine's slow model
+    runs then shorten nothing: the probes still span the attack and number
+    what the caller counts on); with `forwarded_for`: as a client a load
+    balancer names."""
     extra = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
     parts = urlsplit(url)
     report = ProbeReport()
     deadline = time.monotonic() + seconds
     number = 0
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline or number < at_least:
         what = "health" if number % 2 == 0 else "model"
         number += 1
         if parts.scheme == "https":
