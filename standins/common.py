@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 from pathlib import Path
 
@@ -55,10 +56,14 @@ def mitogen_strategy() -> dict[str, str]:
     instead of a new Python per task (bench/RESULTS.md: 2-5x faster runs
     here, where every task starts boto3), in the variant of
     standins/strategy/mitogen_linear.py, which lists the collections once
-    per run.  Empty without the package: the plain strategy, the one
+    per run, and the modules' interpreter shares one botocore data loader
+    among its sessions (standins/pythonpath/sitecustomize.py, on
+    PYTHONPATH).  Empty without the package: the plain strategy, the one
     ansible.cfg keeps for everyone else."""
     if importlib.util.find_spec("ansible_mitogen") is None:
         return {}
-    return {"ANSIBLE_STRATEGY_PLUGINS": str(Path(__file__).resolve().parent / "strategy"),
-            "ANSIBLE_STRATEGY": "mitogen_linear"}
+    here = Path(__file__).resolve().parent
+    return {"ANSIBLE_STRATEGY_PLUGINS": str(here / "strategy"),
+            "ANSIBLE_STRATEGY": "mitogen_linear",
+            "PYTHONPATH": os.pathsep.join(filter(None, (str(here / "pythonpath"), os.environ.get("PYTHONPATH"))))}
 

@@ -49,3 +49,55 @@ def test_the_collections_are_listed_once_for_every_task(monkeypatch):
     assert all(task._extra_sys_paths == {"/c/ansible_collections/amazon/aws", "/c/ansible_collections/community/aws"}
                for task in tasks)
     assert issubclass(strategy.StrategyModule, strategy.Base) and strategy.Base.__module__.endswith(".linear")
+
+
+SESSIONS = """
+import json, sys
+import boto3
+import botocore.loaders
+parsed = []
+loads = json.loads
+botocore.loaders.json.loads = lambda *a, **k: parsed.append(1) or loads(*a, **k)
+loaders, regions = set(), set()
+for _ in range(3):  # three modules' sessions, as amazon.aws makes one per module
+    session = boto3.Session(region_name="eu-west-2", aws_access_key_id="x", aws_secret_access_key="y")
+    client = session.client("ecs")
+    loaders.add(id(session._session.get_component("data_loader")))
+    regions.add(client.meta.region_name)
+    assert client.meta.service_model.operation_model("CreateService").name == "CreateService"
+print(json.dumps({"loaders": len(loaders), "parsed": len(parsed), "regions": sorted(regions),
+                  "botocore_imported_by_site": "botocore" in sys.modules}))
+"""
+
+
+def _sessions(env: dict) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", SESSIONS], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(proc.stdout)
+
+
+def test_the_modules_interpreter_shares_one_botocore_loader_among_its_sessions():
+    """Under Mitogen every module runs in one interpreter and each makes its
+    own boto3 session: with the runs' PYTHONPATH, the sessions share one
+    data loader and the JSON models are parsed once, not once a session."""
+    shared = _sessions({"PYTHONPATH": mitogen_strategy()["PYTHONPATH"]})
+    plain = _sessions({})
+    assert shared["loaders"] == 1 and plain["loaders"] == 3
+    assert shared["regions"] == plain["regions"] == ["eu-west-2"]
+    assert 0 < shared["parsed"] and 3 * shared["parsed"] <= plain["parsed"], (shared, plain)
+
+
+def test_a_process_that_never_imports_botocore_does_not_import_it():
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", "import sys; print('botocore' in sys.modules)"],
+                          env={**os.environ, "PYTHONPATH": mitogen_strategy()["PYTHONPATH"]},
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert proc.stdout.strip() == "False"
