@@ -608,10 +608,9 @@ class TargetGroupTargets:
         self._lock = threading.Lock()
 
     def _client(self, name: str):
-        import boto3
+        from tests.support.moto import aws_client
 
-        return boto3.client(name, endpoint_url=self.moto_url, region_name="eu-west-2",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        return aws_client(name, self.moto_url)
 
     def _group(self, arn: str) -> dict | None:
         try:

@@ -1,10 +1,12 @@
-"""The stand-ins' AWS clients (standins/common.py: Emulator)."""
+"""The stand-ins' and the tests' AWS clients (standins/common.py: Emulator;
+tests/support/moto.py: aws_client)."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
 from standins.common import Emulator
+from tests.support.moto import aws_client
 
 
 def test_the_stand_ins_make_one_client_per_service_whatever_the_threads():
@@ -19,3 +21,15 @@ def test_the_stand_ins_make_one_client_per_service_whatever_the_threads():
     assert ecs is not elbv2
     assert ecs.meta.service_model.service_name == "ecs" and elbv2.meta.service_model.service_name == "elbv2"
     assert ecs.meta.endpoint_url == "http://127.0.0.1:9" and ecs.meta.region_name == "eu-west-2"
+
+
+def test_the_tests_make_one_client_per_service_and_endpoint_whatever_the_threads():
+    """The AWS proxies ask for a client on every call they answer, from a
+    thread per request: one client per (service, endpoint, region)."""
+    with ThreadPoolExecutor(8) as pool:
+        clients = list(pool.map(lambda i: aws_client("elbv2", "http://127.0.0.1:9"), range(32)))
+    assert len({id(c) for c in clients}) == 1
+    assert aws_client("elbv2", "http://127.0.0.1:10") is not clients[0]
+    assert aws_client("elbv2", "http://127.0.0.1:9", "us-east-1") is not clients[0]
+    assert aws_client("ecs", "http://127.0.0.1:9").meta.service_model.service_name == "ecs"
+    assert clients[0].meta.endpoint_url == "http://127.0.0.1:9" and clients[0].meta.region_name == "eu-west-2"
