@@ -25,7 +25,8 @@ def _increments(cost: np.ndarray, effect: np.ndarray):
     inc_effect = np.full(len(cost), np.nan)
     inc_cost[1:] = np.diff(cost)
     inc_effect[1:] = np.diff(effect)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # A zero, or a tiny, effect difference gives an infinite ICER, as in R.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return inc_cost, inc_effect, inc_cost / inc_effect
 
 

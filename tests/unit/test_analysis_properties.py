@@ -193,3 +193,15 @@ def test_net_benefit_overflow_is_a_clear_error():
     psa = PSA(np.ones((3, 2)), np.full((3, 2), 1e300), ["a", "b"])
     with pytest.raises(AnalysisError, match="makes net benefits overflow"):
         evpi_values(psa, [1e10])
+
+
+def test_a_tiny_effect_difference_gives_an_infinite_icer_without_a_warning():
+    """Found by test_icer_frontier_is_efficient (NumPy's "overflow encountered
+    in divide"): 1e6 over an effect difference of 5e-324 is infinite, as in R,
+    and said quietly."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = calculate_icers(np.array([0.0, 1e6]), np.array([0.0, 5e-324]), ["A", "B"])
+    assert list(result["Status"]) == ["ND", "ND"] and result["ICER"][1] == np.inf
