@@ -6,10 +6,11 @@ interpreter, and each amazon.aws module makes a new boto3 session for its
 client.  Every botocore session makes its own data loader, whose cache
 lives and dies with it, so each client parses its service's JSON model,
 endpoints.json, partitions.json and the retry and defaults files again:
-1,676 JSON documents for a six-run test here, a fifth of the CPU of the
-modules' interpreter.  The files do not change while a process lives:
-sessions here share one loader per search path, as all clients of one
-session always share theirs (botocore never changes what its loader
+1,676 JSON documents in a test of six playbook runs here
+(tests/deploy/test_roles_aws_stack.py -k new_execution_role), whose
+modules' interpreters took 44 s of CPU; 16 s with this.  The files do
+not change while a process lives: sessions here share one loader per
+search path, as all clients of one session always share theirs (botocore never changes what its loader
 returns; it caches it).  Nothing else differs: the modules make the same
 calls with the same models.
 
