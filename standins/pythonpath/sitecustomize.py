@@ -10,8 +10,8 @@ endpoints.json, partitions.json and the retry and defaults files again:
 (tests/deploy/test_roles_aws_stack.py -k new_execution_role), whose
 modules' interpreters took 44 s of CPU; 16 s with this.  The files do
 not change while a process lives: sessions here share one loader per
-search path, as all clients of one session always share theirs (botocore never changes what its loader
-returns; it caches it).  Nothing else differs: the modules make the same
+search path, as all clients of one session always share theirs
+(botocore never changes what its loader returns; it caches it).  Nothing else differs: the modules make the same
 calls with the same models.
 
 It waits for botocore.session to be imported (an import hook), so a process
