@@ -11,8 +11,8 @@ endpoints.json, partitions.json and the retry and defaults files again:
 modules' interpreters took 44 s of CPU; 16 s with this.  The files do
 not change while a process lives: sessions here share one loader per
 search path, as all clients of one session always share theirs
-(botocore never changes what its loader returns; it caches it).  Nothing else differs: the modules make the same
-calls with the same models.
+(botocore never changes what its loader returns; it caches it).  Nothing
+else differs: the modules make the same calls with the same models.
 
 It waits for botocore.session to be imported (an import hook), so a process
 that never imports botocore pays nothing.  Not for operators: a plain
