@@ -91,14 +91,18 @@ report: setup
 
 # The tests, in tiers by folder (tests/support/parallel.py): unit, service
 # (no Docker, no emulator: `make check`), deploy (the roles against moto),
-# e2e (Docker, the demo).  Two pytest-xdist workers, each test listed by
-# name as it ends; TEST_WORKERS=0 runs them all in one process.
-TEST_WORKERS ?= 2
+# e2e (Docker, the demo), each test listed by name as it ends.  pytest-xdist
+# workers: two for `make check` (its tests keep both cores busy), three for
+# `make test`, whose deploy and e2e tests spend a fifth of their time
+# waiting (health checks, draining, AWS's delays played by the proxy): on
+# two cores, 1408 s with two workers, 1248 s with three (bench/RESULTS.md,
+# "Test suite").  TEST_WORKERS=N sets both; 0 runs every test in one process.
+TEST_WORKERS ?=
 check: setup system
-	$(PY) -m pytest -n $(TEST_WORKERS) -m "unit or service" -q
+	$(PY) -m pytest -n $(or $(TEST_WORKERS),2) -m "unit or service" -q
 
 test: setup system base-image
-	$(PY) -m pytest -n $(TEST_WORKERS) -v --durations=40
+	$(PY) -m pytest -n $(or $(TEST_WORKERS),3) -v --durations=40
 
 bench: setup bench-service bench-hardening bench-front bench-cost bench-image bench-deploy bench-demo bench-analysis
 	$(PY) bench/bench_model.py

@@ -11,13 +11,13 @@ marker (tests/conftest.py):
 - tests/e2e/      Docker images and containers, the registry, the demo.
 
 `make check` runs unit and service (no Docker, no emulator); `make test`
-runs every tier.  Under pytest-xdist (`-n 2`) each module is a group of its
-own that either worker may take (in a module of EACH, each test is), except
-the modules of SHARED, which share a group (and so a worker, one after the
-other): the README demo's modules
-use its fixed ports and one fresh clone.  The images both workers need are
-built once: the second waits for the first (tests/support/locks.py) and
-finds them in Docker's cache.  Nothing else orders the tests: every server
+runs every tier.  Under pytest-xdist (`-n 2` for check, `-n 3` for test)
+each module is a group of its own that any worker may take (in a module of
+EACH, each test is), except the modules of SHARED, which share a group (and
+so a worker, one after the other): the README demo's modules use its fixed
+ports and one fresh clone.  The images every worker needs are built once:
+the others wait for the first (tests/support/locks.py) and find them in
+Docker's cache.  Nothing else orders the tests: every server
 fixture audits its own logs for keys when it stops
 (tests/support/secret_audit.py), so no test must run last.
 
@@ -33,7 +33,7 @@ TIERS = ("unit", "service", "deploy", "e2e")
 # Modules that run together, on one worker: group name -> modules.
 SHARED = {"demo": ("tests/e2e/test_demo.py", "tests/e2e/test_load_balanced_local.py")}
 # Modules whose tests share nothing but the session's fixtures: each test a
-# group of its own, so that both workers take some (a role's molecule
+# group of its own, so that every worker takes some (a role's molecule
 # scenario is a minute or more).
 EACH = ("tests/deploy/test_roles_molecule.py",)
 # The groups that take longest, longest first; the others follow tier by tier.
