@@ -93,10 +93,11 @@ report: setup
 # (no Docker, no emulator: `make check`), deploy (the roles against moto),
 # e2e (Docker, the demo), each test listed by name as it ends.  pytest-xdist
 # workers: two for `make check` (its tests keep both cores busy), three for
-# `make test`, whose deploy and e2e tests spend a fifth of their time
-# waiting (health checks, draining, AWS's delays played by the proxy): on
-# two cores, 1408 s with two workers, 1248 s with three (bench/RESULTS.md,
-# "Test suite").  TEST_WORKERS=N sets both; 0 runs every test in one process.
+# `make test`, whose deploy and e2e tests also wait (health checks,
+# draining, AWS's delays played by the proxy, Docker's pushes), leaving two
+# workers' cores idle part of the time: on two cores, 1408 s with two
+# workers, 1248 s with three (bench/RESULTS.md, "Test suite").
+# TEST_WORKERS=N sets both; 0 runs every test in one process.
 TEST_WORKERS ?=
 check: setup system
 	$(PY) -m pytest -n $(or $(TEST_WORKERS),2) -m "unit or service" -q

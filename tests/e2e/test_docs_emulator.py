@@ -16,6 +16,7 @@ import re
 import shlex
 import shutil
 import subprocess
+from pathlib import Path
 
 from standins.common import mitogen_strategy
 from tests.support.docs_blocks import BASE_ENV, Block, bash, of_kind
@@ -24,7 +25,7 @@ from tests.support.paths import ROOT
 from tests.support.tls import make_certificate
 
 
-def script_of(blocks: list[Block], clone) -> str:
+def script_of(blocks: list[Block], clone: Path) -> str:
     """The blocks as one script, each under a comment naming where it is;
     from the second on, the tests' strategy exported before it (the
     clone's own standins/)."""
