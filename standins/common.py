@@ -60,7 +60,7 @@ class Emulator:
             return self._clients[name]
 
 
-def mitogen_strategy() -> dict[str, str]:
+def mitogen_strategy(root: Path = ROOT) -> dict[str, str]:
     """Environment for ansible-playbook runs of the demo and the tests:
     Mitogen for Ansible's mitogen_linear strategy (a development dependency,
     pyproject.toml), which runs each module in one long-lived interpreter
@@ -69,11 +69,12 @@ def mitogen_strategy() -> dict[str, str]:
     standins/strategy/mitogen_linear.py, which lists the collections once
     per run, and the modules' interpreter shares one botocore data loader
     among its sessions (standins/pythonpath/sitecustomize.py, on
-    PYTHONPATH).  Empty without the package: the plain strategy, the one
+    PYTHONPATH), both from `root`'s standins/ (this checkout's, or a
+    clone's).  Empty without the package: the plain strategy, the one
     ansible.cfg keeps for everyone else."""
     if importlib.util.find_spec("ansible_mitogen") is None:
         return {}
-    here = Path(__file__).resolve().parent
+    here = root / "standins"
     return {"ANSIBLE_STRATEGY_PLUGINS": str(here / "strategy"),
             "ANSIBLE_STRATEGY": "mitogen_linear",
             "PYTHONPATH": os.pathsep.join(filter(None, (str(here / "pythonpath"), os.environ.get("PYTHONPATH"))))}

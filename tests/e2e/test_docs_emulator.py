@@ -33,8 +33,8 @@ def script_of(blocks: list[Block], clone: Path) -> str:
     for index, block in enumerate(blocks):
         parts.append(f"# --- {block.where}\n")
         if index == 1:
-            strategy = {name: value.replace(str(ROOT), str(clone)) for name, value in mitogen_strategy().items()}
-            parts.append("".join(f"export {name}={shlex.quote(value)}\n" for name, value in strategy.items()))
+            parts.append("".join(f"export {name}={shlex.quote(value)}\n"
+                                 for name, value in mitogen_strategy(clone).items()))
         parts.append(block.text)
     return "".join(parts)
 

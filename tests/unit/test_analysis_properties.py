@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -199,8 +201,6 @@ def test_a_tiny_effect_difference_gives_an_infinite_icer_without_a_warning():
     """Found by test_icer_frontier_is_efficient (NumPy's "overflow encountered
     in divide"): 1e6 over an effect difference of 5e-324 is infinite, as in R,
     and said quietly."""
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         result = calculate_icers(np.array([0.0, 1e6]), np.array([0.0, 5e-324]), ["A", "B"])
