@@ -116,6 +116,19 @@ def test_plain_http_is_warned_at_deploy_time(stopped):
     assert "WARNING: front_plain_http is true: the HTTP port serves the API in clear" in host.text.replace("\n", " ")
 
 
+def test_a_role_used_alone_checks_its_own_variables(moto_endpoint, tmp_path):
+    """Outside site.yml (whose pre_tasks check every role's variables
+    first, so that the roles skip their own check), a role checks its
+    variables itself, before any AWS call."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text("- hosts: localhost\n  gather_facts: false\n  roles:\n    - ecr\n")
+    with recorded_requests(moto_endpoint) as requests:
+        code, output = ansible_playbook(moto_endpoint, str(playbook), "-e", "ecr_keep_images=0", check=False)
+    assert code != 0
+    assert "ecr_keep_images must be between 1 and 1000, got 0" in output, output[-5000:]
+    assert requests == []
+
+
 def test_missing_region_stops_before_any_aws_call(moto_endpoint, tmp_path):
     inventory = tmp_path / "hosts.yml"
     inventory.write_text(

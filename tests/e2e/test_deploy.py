@@ -15,8 +15,10 @@ import json
 import re
 import subprocess
 import time
+from collections import Counter
 
 import pytest
+import yaml
 
 from tests.support.ansible import ansible_playbook, recap
 from tests.support.aws_proxy import aws_like
@@ -64,6 +66,17 @@ def deployed(moto_endpoint, local_registry, tmp_path_factory):  # noqa: F811
     seconds = time.monotonic() - start
     return {"output": output, "seconds": seconds, "requests": requests, "registry": local_registry,
             "docker_config": docker_config}
+
+
+def test_each_roles_variables_are_checked_once(deployed):
+    """site.yml checks every role's variables before any AWS call (its
+    pre_tasks) and the roles then skip their own check; the front checks
+    the repository and image it includes, under its own names, again."""
+    ran = Counter(re.findall(r"^TASK \[(.*)\] \*+$", deployed["output"], re.M))
+    for role in ("ecr", "image", "security_group", "ecs_cluster", "front", "task"):
+        names = [task["name"] for task in yaml.safe_load((ROOT / "roles" / role / "tasks" / "validate.yml").read_text())]
+        times = 2 if role in ("ecr", "image") else 1
+        assert {name: ran[f"{role} : {name}"] for name in names} == dict.fromkeys(names, times), role
 
 
 def test_deploy_creates_every_resource_with_the_right_settings(deployed, moto_endpoint):
