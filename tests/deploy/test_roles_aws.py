@@ -114,6 +114,10 @@ def test_an_ec2_cluster_asks_for_no_capacity_provider(moto_endpoint, tmp_path):
     assert "capacityProviders" not in create.params
     assert "PutClusterCapacityProviders" not in proxy.actions()
     assert aws_client("iam", moto_endpoint).list_roles(PathPrefix=SLR_PATH)["Roles"] == []
+    # The role waited ecs_cluster_iam_propagation_seconds after creating the
+    # instance profile (inventory/local: the proxy's 3 s): EC2 refused
+    # nothing, and amazon.aws's ec2_instance did not sleep its 10 s.
+    assert "RunInstances" not in proxy.aws.refused, proxy.aws.refused
     teardown(moto_endpoint, "lhta-aws-ec2")
 
 
@@ -136,8 +140,11 @@ def rollout(state: str, reason: str):
 
 
 # ECS cannot assume a new execution role for this long: longer than the
-# role's tasks between the role and the service take here.
-ROLE_PROPAGATION = AwsTimes(role=15)
+# role's tasks between the role and the service take here.  And EC2 refuses
+# the new instance profile at the first RunInstances however long the
+# ecs_cluster role waited (counted from that refusal: IAM slower than
+# ecs_cluster_iam_propagation_seconds).
+ROLE_PROPAGATION = AwsTimes(role=15, instance_profile=3, from_first_refusal=True)
 
 
 def deploy_with_rollout(endpoint: str, tmp_path: Path, project: str, state: str, reason: str) -> Run:
@@ -147,7 +154,7 @@ def deploy_with_rollout(endpoint: str, tmp_path: Path, project: str, state: str,
         code, output = deploy_stack(proxy.url, tmp_path, project, "-e", "task_wait_for_stable=true",
                                     "-e", "task_poll_delay=1", "-e", "task_stable_timeout=60",
                                     "-e", f"task_iam_propagation_seconds={ROLE_PROPAGATION.role:.0f}")
-    return Run(project, tmp_path, code, output, ecs_actions=proxy.actions("ecs"))
+    return Run(project, tmp_path, code, output, ecs_actions=proxy.actions("ecs"), refused=dict(proxy.aws.refused))
 
 
 # --- Stacks that serve more than one test (each deployed once, by the first test that needs it)
@@ -435,6 +442,9 @@ def test_the_wait_ends_when_the_rollout_completes(rolled_out):
     assert rolled_out.code == 0, rolled_out.output[-6000:]
     # Decided at the first look, not at the end of the timeout.
     assert looks_after_create(rolled_out) == 1
+    # EC2 refused the instance profile once (ROLE_PROPAGATION): the
+    # instance came on the retry.
+    assert rolled_out.refused.get("RunInstances", 0) >= 1, rolled_out.refused
 
 
 # --- issue 23, item 9: how long a rolling deploy may take ---------------------------------

@@ -59,3 +59,4 @@ class Run:
     output: str
     requests: list[dict] = field(default_factory=list, repr=False)  # recorded by moto
     ecs_actions: list[str] = field(default_factory=list, repr=False)  # seen by the proxy
+    refused: dict[str, int] = field(default_factory=dict, repr=False)  # calls the proxy refused, by action
