@@ -20,7 +20,7 @@ from collections import Counter
 import pytest
 import yaml
 
-from tests.support.ansible import ansible_playbook, recap
+from tests.support.ansible import ansible_playbook, recap, task_names
 from tests.support.aws_proxy import aws_like
 from tests.support.iam_policy import missing_from_policy
 from tests.support.moto import REGION, aws_client, live_tagged_resources, recorded_requests, reset, running_moto
@@ -72,7 +72,7 @@ def test_each_roles_variables_are_checked_once(deployed):
     """site.yml checks every role's variables before any AWS call (its
     pre_tasks) and the roles then skip their own check; the front checks
     the repository and image it includes, under its own names, again."""
-    ran = Counter(re.findall(r"^TASK \[(.*)\] \*+$", deployed["output"], re.M))
+    ran = Counter(task_names(deployed["output"]))
     for role in ("ecr", "image", "security_group", "ecs_cluster", "front", "task"):
         names = [task["name"] for task in yaml.safe_load((ROOT / "roles" / role / "tasks" / "validate.yml").read_text())]
         times = 2 if role in ("ecr", "image") else 1

@@ -93,12 +93,22 @@ def recap(output: str) -> dict[str, int]:
     return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups())))
 
 
+# A task's header line: "TASK [role : name] ****"; a name may hold "]"
+# (the image role's "host[:port]").
+TASK_HEADER = re.compile(r"^TASK \[(.*)\] \*+$")
+
+
+def task_names(output: str) -> list[str]:
+    """The names of the tasks a run started, in order ("role : name")."""
+    return [match.group(1) for line in output.splitlines() if (match := TASK_HEADER.match(line))]
+
+
 def changed_tasks(output: str) -> list[str]:
     """The names of the tasks that reported a change (for failure messages)."""
     found, task = [], ""
     for line in output.splitlines():
-        if line.startswith("TASK ["):
-            task = line.split("]", 1)[0][6:]
+        if match := TASK_HEADER.match(line):
+            task = match.group(1)
         elif line.startswith("changed:"):
             found.append(task)
     return found

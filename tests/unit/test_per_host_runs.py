@@ -5,7 +5,7 @@ callback recorded."""
 
 from __future__ import annotations
 
-from tests.support.ansible import HostRun, stopped_while_checking
+from tests.support.ansible import HostRun, changed_tasks, stopped_while_checking, task_names
 from tests.support.paths import ROOT
 
 
@@ -41,3 +41,13 @@ def test_a_host_that_went_past_the_checks_did_not_stop_while_checking():
     included = CHECKS + [result("Put the load balancer in front (load_balanced)", "playbooks/deploy.yml:55",
                                 "failed", "ansible.builtin.include_role")]
     assert not stopped_while_checking(HostRun(included))
+
+
+def test_task_names_are_read_whole_from_the_headers():
+    """A name holding "]" (the image role's "host[:port]") is read whole,
+    by task_names and by changed_tasks."""
+    output = ("TASK [image : Check image_registry is a host[:port], not a URL] *****\nok: [localhost]\n"
+              "TASK [image : Tag it [again]] *****\nchanged: [localhost]\n")
+    assert task_names(output) == ["image : Check image_registry is a host[:port], not a URL",
+                                  "image : Tag it [again]"]
+    assert changed_tasks(output) == ["image : Tag it [again]"]
