@@ -3,12 +3,14 @@ written from a fresh clone: the README's deploy, re-deploy and teardown
 against the local AWS emulator, and the load-balanced topology's.  The
 markers are explained in tests/unit/test_docs_blocks.py.
 
-The first block (set-up, deploy, re-deploy, teardown: the quick start)
-runs with ansible.cfg's plain strategy, as a reader runs it: the suite's
-one run of the roles under the operator's strategy.  The blocks after it
-run with the tests' (Mitogen, `standins.common.mitogen_strategy`): under
-the plain strategy each task starts a Python and imports boto3, two to
-three times the CPU of a run (bench/RESULTS.md, "Test suite")."""
+The first deploy (the quick start's, a whole stack from nothing) runs with
+ansible.cfg's plain strategy, as a reader runs it: the suite's one run of
+every role under the operator's strategy.  The commands after it (the
+re-deploy, the teardown, the load-balanced block) run with the tests'
+(Mitogen, `standins.common.mitogen_strategy`), as every other run of the
+suite: under the plain strategy each task starts a Python and imports
+boto3, about three times the CPU of a run (bench/RESULTS.md, "Test
+suite")."""
 
 from __future__ import annotations
 
@@ -27,27 +29,44 @@ from tests.support.tls import make_certificate
 
 def script_of(blocks: list[Block], clone: Path) -> str:
     """The blocks as one script, each under a comment naming where it is;
-    from the second on, the tests' strategy exported before it (the
-    clone's own standins/)."""
-    parts = []
-    for index, block in enumerate(blocks):
+    the tests' strategy (the clone's own standins/) exported right after
+    the first ansible-playbook command."""
+    exports = "".join(f"export {name}={shlex.quote(value)}\n" for name, value in mitogen_strategy(clone).items())
+    parts, state = [], "before"  # -> "in" the first ansible-playbook command (continued lines) -> "after"
+    for block in blocks:
         parts.append(f"# --- {block.where}\n")
-        if index == 1:
-            parts.append("".join(f"export {name}={shlex.quote(value)}\n"
-                                 for name, value in mitogen_strategy(clone).items()))
-        parts.append(block.text)
+        for line in block.text.splitlines(keepends=True):
+            parts.append(line)
+            if state == "before" and "ansible-playbook" in line:
+                state = "in"
+            if state == "in" and not line.rstrip("\n").endswith("\\"):
+                parts.append(exports if line.endswith("\n") else "\n" + exports)
+                state = "after"
     return "".join(parts)
 
 
-def test_the_first_emulator_block_runs_with_the_operators_strategy(tmp_path):
-    """The quick start's block, first, with nothing of the tests' strategy
-    before it; the strategy is exported once, before the second block."""
+def test_the_first_deploy_runs_with_the_operators_strategy(tmp_path):
+    """The quick start's first command that runs Ansible is a whole deploy,
+    with nothing of the tests' strategy before it; the strategy is exported
+    once, right after it, before the re-deploy."""
     blocks = of_kind("emulator")
     script = script_of(blocks, tmp_path)
-    first, rest = script.split(f"# --- {blocks[1].where}\n", 1)
-    assert "site.yml" in first and "ANSIBLE_STRATEGY" not in first
-    assert rest.startswith("export ") and "ANSIBLE_STRATEGY=mitogen_linear" in rest.split(blocks[1].text)[0]
+    first, rest = script.split("export ANSIBLE_", 1)
+    [deploy] = [line for line in first.splitlines() if "ansible-playbook" in line]
+    assert "site.yml" in deploy and "ANSIBLE_STRATEGY" not in first and "PYTHONPATH" not in first
+    assert "ANSIBLE_STRATEGY=mitogen_linear" in rest.split("ansible-playbook", 1)[0]
+    assert [line for line in rest.splitlines() if "ansible-playbook" in line][0] == deploy, \
+        "the quick start's re-deploy (the same command) comes next"
+    assert script.count("export ANSIBLE_STRATEGY=") == 1
     assert str(tmp_path / "standins" / "strategy") in rest and str(ROOT / "standins") not in rest
+
+
+def test_a_first_command_on_several_lines_is_run_whole_before_the_export(tmp_path):
+    text = ("make setup\n.venv/bin/ansible-playbook site.yml \\\n  -e x=1\n"
+            ".venv/bin/ansible-playbook site.yml -e x=1\n")
+    script = script_of([Block(ROOT / "README.md", 1, "emulator", "", text)], tmp_path)
+    assert script.split("\n")[1:5] == ["make setup", ".venv/bin/ansible-playbook site.yml \\", "  -e x=1",
+                                        f"export ANSIBLE_STRATEGY_PLUGINS={tmp_path}/standins/strategy"]
 
 
 def test_emulator_blocks_deploy_redeploy_and_tear_down_from_a_fresh_clone(tmp_path):
