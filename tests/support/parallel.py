@@ -21,8 +21,8 @@ Docker's cache.  Nothing else orders the tests: every server
 fixture audits its own logs for keys when it stops
 (tests/support/secret_audit.py), so no test must run last.
 
-The slowest groups start first, longest first (SLOWEST, measured with
-TEST_TIMELINE), then tier by tier: a worker that is free takes the next.
+The slowest groups start first (SLOWEST, measured with `make test`'s
+--durations), then tier by tier: a worker that is free takes the next.
 """
 
 from __future__ import annotations
@@ -36,20 +36,11 @@ SHARED = {"demo": ("tests/e2e/test_demo.py", "tests/e2e/test_load_balanced_local
 # group of its own, so that every worker takes some (a role's molecule
 # scenario is a minute or more).
 EACH = ("tests/deploy/test_roles_molecule.py",)
-# The groups that take longest, longest first (a scenario of EACH by its
-# own node id), as `make test` measured them (TEST_TIMELINE, bench/RESULTS.md
-# "Test suite"): handed out in this order, the longest start first and the
-# run ends on short groups, not on a long one started late.  The others
-# follow tier by tier.
-MOLECULE = "tests/deploy/test_roles_molecule.py::test_molecule_scenario"
-SLOWEST = ("demo", "tests/deploy/test_roles_aws.py", "tests/deploy/test_load_balanced.py",
-           "tests/e2e/test_docs_emulator.py", "tests/deploy/test_roles_aws_stack.py", "tests/e2e/test_deploy.py",
-           "tests/deploy/test_load_balancer_certificates.py", "tests/deploy/test_deploy_checks.py",
-           "tests/e2e/test_role_image.py", "tests/e2e/test_front.py", f"{MOLECULE}[teardown]", f"{MOLECULE}[task]",
-           "tests/deploy/test_standins.py", "tests/service/test_hardening_load.py", f"{MOLECULE}[load_balancer]",
-           f"{MOLECULE}[ecs_cluster]", f"{MOLECULE}[front]", "tests/unit/test_ansible_lint.py",
-           "tests/service/test_hardening_faults.py", "tests/service/test_schemathesis_cli.py", f"{MOLECULE}[ecr]",
-           f"{MOLECULE}[security_group]", "tests/e2e/test_image.py", "tests/service/test_page_browser.py")
+# The groups that take longest, longest first; the others follow tier by tier.
+SLOWEST = ("demo", "tests/deploy/test_load_balanced.py", "tests/deploy/test_roles_aws.py",
+           "tests/deploy/test_roles_molecule.py", "tests/e2e/test_docs_emulator.py", "tests/e2e/test_deploy.py",
+           "tests/deploy/test_load_balancer_certificates.py", "tests/deploy/test_roles_aws_stack.py",
+           "tests/deploy/test_deploy_checks.py")
 ORDER = ("e2e", "deploy", "service", "unit")
 
 
@@ -77,7 +68,6 @@ def group_of(nodeid: str) -> str:
 def start_order(group: str) -> tuple[int, int]:
     """Groups are handed out slowest first, then tier by tier."""
     module = group.split("::", 1)[0]  # a test of EACH starts with its module
-    for known in (group, module):
-        if known in SLOWEST:
-            return (0, SLOWEST.index(known))
+    if module in SLOWEST:
+        return (0, SLOWEST.index(module))
     return (1, ORDER.index(tier_of(module)))
