@@ -5,8 +5,9 @@ markers are explained in tests/unit/test_docs_blocks.py.
 
 The first deploy (the quick start's, a whole stack from nothing) runs with
 ansible.cfg's plain strategy, as a reader runs it: the suite's one run of
-every role under the operator's strategy.  The commands after it (the
-re-deploy, the teardown, the load-balanced block) run with the tests'
+the deploying roles under the operator's strategy (the single topology's:
+all but load_balancer).  The commands after it (the re-deploy, the
+teardown, the load-balanced block) run with the tests'
 (Mitogen, `standins.common.mitogen_strategy`), as every other run of the
 suite: under the plain strategy each task starts a Python and imports
 boto3, about three times the CPU of a run (bench/RESULTS.md, "Test
