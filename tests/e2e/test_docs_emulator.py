@@ -28,22 +28,21 @@ from tests.support.paths import ROOT
 from tests.support.tls import make_certificate
 
 
+# The first ansible-playbook command: its line and the lines it continues onto.
+FIRST_PLAYBOOK = re.compile(r"^.*ansible-playbook(?:.*\\\n)*.*\n?", re.M)
+
+
 def script_of(blocks: list[Block], clone: Path) -> str:
     """The blocks as one script, each under a comment naming where it is;
     the tests' strategy (the clone's own standins/) exported right after
     the first ansible-playbook command."""
+    script = "".join(f"# --- {block.where}\n{block.text}" for block in blocks)
+    first = FIRST_PLAYBOOK.search(script)
+    if not first:
+        return script
+    head, tail = script[:first.end()], script[first.end():]
     exports = "".join(f"export {name}={shlex.quote(value)}\n" for name, value in mitogen_strategy(clone).items())
-    parts, state = [], "before"  # -> "in" the first ansible-playbook command (continued lines) -> "after"
-    for block in blocks:
-        parts.append(f"# --- {block.where}\n")
-        for line in block.text.splitlines(keepends=True):
-            parts.append(line)
-            if state == "before" and "ansible-playbook" in line:
-                state = "in"
-            if state == "in" and not line.rstrip("\n").endswith("\\"):
-                parts.append(exports if line.endswith("\n") else "\n" + exports)
-                state = "after"
-    return "".join(parts)
+    return head + ("" if head.endswith("\n") else "\n") + exports + tail
 
 
 def test_the_first_deploy_runs_with_the_operators_strategy(tmp_path):
