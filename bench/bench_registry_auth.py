@@ -4,7 +4,8 @@ a new registry, then the same again, as a re-deploy makes), at the bcrypt
 cost its htpasswd file is written with.  The registry checks the hash on
 every request.
 
-    .venv/bin/python bench/bench_registry_auth.py            # images built by `make image`
+    make image && scripts/front-image.sh      # the API's image and the front's (living-hta*:latest)
+    .venv/bin/python bench/bench_registry_auth.py
 """
 
 from __future__ import annotations
