@@ -11,6 +11,7 @@ import sys
 from types import SimpleNamespace
 
 import ansible.collections.list
+import pytest
 
 from standins.common import ROOT, mitogen_strategy
 
@@ -95,3 +96,71 @@ def test_a_process_that_never_imports_botocore_does_not_import_it():
                           env={**os.environ, "PYTHONPATH": mitogen_strategy()["PYTHONPATH"]},
                           capture_output=True, text=True, timeout=60, check=True)
     assert proc.stdout.strip() == "False"
+
+
+@pytest.fixture
+def template_cache(monkeypatch, tmp_path):
+    """The strategy's template cache in `tmp_path`, on AnsibleEnvironment
+    for this test only; the calls that reached Jinja's own compilation."""
+    from ansible._internal._templating import _jinja_bits
+
+    environment = _jinja_bits.AnsibleEnvironment
+    compiled = []
+    compile_ = environment.compile
+
+    def counting_compile(self, source, *args, **kwargs):
+        compiled.append(str(source) if isinstance(source, str) else type(source).__name__)
+        return compile_(self, source, *args, **kwargs)
+
+    monkeypatch.setattr(environment, "compile", counting_compile)
+    monkeypatch.setattr(environment, "compile_expression", environment.compile_expression)
+    load_strategy().cache_compiled_templates(tmp_path)
+    return SimpleNamespace(folder=tmp_path, compiled=compiled)
+
+
+def _render(variables: dict, template: str, **options):
+    from ansible.template import Templar, trust_as_template
+
+    return Templar(variables=variables).template(trust_as_template(template), **options)
+
+
+def _condition(variables: dict, expression: str) -> bool:
+    from ansible.template import Templar, trust_as_template
+
+    return Templar(variables=variables).evaluate_conditional(trust_as_template(expression))
+
+
+def test_a_template_is_compiled_once_and_loaded_from_the_cache_after(template_cache):
+    """What a worker compiled, the next worker (a new process: nothing in
+    memory) loads from the cache, and renders the same."""
+    assert _render({"x": 2}, "{{ x * 21 }}") == 42
+    assert _render({"x": 3}, "{{ x * 21 }}") == 63
+    assert _condition({"x": 2}, "x == 2") is True
+    assert _condition({"x": 3}, "x == 2") is False
+    assert _condition({"x": 2}, "x == 3") is False
+    # An expression reaches `compile` parsed; it is keyed by its text.
+    assert template_cache.compiled == ["{{ x * 21 }}", "Template", "Template"]
+    assert len(list(template_cache.folder.iterdir())) == 3
+
+
+def test_what_changes_the_compiled_code_is_in_the_key(template_cache):
+    """Ansible's lexer escapes backslashes in expressions unless told not
+    to, and an override changes the delimiters: each is compiled for its
+    own, and renders what it renders without the cache."""
+    text = '{{ "a\\\\1" }} <<"b\\\\1">>'
+    plain = _render({}, text)
+    unescaped = _render({}, text, escape_backslashes=False)
+    angled = _render({}, text, overrides={"variable_start_string": "<<", "variable_end_string": ">>"})
+    assert (plain, unescaped) == ('a\\\\1 <<"b\\\\1">>', 'a\\1 <<"b\\\\1">>')
+    assert angled == '{{ "a\\\\1" }} b\\\\1'
+    assert template_cache.compiled == [text] * 3
+    assert (_render({}, text), _render({}, text, escape_backslashes=False)) == (plain, unescaped)
+    assert len(template_cache.compiled) == 3 and len(list(template_cache.folder.iterdir())) == 3
+
+
+def test_a_template_that_does_not_compile_fails_as_without_the_cache(template_cache):
+    from ansible.errors import AnsibleTemplateError
+
+    with pytest.raises(AnsibleTemplateError, match="unexpected"):
+        _render({}, "{{ x + }}")
+    assert list(template_cache.folder.iterdir()) == []
