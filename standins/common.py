@@ -67,9 +67,10 @@ def mitogen_strategy(root: Path = ROOT) -> dict[str, str]:
     instead of a new Python per task (bench/RESULTS.md: 2-5x faster runs
     here, where every task starts boto3), in the variant of
     standins/strategy/mitogen_linear.py, which lists the collections once
-    per run, and the modules' interpreter shares one botocore data loader
-    among its sessions (standins/pythonpath/sitecustomize.py, on
-    PYTHONPATH), both from `root`'s standins/ (this checkout's, or a
+    per run and keeps compiled templates on disk, and the modules'
+    interpreter shares one botocore data loader, the builtin event handlers
+    and each service's client methods among its sessions
+    (standins/pythonpath/sitecustomize.py, on PYTHONPATH), both from `root`'s standins/ (this checkout's, or a
     clone's).  Empty without the package: the plain strategy, the one
     ansible.cfg keeps for everyone else."""
     if importlib.util.find_spec("ansible_mitogen") is None:

@@ -91,6 +91,44 @@ def test_the_modules_interpreter_shares_one_botocore_loader_among_its_sessions()
     assert 0 < shared["parsed"] and 3 * shared["parsed"] <= plain["parsed"], (shared, plain)
 
 
+CLIENTS = """
+import json
+import boto3
+found = []
+for region in ("eu-west-2", "us-east-1", "eu-west-2"):  # three modules' sessions
+    session = boto3.Session(region_name=region, aws_access_key_id="x", aws_secret_access_key="y")
+    emitter = session._session._original_handler
+    handlers = {event: [getattr(h, "__qualname__", repr(h)) for h in emitter._handlers.prefix_search(event)]
+                for event in ("before-parameter-build.ec2.RunInstances", "needs-retry.s3.PutObject",
+                              "creating-client-class.s3", "after-call.ecs.DescribeServices")}
+    clients = {name: session.client(name, endpoint_url="http://127.0.0.1:9") for name in ("s3", "ecs")}
+    found.append({"handlers": handlers, "region": clients["ecs"].meta.region_name,
+                  "methods": {name: sorted(m for m in dir(c) if not m.startswith("_")) for name, c in clients.items()},
+                  "names": {name: c._PY_TO_OP_NAME for name, c in clients.items()}})
+print(json.dumps(found))
+"""
+
+
+def _clients(env: dict) -> list[dict]:
+    proc = subprocess.run([sys.executable, "-c", CLIENTS], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(proc.stdout)
+
+
+def test_the_modules_sessions_and_clients_are_those_botocore_makes():
+    """With the runs' PYTHONPATH a new session copies the first one's
+    builtin event handlers, and a service's client methods are made once:
+    each session has the handlers, each client the region, methods and
+    operations (boto3's own S3 methods included) that botocore gives it
+    without."""
+    shared = _clients({"PYTHONPATH": mitogen_strategy()["PYTHONPATH"]})
+    plain = _clients({})
+    assert shared == plain
+    assert [found["region"] for found in shared] == ["eu-west-2", "us-east-1", "eu-west-2"]
+    assert all(found["handlers"]["before-parameter-build.ec2.RunInstances"] for found in shared)
+    assert "upload_file" in shared[2]["methods"]["s3"] and "describe_services" in shared[2]["methods"]["ecs"]
+
+
 def test_a_process_that_never_imports_botocore_does_not_import_it():
     proc = subprocess.run([sys.executable, "-c", "import sys; print('botocore' in sys.modules)"],
                           env={**os.environ, "PYTHONPATH": mitogen_strategy()["PYTHONPATH"]},
