@@ -70,7 +70,8 @@ def cache_compiled_templates(folder: Path = TEMPLATE_CACHE) -> None:
 
     Jinja compiles a template (`Environment.compile`: parse, generate
     Python, compile it) from its source and the environment's settings
-    alone; Ansible's lexer also reads whether backslashes are escaped.
+    alone; Ansible's lexer also reads whether backslashes are escaped, and
+    its code generator whether embedded templates are allowed.
     An expression (a `when`) comes to `compile` as a parsed tree: its key
     is the expression's text, which `compile_expression` notes first."""
     environment = _jinja_bits.AnsibleEnvironment
@@ -90,7 +91,7 @@ def cache_compiled_templates(folder: Path = TEMPLATE_CACHE) -> None:
         settings = (type(env).__qualname__, *(getattr(env, field) for field in _jinja_bits._TEMPLATE_OVERRIDE_FIELD_NAMES),
                     env.trim_blocks, env.lstrip_blocks, env.keep_trailing_newline, env.newline_sequence,
                     env.optimized, env.is_async, env.autoescape, sorted(env.extensions),
-                    bool(context and context.escape_backslashes))
+                    bool(context and context.escape_backslashes), _jinja_bits._TemplateConfig.allow_embedded_templates)
         return hashlib.sha256(repr((versions, settings, text, name, filename, defer_init)).encode()).hexdigest()
 
     def compile(self, source, name=None, filename=None, raw=False, defer_init=False):
