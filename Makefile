@@ -92,18 +92,19 @@ report: setup
 # The tests, in tiers by folder (tests/support/parallel.py): unit, service
 # (no Docker, no emulator: `make check`), deploy (the roles against moto),
 # e2e (Docker, the demo), each test listed by name as it ends.  pytest-xdist
-# workers: two for `make check` (its tests keep both cores busy), three for
+# workers: two for `make check` (its tests keep both cores busy), four for
 # `make test`, whose deploy and e2e tests also wait (health checks,
-# draining, AWS's delays played by the proxy, Docker's pushes), leaving two
-# workers' cores idle part of the time: on two cores, 1408 s with two
-# workers, 1248 s with three (bench/RESULTS.md, "Test suite").
+# draining, AWS's delays played by the proxy, Docker's pushes), leaving the
+# cores idle part of the time: on two cores, 1408 s with two workers, 1248 s
+# with three; since the tests' playbook runs take less CPU, 1069 s with
+# three and 968 s with four (bench/RESULTS.md, "Test suite").
 # TEST_WORKERS=N sets both; 0 runs every test in one process.
 TEST_WORKERS ?=
 check: setup system
 	$(PY) -m pytest -n $(or $(TEST_WORKERS),2) -m "unit or service" -q
 
 test: setup system base-image
-	$(PY) -m pytest -n $(or $(TEST_WORKERS),3) -v --durations=40
+	$(PY) -m pytest -n $(or $(TEST_WORKERS),4) -v --durations=40
 
 bench: setup bench-service bench-hardening bench-front bench-cost bench-image bench-deploy bench-demo bench-analysis
 	$(PY) bench/bench_model.py

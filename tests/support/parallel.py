@@ -11,7 +11,7 @@ marker (tests/conftest.py):
 - tests/e2e/      Docker images and containers, the registry, the demo.
 
 `make check` runs unit and service (no Docker, no emulator); `make test`
-runs every tier.  Under pytest-xdist (`-n 2` for check, `-n 3` for test)
+runs every tier.  Under pytest-xdist (`-n 2` for check, `-n 4` for test)
 each module is a group of its own that any worker may take (in a module of
 EACH, each test is), except the modules of SHARED, which share a group (and
 so a worker, one after the other): the README demo's modules use its fixed
