@@ -21,7 +21,8 @@ one (each name through the aliaser), and a client class gets one method
 per operation of its service (ec2: 600).  Here a new session gets a copy
 of the first session's builtin handlers, as each client gets a copy of
 its session's, and a service's methods are made once per service model,
-which the shared loader makes once: session and four clients 35 → 13 ms.
+which the shared loader makes once: a session and four clients, 24-31 →
+10-13 ms of CPU (bench/bench_strategy.py).
 Each session still registers everything else itself (boto3's handlers,
 its credentials and region), each client class is still made for its
 session (with boto3's additions), and a session given its own event

@@ -14,7 +14,8 @@ inherits the list.
 Each worker also compiled every Jinja template it met from nothing:
 ansible-core keeps no compiled template, so a task's arguments, its
 `when` and every variable they use were parsed and turned into Python
-again in each worker (a quarter of the workers' CPU in a deploy here).
+again in each worker (a quarter of the workers' CPU: cProfile of every
+worker of a deploy, re-deploy and teardown here, 9.3 of 35 s).
 Their compiled code is kept on disk (`TEMPLATE_CACHE`, under the
 checkout's .cache/), keyed by everything the compilation reads: the
 source, the environment's settings, the versions of Python, Jinja and

@@ -1,5 +1,8 @@
 """The tests' and the demo's Ansible strategy (standins/strategy/mitogen_linear.py):
-Mitogen's, with the installed collections listed once per playbook run."""
+Mitogen's, with the installed collections listed once per playbook run and
+compiled templates kept on disk; and its modules' interpreter
+(standins/pythonpath/sitecustomize.py), whose sessions share a loader, the
+builtin event handlers and each service's client methods."""
 
 from __future__ import annotations
 
