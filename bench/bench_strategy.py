@@ -31,12 +31,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _results import update_section  # noqa: E402
-from bench_deploy import run  # noqa: E402
+from bench_deploy import RUNS, run  # noqa: E402
 from standins.common import mitogen_strategy  # noqa: E402
 from tests.support.moto import start_moto, stop_moto  # noqa: E402
 from tests.support.registry import running_registry  # noqa: E402
 
-RUNS = (("deploy", "site.yml"), ("re-deploy", "site.yml"), ("teardown", "playbooks/teardown.yml"))
 SESSIONS = """
 import time, boto3
 def made():

@@ -49,6 +49,12 @@ def share_loaders(session_module) -> None:
         shared = functools.lru_cache(maxsize=None)(create)
         shared.shared_per_process = True
         session_module.create_loader = shared
+
+
+def share_per_process(session_module) -> None:
+    """What every session and client of this process would make again: the
+    data loader, the builtin event handlers, each service's client methods."""
+    share_loaders(session_module)
     share_builtin_handlers(session_module)
     share_client_methods()
 
@@ -105,7 +111,7 @@ def share_client_methods() -> None:
 
 
 class _AfterBotocoreSession(importlib.abc.MetaPathFinder):
-    """Finds nothing itself; wraps botocore.session's loader to share loaders once it has run."""
+    """Finds nothing itself; wraps botocore.session's loader to share what it can once it has run."""
 
     def find_spec(self, name, path, target=None):
         if name != "botocore.session":
@@ -124,13 +130,13 @@ class _AfterBotocoreSession(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             run_module(module)
-            share_loaders(module)
+            share_per_process(module)
 
         spec.loader.exec_module = exec_module
         return spec
 
 
 if "botocore.session" in sys.modules:
-    share_loaders(sys.modules["botocore.session"])
+    share_per_process(sys.modules["botocore.session"])
 else:
     sys.meta_path.insert(0, _AfterBotocoreSession())
