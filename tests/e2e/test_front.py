@@ -182,7 +182,11 @@ def test_slow_clients_are_cut_off_and_never_reach_a_worker(api_image, front_imag
         api_log = slow_stack.logs(slow_stack.api)
         front_log = slow_stack.logs(slow_stack.front)
     assert seen.failures == [] and seen.sent > 20
-    assert seen.percentile("health", 0.99) < 1 and seen.percentile("model", 0.99) < 1
+    # Had the slow clients reached the one worker, a probe would queue behind
+    # dozens of them, each held up to the front's timeout (2 s).  The probes'
+    # own figure, p99 < 1 s, is bench/bench_front.py's: on CI's two cores
+    # shared with three other test workers one model run took 1.7 s.
+    assert seen.percentile("health", 1.0) < 3 and seen.percentile("model", 1.0) < 3
     assert headers.report.cut >= 60 and body.report.cut >= 60
     assert max(headers.report.held_seconds) < 4 and max(body.report.held_seconds) < 6
     assert front_log.count('"POST /runDARTHmodel" 408 ') >= 60
@@ -205,7 +209,9 @@ def test_a_client_that_never_reads_holds_the_front_not_a_worker(api_image, front
             held = never_reading.open_now
         api_log = slow_stack.logs(slow_stack.api)
     assert held >= 30, never_reading.report
-    assert seen.failures == [] and seen.percentile("model", 0.99) < 1
+    # Behind a client that never reads, a probe would wait the front's
+    # timeout (3 s); the figure itself is bench/bench_front.py's.
+    assert seen.failures == [] and seen.percentile("model", 1.0) < 3
     # The API answered every never-reading client at once (the front took the whole answer).
     assert "WORKER TIMEOUT" not in api_log
 
