@@ -205,3 +205,75 @@ def test_a_template_that_does_not_compile_fails_as_without_the_cache(template_ca
     with pytest.raises(AnsibleTemplateError, match="unexpected"):
         _render({}, "{{ x + }}")
     assert list(template_cache.folder.iterdir()) == []
+
+
+@pytest.fixture
+def code_cache(monkeypatch, tmp_path):
+    """The strategy's cached `compile` on a folder of its own, counting what
+    it compiled; Mitogen's modules get their own `compile` back after."""
+    import ansible_mitogen.module_finder
+    import mitogen.master
+
+    for module in (ansible_mitogen.module_finder, mitogen.master):
+        monkeypatch.setattr(module, "compile", compile, raising=False)
+    strategy = load_strategy()
+    compiled = []
+
+    def counting_compile(source, filename, *args):
+        compiled.append(str(filename))
+        return compile(source, filename, *args)
+
+    monkeypatch.setattr(strategy, "compile", counting_compile, raising=False)
+    return SimpleNamespace(strategy=strategy, folder=tmp_path, compiled=compiled,
+                           compile=lambda *args: strategy.cached_compile(*args, folder=tmp_path))
+
+
+def test_mitogen_compiles_with_the_code_cache(code_cache):
+    import ansible_mitogen.module_finder
+    import mitogen.master
+
+    assert ansible_mitogen.module_finder.compile is code_cache.strategy.cached_compile
+    assert mitogen.master.compile is code_cache.strategy.cached_compile
+    assert code_cache.strategy.CODE_CACHE == ROOT / ".cache" / "python-code"
+
+
+def test_a_file_is_compiled_once_and_its_code_loaded_after(code_cache):
+    source = "import os\nfrom json import dumps as d\nX = d(os.sep)\n"
+    first = code_cache.compile(source, "m.py", "exec")
+    again = code_cache.compile(source.encode(), "m.py", "exec")
+    assert first == again == compile(source, "m.py", "exec")
+    namespace = {}
+    exec(again, namespace)
+    assert namespace["X"] == '"/"'
+    assert code_cache.compiled == ["m.py"] and len(list(code_cache.folder.iterdir())) == 1
+    # Another name, mode or source is compiled for itself.
+    assert code_cache.compile(source, "n.py", "exec").co_filename == "n.py"
+    assert code_cache.compile("1 + 1", "m.py", "eval") != code_cache.compile("1 + 1", "m.py", "exec")
+    assert code_cache.compile(source + "Y = 1\n", "m.py", "exec") != first
+    assert code_cache.compiled == ["m.py", "n.py", "m.py", "m.py", "m.py"]
+    assert len(list(code_cache.folder.iterdir())) == 5
+
+
+def test_a_file_that_does_not_compile_fails_as_without_the_cache(code_cache):
+    with pytest.raises(SyntaxError, match="m.py") as raised:
+        code_cache.compile("def (:\n", "m.py", "exec")
+    assert raised.value.lineno == 1 and list(code_cache.folder.iterdir()) == []
+
+
+def test_the_module_utils_mitogen_finds_are_the_same_from_the_cache(code_cache, monkeypatch):
+    """ansible_mitogen.module_finder.scan, as Mitogen's process runs it for
+    an amazon.aws module: with the cache, cold and warm, what it finds
+    without it."""
+    import ansible.executor.module_common
+    import ansible_collections.amazon.aws.plugins.modules.ec2_security_group as module
+    import ansible_mitogen.module_finder as finder
+
+    arguments = dict(module_name="ansible_module_ec2_security_group", module_path=module.__file__,
+                     search_path=(ansible.executor.module_common._MODULE_UTILS_PATH,))
+    without = finder.scan(**arguments)
+    assert any(name.startswith("ansible.module_utils.") for name, _, _ in without)
+    monkeypatch.setattr(finder, "compile", code_cache.compile)
+    assert finder.scan(**arguments) == without
+    cold = len(code_cache.compiled)
+    assert cold > 1 and finder.scan(**arguments) == without
+    assert len(code_cache.compiled) == cold, "the second scan compiled nothing"
