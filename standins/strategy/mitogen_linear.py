@@ -73,6 +73,24 @@ TEMPLATE_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "ansible-templ
 _expression = threading.local()
 
 
+def kept(path: Path, make):
+    """The code object marshalled at `path`, else `make()`'s, written there
+    whole (a temporary file renamed) for the next process."""
+    try:
+        return marshal.loads(path.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    code = make()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".", delete=False) as part:
+            part.write(marshal.dumps(code))
+        os.replace(part.name, path)
+    except OSError:
+        pass  # a cache that cannot be written is only slower
+    return code
+
+
 def cache_compiled_templates(folder: Path = TEMPLATE_CACHE) -> None:
     """Keep each template's compiled code in `folder`, one file per key.
 
@@ -106,20 +124,7 @@ def cache_compiled_templates(folder: Path = TEMPLATE_CACHE) -> None:
         key = None if raw or self._debuggable_template_source else key_of(self, source, name, filename, defer_init)
         if key is None:
             return compile_(self, source, name, filename, raw, defer_init)
-        path = folder / key
-        try:
-            return marshal.loads(path.read_bytes())
-        except (OSError, ValueError, EOFError, TypeError):
-            pass
-        code = compile_(self, source, name, filename, raw, defer_init)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".", delete=False) as part:
-                part.write(marshal.dumps(code))
-            os.replace(part.name, path)
-        except OSError:
-            pass  # a cache that cannot be written is only slower
-        return code
+        return kept(folder / key, lambda: compile_(self, source, name, filename, raw, defer_init))
 
     def compile_expression_noted(self, source, *args, **kwargs):
         outer = getattr(_expression, "source", None)
@@ -149,20 +154,7 @@ def cached_compile(source, filename, mode, flags=0, dont_inherit=False, optimize
     text = source.encode() if isinstance(source, str) else bytes(source)
     key = hashlib.sha256(repr((sys.version, str(filename), mode, flags, bool(dont_inherit), optimize)).encode()
                          + b"\0" + text).hexdigest()
-    path = folder / key
-    try:
-        return marshal.loads(path.read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
-        pass
-    code = compile(source, filename, mode, flags, dont_inherit, optimize)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".", delete=False) as part:
-            part.write(marshal.dumps(code))
-        os.replace(part.name, path)
-    except OSError:
-        pass  # a cache that cannot be written is only slower
-    return code
+    return kept(folder / key, lambda: compile(source, filename, mode, flags, dont_inherit, optimize))
 
 
 # Their module-level name `compile` (the builtin until now) is this one.
