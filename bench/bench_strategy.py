@@ -94,6 +94,10 @@ def main() -> int:
         other = stack.enter_context(worktree(rev))
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lhta-bench-registry-")))
         registry = stack.enter_context(running_registry(folder)).host
+        # A worktree starts with an empty .cache/: each tree's caches are
+        # warmed by one deploy, re-deploy and teardown first, not counted.
+        for label, root in ((rev, other), (here, ROOT)):
+            print(label, "warm-up", [round(c, 1) for c in stack_cpu(mitogen_strategy(root), registry)], flush=True)
         for _ in range(args.rounds):
             for label, root in ((rev, other), (here, ROOT)):
                 strategy = mitogen_strategy(root)
@@ -112,7 +116,8 @@ def main() -> int:
         f"Command: `.venv/bin/python bench/bench_strategy.py --against {args.against} --rounds {args.rounds}`",
         "(this tree's roles; each commit's standins/ (strategy plugin and the modules' PYTHONPATH);",
         "a fresh moto server for each deploy, re-deploy and teardown; the CPU of ansible-playbook",
-        "and every process it waited for, median of the rounds, the runs alternating;",
+        "and every process it waited for, median of the rounds after one warm-up run each",
+        "(a worktree starts with an empty .cache/), the runs alternating;",
         "session: a boto3 session and four clients (ec2, ecs, elbv2, iam) in one interpreter",
         "after a first, as each module makes them, CPU per session, median).",
         f"Load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores.",
