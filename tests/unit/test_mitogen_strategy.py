@@ -270,6 +270,7 @@ def test_the_module_utils_mitogen_finds_are_the_same_from_the_cache(code_cache, 
 
     arguments = dict(module_name="ansible_module_ec2_security_group", module_path=module.__file__,
                      search_path=(ansible.executor.module_common._MODULE_UTILS_PATH,))
+    monkeypatch.setattr(finder, "compile", compile)
     without = finder.scan(**arguments)
     assert any(name.startswith("ansible.module_utils.") for name, _, _ in without)
     monkeypatch.setattr(finder, "compile", code_cache.compile)
