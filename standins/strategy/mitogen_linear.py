@@ -25,7 +25,9 @@ ansible-core; every run after the first loads it instead
 Mitogen's own process compiled every module and module_utils file it
 scanned for imports, in each run anew: about half its CPU (acct(2), a
 re-deploy here: that process 2.2 s of the run's 17 s, 1.0 s with the cache).
-Their code objects are kept on disk too (`CODE_CACHE`, `cached_compile`).  Otherwise this is mitogen_linear itself
+Their code objects are kept on disk too (`CODE_CACHE`, `cached_compile`).
+
+Otherwise this is mitogen_linear itself
 (ansible_mitogen/plugins/strategy/mitogen_linear.py).
 """
 
